@@ -1,0 +1,1 @@
+//! Bit-level writer and reader used by the chunk encodings.

@@ -1,0 +1,6 @@
+//! Compressed chunks of samples.
+
+mod bstream;
+mod xor;
+
+pub use xor::{XorChunk, XorIter};

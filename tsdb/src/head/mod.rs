@@ -1,0 +1,1 @@
+//! The head: series registry and in-memory chunks (being implemented).
