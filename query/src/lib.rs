@@ -1,1 +1,8 @@
-//! tianshu-query
+//! Tianshu's query side: the PromQL engine ([`engine`]) and Prometheus's HTTP API ([`http`]).
+
+pub mod engine;
+pub mod error;
+pub mod http;
+
+pub use engine::{Engine, EngineOptions, Queryable, QueryResult, Value};
+pub use error::QueryError;
