@@ -1,0 +1,121 @@
+//! Deciding which samples of a write the head accepts, and applying them.
+//!
+//! A write is checked against each series' newest sample before anything is logged, so the
+//! WAL holds only samples the head accepts and replay needs no second opinion. The
+//! [`HeadAppender`] tracks the newest sample per series *within* the write too, because one
+//! remote-write request may carry the same series twice.
+
+use std::collections::HashMap;
+
+use super::Head;
+use crate::index::SeriesId;
+use crate::wal::RefSample;
+
+/// What the head makes of one sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SampleVerdict {
+    Accept,
+    /// Same series, timestamp and value as the newest sample: a no-op, so retries are safe.
+    Duplicate,
+    OutOfOrder,
+    TooOld,
+    DuplicateTimestamp,
+}
+
+/// Validates the samples of one write. Not thread-safe by design: the caller holds the
+/// database's append lock from validation until the accepted samples are applied.
+pub(crate) struct HeadAppender<'a> {
+    head: &'a Head,
+    /// Samples older than this are too old for the head.
+    min_valid_t: i64,
+    /// Newest (timestamp, value bits) per series accepted so far in this write.
+    pending: HashMap<SeriesId, (i64, u64)>,
+    accepted: Vec<RefSample>,
+}
+
+impl<'a> HeadAppender<'a> {
+    pub(crate) fn new(head: &'a Head, max_sample_age_ms: i64) -> Self {
+        let min_valid_t = head
+            .max_time()
+            .map_or(i64::MIN, |t| t.saturating_sub(max_sample_age_ms));
+        HeadAppender {
+            head,
+            min_valid_t,
+            pending: HashMap::new(),
+            accepted: Vec::new(),
+        }
+    }
+
+    /// Checks one sample of series `id` and queues it when accepted.
+    pub(crate) fn add(&mut self, id: SeriesId, t: i64, v: f64) -> SampleVerdict {
+        let (last_t, last_bits) = match self.pending.get(&id) {
+            Some(p) => *p,
+            None => match self.head.get(id) {
+                Some(s) => {
+                    let d = s.data.lock();
+                    (d.last_t, d.last_v_bits)
+                }
+                None => (i64::MIN, 0),
+            },
+        };
+        let verdict = if t > last_t {
+            if t < self.min_valid_t {
+                SampleVerdict::TooOld
+            } else {
+                SampleVerdict::Accept
+            }
+        } else if t == last_t {
+            if v.to_bits() == last_bits {
+                SampleVerdict::Duplicate
+            } else {
+                SampleVerdict::DuplicateTimestamp
+            }
+        } else {
+            SampleVerdict::OutOfOrder
+        };
+        if verdict == SampleVerdict::Accept {
+            self.pending.insert(id, (t, v.to_bits()));
+            self.accepted.push(RefSample { id, t, v });
+        }
+        verdict
+    }
+
+    pub(crate) fn accepted(&self) -> &[RefSample] {
+        &self.accepted
+    }
+
+    /// Applies the accepted samples to the head. Call only after they are in the WAL.
+    pub(crate) fn commit(self) {
+        apply(self.head, &self.accepted);
+    }
+}
+
+/// Appends samples known to be in order to their series. Used by commits and by WAL
+/// replay; samples that are not newer than their series' newest one are skipped, which
+/// makes replaying a record twice harmless.
+pub(crate) fn apply(head: &Head, samples: &[RefSample]) {
+    let mut cur: Option<(SeriesId, std::sync::Arc<super::MemSeries>)> = None;
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for s in samples {
+        let series = match &cur {
+            Some((id, series)) if *id == s.id => series.clone(),
+            _ => match head.get(s.id) {
+                Some(series) => {
+                    cur = Some((s.id, series.clone()));
+                    series
+                }
+                None => continue,
+            },
+        };
+        let mut d = series.data.lock();
+        if s.t > d.last_t {
+            d.push(s.t, s.v);
+            lo = lo.min(s.t);
+            hi = hi.max(s.t);
+        }
+    }
+    if lo <= hi {
+        head.note_time(lo);
+        head.note_time(hi);
+    }
+}

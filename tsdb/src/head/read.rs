@@ -1,0 +1,95 @@
+//! Reading from the head: selecting series by matchers and time, and label lookups.
+
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+
+use super::{Head, MemSeries};
+use crate::db::Series;
+use crate::index::Matcher;
+use crate::labels::Labels;
+
+impl Head {
+    /// Ids of the series matching all `matchers`.
+    pub(crate) fn select_ids(&self, matchers: &[Matcher]) -> RoaringBitmap {
+        self.postings().select(matchers)
+    }
+
+    fn resolve(&self, ids: &RoaringBitmap) -> Vec<Arc<MemSeries>> {
+        let series = self.series.read();
+        ids.iter()
+            .filter_map(|id| series.get(id as usize).cloned())
+            .collect()
+    }
+
+    /// Series matching `matchers` with their samples in `[mint, maxt]`, sorted by labels.
+    /// Series without samples in the range are left out.
+    pub(crate) fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
+        let ids = self.select_ids(matchers);
+        let mut out = Vec::with_capacity(ids.len() as usize);
+        for s in self.resolve(&ids) {
+            let mut samples = Vec::new();
+            s.data.lock().samples_in(mint, maxt, &mut samples);
+            if !samples.is_empty() {
+                out.push(Series {
+                    labels: s.labels.clone(),
+                    samples,
+                });
+            }
+        }
+        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
+    /// Label sets of the series matching `matchers` with data in `[mint, maxt]`, sorted.
+    pub(crate) fn series_labels(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        let ids = self.select_ids(matchers);
+        let mut out: Vec<Labels> = self
+            .resolve(&ids)
+            .into_iter()
+            .filter(|s| s.data.lock().overlaps(mint, maxt))
+            .map(|s| s.labels.clone())
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Ids of series matching `matchers`, or `None` for all series. Like Prometheus, label
+    /// lookups filter by time only at the level of the whole head, not per series: a label
+    /// is listed when its series is in a head that overlaps the range.
+    fn ids_for_labels(&self, matchers: &[Matcher]) -> Option<RoaringBitmap> {
+        (!matchers.is_empty()).then(|| self.select_ids(matchers))
+    }
+
+    /// Sorted label names of the series matching `matchers` in the range.
+    pub(crate) fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<String> {
+        if !self.overlaps(mint, maxt) {
+            return Vec::new();
+        }
+        let ids = self.ids_for_labels(matchers);
+        self.postings()
+            .label_names(ids.as_ref())
+            .into_iter()
+            .map(|n| n.to_string())
+            .collect()
+    }
+
+    /// Sorted values of label `name` among the series matching `matchers` in the range.
+    pub(crate) fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<String> {
+        if !self.overlaps(mint, maxt) {
+            return Vec::new();
+        }
+        let ids = self.ids_for_labels(matchers);
+        self.postings()
+            .label_values(name, ids.as_ref())
+            .into_iter()
+            .map(|n| n.to_string())
+            .collect()
+    }
+}
