@@ -1,49 +1,513 @@
-//! Gorilla XOR chunk (stub: being implemented).
+//! Gorilla XOR chunk: delta-of-delta timestamps and XOR-compressed float values.
+//!
+//! Layout, as a bit stream packed most-significant bit first (see `bstream`):
+//!
+//! | field                      | size             | encoding                                  |
+//! |----------------------------|------------------|-------------------------------------------|
+//! | sample count               | 16 bits          | u16 big-endian, rewritten on every append |
+//! | sample 0 timestamp         | 1..=10 bytes     | zigzag LEB128 varint of `t0`              |
+//! | sample 0 value             | 64 bits          | raw IEEE-754 bits of `v0`                 |
+//! | sample 1 timestamp         | 1..=10 bytes     | LEB128 varint of `t1 - t0` (always > 0)   |
+//! | sample 1 value             | variable         | XOR code (below)                          |
+//! | sample n >= 2 timestamp    | variable         | delta-of-delta code (below)               |
+//! | sample n >= 2 value        | variable         | XOR code (below)                          |
+//! | padding                    | 0..=7 bits       | zero bits up to the byte boundary         |
+//!
+//! Delta-of-delta code, `dod = (t[n] - t[n-1]) - (t[n-1] - t[n-2])` in milliseconds (all
+//! arithmetic wraps, so any `i64` timestamps round-trip):
+//!
+//! | control | payload                | range of dod                  | total bits |
+//! |---------|------------------------|-------------------------------|------------|
+//! | `0`     | none                   | 0                             | 1          |
+//! | `10`    | 7 bits two's complement| -64 ..= 63                    | 9          |
+//! | `110`   | 14 bits                | -8192 ..= 8191                | 17         |
+//! | `1110`  | 20 bits                | -524288 ..= 524287            | 24         |
+//! | `1111`  | 64 bits                | any                           | 68         |
+//!
+//! Why these buckets: at 1 s resolution scrapers stamp samples with a jitter of a few ms,
+//! so `dod` is the difference of two jitters, typically within ±20 ms; the 7-bit bucket
+//! holds those in 9 bits where Prometheus's smallest non-zero bucket (14 bits) costs 16.
+//! The 14-bit bucket (±8 s) covers a missed scrape or an interval change at second-level
+//! resolution; the 20-bit bucket (±8.7 min) covers missed scrapes at 15 s–60 s intervals;
+//! anything else (gaps of years, clock jumps) takes the 64-bit escape.
+//!
+//! XOR code, `x = bits(v[n]) ^ bits(v[n-1])` (values are compared by bits, so NaN payloads
+//! such as the staleness marker, ±Inf and -0.0 round-trip exactly):
+//!
+//! | control | payload                                                   | used when           |
+//! |---------|-----------------------------------------------------------|---------------------|
+//! | `0`     | none                                                      | `x == 0`            |
+//! | `10`    | the meaningful bits of `x` within the previous window     | `x` fits the window |
+//! | `11`    | 5 bits leading zeros (capped at 31), 6 bits meaningful-bit count (64 written as 0), then the meaningful bits | otherwise |
+//!
+//! The "window" is the leading/trailing zero counts last written with a `11` code.
 
-use crate::error::Result;
+use super::bstream::{BitReader, BitWriter};
+use crate::error::{Error, Result};
 use crate::sample::Sample;
 
+/// Bytes of the sample-count header.
+const HEADER_LEN: usize = 2;
+/// Marks "no XOR window yet" in the leading-zeros state.
+const NO_WINDOW: u32 = u32::MAX;
+
 /// A Gorilla-compressed run of float samples with strictly increasing timestamps.
-#[derive(Clone, Debug, Default)]
+///
+/// Besides the encoded bytes it keeps the encoder state (last timestamp, last delta, last
+/// value, current XOR window) so that [`XorChunk::append`] is O(1).
+#[derive(Clone, Debug)]
 pub struct XorChunk {
-    bytes: Vec<u8>,
+    /// The encoded chunk; always at least the 2-byte header.
+    w: BitWriter,
+    /// Number of samples; equals the header.
+    count: u16,
+    /// Timestamp of sample 0; meaningless while `count == 0`.
+    first_t: i64,
+    /// Timestamp of the last sample; meaningless while `count == 0`.
+    last_t: i64,
+    /// `last_t - previous t` (wrapping); meaningless while `count < 2`.
+    last_delta: u64,
+    /// Raw bits of the last value; meaningless while `count == 0`.
+    last_v: u64,
+    /// Leading zeros of the current XOR window, or `NO_WINDOW`.
+    leading: u32,
+    /// Trailing zeros of the current XOR window; meaningful only with a window.
+    trailing: u32,
+}
+
+impl Default for XorChunk {
+    fn default() -> Self {
+        XorChunk::new()
+    }
+}
+
+impl PartialEq for XorChunk {
+    /// Two chunks are equal when their encodings are: equal samples, bit for bit.
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes()
+    }
 }
 
 impl XorChunk {
+    /// The most samples one chunk can hold (the header is 16 bits).
+    pub const MAX_SAMPLES: usize = u16::MAX as usize;
+
     pub fn new() -> Self {
-        XorChunk::default()
+        XorChunk {
+            w: BitWriter::from_parts(vec![0; HEADER_LEN], 0),
+            count: 0,
+            first_t: 0,
+            last_t: 0,
+            last_delta: 0,
+            last_v: 0,
+            leading: NO_WINDOW,
+            trailing: 0,
+        }
     }
+
+    /// Takes an encoded chunk, e.g. read from disk, and validates it completely by decoding
+    /// every sample; this also restores the encoder state, so the result can be appended to.
+    ///
+    /// Returns [`Error::CorruptChunk`] when the bytes are not a chunk this codec writes:
+    /// truncated data, impossible codes, timestamps not increasing, trailing garbage.
+    /// To iterate over borrowed bytes without the validation pass use [`XorIter::from_bytes`].
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
-        Ok(XorChunk { bytes })
+        let mut d = Decoder::new(&bytes)?;
+        let count = d.count;
+        let mut last = None;
+        while let Some(s) = d.next_sample()? {
+            last = Some(s);
+        }
+        let used = HEADER_LEN * 8 + d.r.bits_read();
+        let total = bytes.len() * 8;
+        if total - used >= 8 {
+            return Err(Error::CorruptChunk(format!(
+                "{} trailing bytes after {} samples",
+                (total - used) / 8,
+                count
+            )));
+        }
+        let free = (total - used) as u32;
+        if free > 0 {
+            let pad_mask = (1u8 << free) - 1;
+            if bytes.last().is_some_and(|b| b & pad_mask != 0) {
+                return Err(Error::CorruptChunk("non-zero padding bits".to_string()));
+            }
+        }
+        let (first_t, last_t, last_v) = match (d.first_t, last) {
+            (Some(f), Some(l)) => (f, l.t, l.v.to_bits()),
+            _ => (0, 0, 0),
+        };
+        Ok(XorChunk {
+            count,
+            first_t,
+            last_t,
+            last_delta: d.delta,
+            last_v,
+            leading: d.leading,
+            trailing: d.trailing,
+            w: BitWriter::from_parts(bytes, free),
+        })
     }
+
+    /// The encoded chunk, as [`XorChunk::from_bytes`] takes it back.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        self.w.bytes()
     }
+
+    /// The encoded chunk, without copying.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.w.into_bytes()
+    }
+
+    /// Encoded size in bytes, header included.
+    pub fn size_bytes(&self) -> usize {
+        self.w.bytes().len()
+    }
+
     pub fn num_samples(&self) -> usize {
-        unimplemented!()
+        usize::from(self.count)
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// True when no further sample fits ([`XorChunk::MAX_SAMPLES`]).
+    pub fn is_full(&self) -> bool {
+        usize::from(self.count) >= Self::MAX_SAMPLES
+    }
+
     pub fn first_time(&self) -> Option<i64> {
-        unimplemented!()
+        (self.count > 0).then_some(self.first_t)
     }
+
     pub fn last_time(&self) -> Option<i64> {
-        unimplemented!()
+        (self.count > 0).then_some(self.last_t)
     }
-    /// Appends a sample. Precondition: `t` is greater than the last timestamp.
-    pub fn append(&mut self, _t: i64, _v: f64) {
-        unimplemented!()
+
+    /// Appends a sample in O(1).
+    ///
+    /// Preconditions, checked by the caller (the head): `t` is greater than the last
+    /// timestamp and the chunk is not full. A non-increasing `t` produces a chunk that
+    /// [`XorChunk::from_bytes`] rejects; appending to a full chunk panics, as the count
+    /// could not be represented.
+    pub fn append(&mut self, t: i64, v: f64) {
+        debug_assert!(self.count == 0 || t > self.last_t, "append out of order");
+        assert!(
+            !self.is_full(),
+            "XorChunk holds at most {} samples",
+            Self::MAX_SAMPLES
+        );
+        let vb = v.to_bits();
+        match self.count {
+            0 => {
+                self.w.write_uvarint(zigzag(t));
+                self.w.write_bits(vb, 64);
+                self.first_t = t;
+            }
+            1 => {
+                let delta = t.wrapping_sub(self.last_t) as u64;
+                self.w.write_uvarint(delta);
+                self.write_value(vb);
+                self.last_delta = delta;
+            }
+            _ => {
+                let delta = t.wrapping_sub(self.last_t) as u64;
+                self.write_dod(delta.wrapping_sub(self.last_delta) as i64);
+                self.write_value(vb);
+                self.last_delta = delta;
+            }
+        }
+        self.last_t = t;
+        self.last_v = vb;
+        self.count += 1;
+        self.w.bytes_mut()[..HEADER_LEN].copy_from_slice(&self.count.to_be_bytes());
     }
+
+    fn write_dod(&mut self, dod: i64) {
+        if dod == 0 {
+            self.w.write_bit(false);
+            return;
+        }
+        for &(control, control_bits, payload_bits) in DOD_BUCKETS {
+            if fits_signed(dod, payload_bits) {
+                let payload = (dod as u64) & mask(payload_bits);
+                self.w.write_bits(
+                    (control << payload_bits) | payload,
+                    control_bits + payload_bits,
+                );
+                return;
+            }
+        }
+        self.w.write_bits(0b1111, 4);
+        self.w.write_bits(dod as u64, 64);
+    }
+
+    fn write_value(&mut self, vb: u64) {
+        let x = vb ^ self.last_v;
+        if x == 0 {
+            self.w.write_bit(false);
+            return;
+        }
+        let lead = x.leading_zeros().min(31);
+        let trail = x.trailing_zeros();
+        if self.leading != NO_WINDOW && lead >= self.leading && trail >= self.trailing {
+            let sig = 64 - self.leading - self.trailing;
+            self.w.write_bits(0b10, 2);
+            self.w.write_bits(x >> self.trailing, sig);
+        } else {
+            let sig = 64 - lead - trail;
+            // 2 control bits, 5 bits leading zeros, 6 bits count (64 wraps to 0).
+            let head = (0b11 << 11) | (u64::from(lead) << 6) | u64::from(sig & 63);
+            self.w.write_bits(head, 13);
+            self.w.write_bits(x >> trail, sig);
+            self.leading = lead;
+            self.trailing = trail;
+        }
+    }
+
     pub fn iter(&self) -> XorIter<'_> {
-        XorIter { _c: self }
+        XorIter::from_bytes(self.bytes())
     }
 }
 
+/// Non-zero delta-of-delta buckets: (control code, control bits, payload bits).
+const DOD_BUCKETS: &[(u64, u32, u32)] = &[(0b10, 2, 7), (0b110, 3, 14), (0b1110, 4, 20)];
+
+fn mask(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+fn fits_signed(v: i64, bits: u32) -> bool {
+    let half = 1i64 << (bits - 1);
+    (-half..half).contains(&v)
+}
+
+fn sign_extend(v: u64, bits: u32) -> i64 {
+    let shift = 64 - bits;
+    ((v << shift) as i64) >> shift
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// Decoding state shared by the iterator and the validation in `from_bytes`.
+#[derive(Clone, Debug)]
+struct Decoder<'a> {
+    r: BitReader<'a>,
+    /// Samples announced by the header.
+    count: u16,
+    /// Samples decoded so far.
+    read: u16,
+    first_t: Option<i64>,
+    t: i64,
+    delta: u64,
+    v: u64,
+    leading: u32,
+    trailing: u32,
+}
+
+impl<'a> Decoder<'a> {
+    fn new(bytes: &'a [u8]) -> Result<Self> {
+        let Some(h) = bytes.get(..HEADER_LEN) else {
+            return Err(Error::CorruptChunk(format!(
+                "chunk of {} bytes is shorter than its header",
+                bytes.len()
+            )));
+        };
+        let count = u16::from_be_bytes([h[0], h[1]]);
+        Ok(Decoder {
+            r: BitReader::new(bytes.get(HEADER_LEN..).unwrap_or_default()),
+            count,
+            read: 0,
+            first_t: None,
+            t: 0,
+            delta: 0,
+            v: 0,
+            leading: NO_WINDOW,
+            trailing: 0,
+        })
+    }
+
+    fn remaining(&self) -> usize {
+        usize::from(self.count - self.read)
+    }
+
+    fn next_sample(&mut self) -> Result<Option<Sample>> {
+        if self.read >= self.count {
+            return Ok(None);
+        }
+        match self.read {
+            0 => {
+                self.t = unzigzag(self.r.read_uvarint()?);
+                self.v = self.r.read_bits(64)?;
+                self.first_t = Some(self.t);
+            }
+            1 => {
+                self.delta = self.r.read_uvarint()?;
+                self.advance_time()?;
+                self.read_value()?;
+            }
+            _ => {
+                let dod = match self.r.read_unary(4)? {
+                    0 => 0,
+                    4 => self.r.read_bits(64)? as i64,
+                    n => {
+                        let bits = DOD_BUCKETS[n as usize - 1].2;
+                        sign_extend(self.r.read_bits(bits)?, bits)
+                    }
+                };
+                self.delta = self.delta.wrapping_add(dod as u64);
+                self.advance_time()?;
+                self.read_value()?;
+            }
+        }
+        self.read += 1;
+        Ok(Some(Sample {
+            t: self.t,
+            v: f64::from_bits(self.v),
+        }))
+    }
+
+    fn advance_time(&mut self) -> Result<()> {
+        let t = self.t.wrapping_add(self.delta as i64);
+        if t <= self.t {
+            return Err(Error::CorruptChunk(format!(
+                "timestamp {t} of sample {} not after {}",
+                self.read, self.t
+            )));
+        }
+        self.t = t;
+        Ok(())
+    }
+
+    fn read_value(&mut self) -> Result<()> {
+        if !self.r.read_bit()? {
+            return Ok(());
+        }
+        if self.r.read_bit()? {
+            let lead = self.r.read_bits(5)? as u32;
+            let sig = match self.r.read_bits(6)? as u32 {
+                0 => 64,
+                s => s,
+            };
+            if lead + sig > 64 {
+                return Err(Error::CorruptChunk(format!(
+                    "XOR window of {lead} leading zeros and {sig} bits exceeds 64 bits"
+                )));
+            }
+            self.leading = lead;
+            self.trailing = 64 - lead - sig;
+        } else if self.leading == NO_WINDOW {
+            return Err(Error::CorruptChunk(
+                "XOR code reuses a window before one was set".to_string(),
+            ));
+        }
+        let sig = 64 - self.leading - self.trailing;
+        let bits = self.r.read_bits(sig)?;
+        self.v ^= bits << self.trailing;
+        Ok(())
+    }
+}
+
+/// Iterates over the samples of a chunk, oldest first.
+///
+/// On corrupt data the iterator ends early and [`XorIter::err`] holds the
+/// [`Error::CorruptChunk`]; it never panics, whatever the bytes.
 pub struct XorIter<'a> {
-    _c: &'a XorChunk,
+    /// `None` when the header itself is missing.
+    d: Option<Decoder<'a>>,
+    /// A sample decoded by [`XorIter::seek`] and not yet returned by `next`.
+    peeked: Option<Sample>,
+    err: Option<Error>,
+}
+
+impl<'a> XorIter<'a> {
+    /// Iterates over encoded chunk bytes (e.g. an mmapped block) without first validating
+    /// them; corruption surfaces through [`XorIter::err`].
+    pub fn from_bytes(bytes: &'a [u8]) -> Self {
+        match Decoder::new(bytes) {
+            Ok(d) => XorIter {
+                d: Some(d),
+                peeked: None,
+                err: None,
+            },
+            Err(e) => XorIter {
+                d: None,
+                peeked: None,
+                err: Some(e),
+            },
+        }
+    }
+
+    /// The error that ended iteration early, if any.
+    pub fn err(&self) -> Option<&Error> {
+        self.err.as_ref()
+    }
+
+    /// Takes the error that ended iteration early, if any.
+    pub fn take_err(&mut self) -> Option<Error> {
+        self.err.take()
+    }
+
+    /// Advances to the first sample with timestamp `>= t` and returns it without consuming
+    /// it: the next call to `next` returns the same sample. Never moves backwards: if the
+    /// iterator is already past `t`, returns the next sample. `None` at the end.
+    pub fn seek(&mut self, t: i64) -> Option<Sample> {
+        loop {
+            let s = match self.peeked {
+                Some(s) => s,
+                None => self.decode()?,
+            };
+            if s.t >= t {
+                self.peeked = Some(s);
+                return Some(s);
+            }
+            self.peeked = None;
+        }
+    }
+
+    fn decode(&mut self) -> Option<Sample> {
+        let d = self.d.as_mut()?;
+        match d.next_sample() {
+            Ok(s) => s,
+            Err(e) => {
+                self.err = Some(e);
+                self.d = None;
+                None
+            }
+        }
+    }
 }
 
 impl Iterator for XorIter<'_> {
     type Item = Sample;
+
     fn next(&mut self) -> Option<Sample> {
-        unimplemented!()
+        match self.peeked.take() {
+            Some(s) => Some(s),
+            None => self.decode(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let peeked = usize::from(self.peeked.is_some());
+        let rest = self.d.as_ref().map_or(0, Decoder::remaining);
+        // Corruption may end iteration early, so only the upper bound is exact.
+        (0, Some(rest + peeked))
     }
 }
+
+#[cfg(test)]
+#[path = "xor_tests.rs"]
+mod tests;
