@@ -1,0 +1,132 @@
+//! Replay: reading every record of a WAL directory back, repairing a torn tail.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, ErrorKind, Read};
+use std::path::Path;
+
+use super::record::Record;
+use super::segment::{list_segments, Header, SegmentFile, HEADER_LEN, MAX_PAYLOAD_LEN};
+use super::ReplayStats;
+use crate::error::{Error, Result};
+
+/// Why reading a segment stopped before its end.
+struct Damage {
+    offset: u64,
+    reason: String,
+}
+
+/// See [`super::Wal::replay`].
+pub(crate) fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Result<ReplayStats> {
+    let segments = list_segments(dir)?;
+    let mut stats = ReplayStats::default();
+    // Segments after the last non-empty one were created (on open or rotation) but never
+    // written, so the last non-empty segment is where a crash can have torn a write.
+    let tail = segments.iter().rposition(|s| s.len > 0);
+    let mut payload = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        stats.segments += 1;
+        let Some(damage) = read_segment(seg, &mut payload, &mut stats, &mut f)? else {
+            continue;
+        };
+        let err = Error::Corruption {
+            path: seg.path.clone(),
+            offset: damage.offset,
+            reason: damage.reason,
+        };
+        if Some(i) == tail {
+            tracing::warn!(
+                error = %err,
+                discarded_bytes = seg.len - damage.offset,
+                "torn WAL tail; truncating the last segment at its last good record"
+            );
+            truncate(seg, damage.offset)?;
+            stats.torn_tail_truncated = true;
+        } else {
+            tracing::error!(
+                error = %err,
+                skipped_bytes = seg.len - damage.offset,
+                "corrupt WAL segment; skipping its remaining records"
+            );
+            stats.corrupted_segments += 1;
+        }
+    }
+    Ok(stats)
+}
+
+/// Reads records until the end of `seg` or the first damaged one. I/O errors and errors of
+/// `f` are returned; damage is reported in the `Ok` value.
+fn read_segment(
+    seg: &SegmentFile,
+    payload: &mut Vec<u8>,
+    stats: &mut ReplayStats,
+    f: &mut impl FnMut(Record) -> Result<()>,
+) -> Result<Option<Damage>> {
+    let io = |e| Error::io(&seg.path, e);
+    let file = File::open(&seg.path).map_err(io)?;
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut offset = 0u64;
+    loop {
+        let damage = |reason: String| Ok(Some(Damage { offset, reason }));
+        let mut h = [0u8; HEADER_LEN];
+        match read_full(&mut r, &mut h).map_err(io)? {
+            0 => return Ok(None),
+            HEADER_LEN => {}
+            n => return damage(format!("short record header ({n} of {HEADER_LEN} bytes)")),
+        }
+        let header = Header::parse(&h);
+        let left = seg.len.saturating_sub(offset + HEADER_LEN as u64);
+        if header.len > MAX_PAYLOAD_LEN {
+            return damage(format!("record length {} exceeds the maximum", header.len));
+        }
+        if header.len as u64 > left {
+            return damage(format!(
+                "short record payload ({left} of {} bytes)",
+                header.len
+            ));
+        }
+        payload.resize(header.len, 0);
+        let n = read_full(&mut r, payload).map_err(io)?;
+        if n < header.len {
+            // The file shrank while being read.
+            return damage(format!(
+                "short record payload ({n} of {} bytes)",
+                header.len
+            ));
+        }
+        if !header.checks(payload) {
+            return damage("record CRC mismatch".to_string());
+        }
+        let rec = match Record::decode(header.kind, payload) {
+            Ok(rec) => rec,
+            Err(reason) => return damage(format!("undecodable record: {reason}")),
+        };
+        f(rec)?;
+        let framed = (HEADER_LEN + header.len) as u64;
+        offset += framed;
+        stats.records += 1;
+        stats.bytes += framed;
+    }
+}
+
+/// Reads until `buf` is full or the end of the file; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Cuts the torn tail off. Left in place, it would be reported again on every replay, and as
+/// corruption of a middle segment once the next open has written a later segment.
+fn truncate(seg: &SegmentFile, len: u64) -> Result<()> {
+    let io = |e| Error::io(&seg.path, e);
+    let file = OpenOptions::new().write(true).open(&seg.path).map_err(io)?;
+    file.set_len(len).map_err(io)?;
+    file.sync_all().map_err(io)
+}
