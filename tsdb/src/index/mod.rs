@@ -1,10 +1,22 @@
 //! The inverted index: label matchers and roaring-bitmap postings.
+//!
+//! - [`Matcher`] (`matcher.rs`) tests one label value; its regexes are analysed once
+//!   (`fast_regex.rs`, `regex_analysis.rs`, `glob.rs`) so that common shapes (`.*`, `a|b`,
+//!   `foo.*`, `.*foo.*`, `(?i)foo`) never run a regex engine.
+//! - [`MemPostings`] (`postings.rs`) maps `name=value` to the bitmap of series ids and
+//!   answers selects with Prometheus's matcher semantics; `stats.rs` computes the
+//!   cardinality figures of `/api/v1/status/tsdb`.
 
+mod fast_regex;
+mod glob;
 mod matcher;
 mod postings;
+mod regex_analysis;
+mod stats;
 
 pub use matcher::{MatchOp, Matcher};
 pub use postings::MemPostings;
+pub use stats::PostingsStats;
 
 /// Dense id of a series within one database (shard). Ids start at 0 and grow by one.
 pub type SeriesId = u32;
