@@ -19,6 +19,12 @@ pub enum QueryError {
     /// The storage failed (`internal`, 500).
     #[error("{0}")]
     Storage(#[from] tianshu_tsdb::Error),
+    /// Any other fault of ours, e.g. a panic caught at the API boundary (`internal`, 500).
+    #[error("{0}")]
+    Internal(String),
+    /// No such API endpoint or object (`not_found`, 404).
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl QueryError {
@@ -28,7 +34,8 @@ impl QueryError {
             QueryError::BadData(_) => "bad_data",
             QueryError::Execution(_) | QueryError::TooManySamples(_) => "execution",
             QueryError::Timeout(_) => "timeout",
-            QueryError::Storage(_) => "internal",
+            QueryError::Storage(_) | QueryError::Internal(_) => "internal",
+            QueryError::NotFound(_) => "not_found",
         }
     }
 
@@ -38,7 +45,8 @@ impl QueryError {
             QueryError::BadData(_) => 400,
             QueryError::Execution(_) | QueryError::TooManySamples(_) => 422,
             QueryError::Timeout(_) => 503,
-            QueryError::Storage(_) => 500,
+            QueryError::Storage(_) | QueryError::Internal(_) => 500,
+            QueryError::NotFound(_) => 404,
         }
     }
 }

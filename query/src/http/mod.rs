@@ -1,1 +1,157 @@
-//! Prometheus HTTP API (being implemented).
+//! Prometheus's HTTP API (`/api/v1/...`, `/-/healthy`, `/-/ready`), answering with the same
+//! JSON shapes, error types, status codes and error texts as Prometheus, so that Grafana and
+//! other Prometheus clients work unchanged.
+//!
+//! Module map: [`params`] parses request parameters; `response` writes JSON and the envelope;
+//! `query_handlers`, `meta_handlers` and `status_handlers` hold the endpoints; [`metrics`] is
+//! the API's self-monitoring.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::response::Response;
+use axum::routing::{any, get};
+use axum::Router;
+use tianshu_tsdb::Db;
+
+use crate::engine::Engine;
+use crate::error::QueryError;
+
+mod meta_handlers;
+pub mod metrics;
+pub mod params;
+mod query_handlers;
+mod response;
+mod rfc3339;
+mod status_handlers;
+
+pub use metrics::QueryMetrics;
+
+use response::{error_response, success_response, ApiResult};
+
+/// What `/api/v1/status/buildinfo` reports. Serialized with Prometheus's field names
+/// (`buildUser`, `goVersion`, ...).
+#[derive(Clone, Debug, Default)]
+pub struct BuildInfo {
+    pub version: String,
+    pub revision: String,
+    pub branch: String,
+    pub build_user: String,
+    pub build_date: String,
+    /// The toolchain that built the binary; reported as `goVersion`, the key clients read.
+    pub rust_version: String,
+}
+
+/// Everything the API handlers read.
+pub struct ApiState {
+    pub db: Arc<Db>,
+    pub engine: Arc<Engine>,
+    pub build: BuildInfo,
+    pub metrics: Arc<QueryMetrics>,
+    /// Command-line flags for `/api/v1/status/flags`.
+    pub flags: BTreeMap<String, String>,
+    /// The loaded configuration file's text for `/api/v1/status/config`.
+    pub config_yaml: String,
+    /// Process start, Unix milliseconds, for `/api/v1/status/runtimeinfo`.
+    pub start_time_ms: i64,
+    /// Retention as configured, e.g. "15d", for `/api/v1/status/runtimeinfo`.
+    pub storage_retention: String,
+}
+
+impl ApiState {
+    /// State with no flags, an empty configuration, fresh metrics, and now as start time.
+    pub fn new(db: Arc<Db>, engine: Arc<Engine>, build: BuildInfo) -> Self {
+        ApiState {
+            db,
+            engine,
+            build,
+            metrics: Arc::new(QueryMetrics::new()),
+            flags: BTreeMap::new(),
+            config_yaml: String::new(),
+            start_time_ms: params::now_ms(),
+            storage_retention: String::new(),
+        }
+    }
+}
+
+type State = Arc<ApiState>;
+
+/// The API's routes. Has no fallback, so it can be merged with other routers; unknown paths
+/// under `/api/v1/` answer Prometheus's `not_found` error.
+pub fn router(state: ApiState) -> Router {
+    use meta_handlers as m;
+    use query_handlers as q;
+    use status_handlers as s;
+    Router::new()
+        .route("/api/v1/query", get(q::query).post(q::query))
+        .route(
+            "/api/v1/query_range",
+            get(q::query_range).post(q::query_range),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(q::query_exemplars).post(q::query_exemplars),
+        )
+        .route(
+            "/api/v1/format_query",
+            get(q::format_query).post(q::format_query),
+        )
+        .route("/api/v1/series", get(m::series).post(m::series))
+        .route("/api/v1/labels", get(m::labels).post(m::labels))
+        .route("/api/v1/label/{name}/values", get(m::label_values))
+        .route("/api/v1/metadata", get(m::metadata))
+        .route("/api/v1/targets/metadata", get(s::targets_metadata))
+        .route("/api/v1/status/buildinfo", get(s::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(s::runtimeinfo))
+        .route("/api/v1/status/flags", get(s::flags))
+        .route("/api/v1/status/config", get(s::config))
+        .route("/api/v1/status/tsdb", get(s::tsdb))
+        .route("/api/v1/status/walreplay", get(s::walreplay))
+        .route("/api/v1/targets", get(s::targets))
+        .route("/api/v1/scrape_pools", get(s::scrape_pools))
+        .route("/api/v1/alertmanagers", get(s::alertmanagers))
+        .route("/api/v1/rules", get(s::rules))
+        .route("/api/v1/alerts", get(s::alerts))
+        .route("/api/v1/{*rest}", any(s::not_found))
+        .route("/-/healthy", get(s::healthy).head(s::healthy))
+        .route("/-/ready", get(s::ready).head(s::ready))
+        .with_state(Arc::new(state))
+}
+
+/// Runs storage or engine work off the async runtime's threads. A panic in the work becomes
+/// an `internal` error instead of a dropped connection.
+async fn blocking<T, F>(f: F) -> Result<T, QueryError>
+where
+    F: FnOnce() -> Result<T, QueryError> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => {
+            let why = if e.is_panic() {
+                let p = e.into_panic();
+                p.downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".to_string())
+            } else {
+                "task cancelled".to_string()
+            };
+            tracing::error!(error = %why, "API request failed unexpectedly");
+            Err(QueryError::Internal(format!("unexpected error: {why}")))
+        }
+    }
+}
+
+/// Records the endpoint's duration and error type and writes the response.
+fn finish(state: &ApiState, endpoint: &'static str, started: Instant, res: ApiResult) -> Response {
+    let error_type = res.as_ref().err().map(QueryError::error_type);
+    state
+        .metrics
+        .observe(endpoint, started.elapsed(), error_type);
+    match res {
+        Ok(s) => success_response(s),
+        Err(e) => error_response(&e),
+    }
+}

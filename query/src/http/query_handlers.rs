@@ -1,0 +1,354 @@
+//! PromQL endpoints: `query`, `query_range`, `query_exemplars`, `format_query`.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::State as AxumState;
+use axum::response::Response;
+use promql_parser::parser::Expr;
+use promql_parser::util::{walk_expr, ExprVisitor};
+
+use super::params::{
+    invalid_param, now_ms, parse_duration, parse_limit, parse_time, parse_time_param, Params,
+    MAX_TIME_MS, MIN_TIME_MS,
+};
+use super::response::{ApiResult, Json, Success};
+use super::{blocking, finish, ApiState, State};
+use crate::engine::{QueryOptions, QueryResult, Value};
+use crate::error::QueryError;
+
+/// Prometheus refuses range queries with more steps than this per series.
+const MAX_POINTS_PER_SERIES: i128 = 11_000;
+
+pub(super) async fn query(AxumState(st): AxumState<State>, p: Params) -> Response {
+    let started = Instant::now();
+    let res = instant(&st, p).await;
+    finish(&st, "query", started, res)
+}
+
+pub(super) async fn query_range(AxumState(st): AxumState<State>, p: Params) -> Response {
+    let started = Instant::now();
+    let res = range(&st, p).await;
+    finish(&st, "query_range", started, res)
+}
+
+pub(super) async fn query_exemplars(AxumState(st): AxumState<State>, p: Params) -> Response {
+    let started = Instant::now();
+    let res = exemplars(&p);
+    finish(&st, "query_exemplars", started, res)
+}
+
+pub(super) async fn format_query(AxumState(st): AxumState<State>, p: Params) -> Response {
+    let started = Instant::now();
+    let res = promql_parser::parser::parse(p.get("query"))
+        .map_err(|e| invalid_param("query", e))
+        .map(|expr| {
+            let mut j = Json::new();
+            j.string(&expr.prettify());
+            Success::data(j.into_string())
+        });
+    finish(&st, "format_query", started, res)
+}
+
+async fn instant(st: &State, p: Params) -> ApiResult {
+    let limit = parse_limit(&p)?;
+    let ts = parse_time_param(&p, "time", now_ms())?;
+    let opts = query_options(st, &p)?;
+    let query = p.get("query").to_owned();
+    let st = st.clone();
+    let res = blocking(move || st.engine.instant_query(&*st.db, &query, ts, &opts))
+        .await
+        .map_err(creation_error)?;
+    Ok(query_success(res, limit))
+}
+
+async fn range(st: &State, p: Params) -> ApiResult {
+    let limit = parse_limit(&p)?;
+    let start = parse_time(p.get("start")).map_err(|e| invalid_param("start", e))?;
+    let end = parse_time(p.get("end")).map_err(|e| invalid_param("end", e))?;
+    if end < start {
+        return Err(invalid_param(
+            "end",
+            "end timestamp must not be before start time",
+        ));
+    }
+    let step_ns = parse_duration(p.get("step")).map_err(|e| invalid_param("step", e))?;
+    if step_ns <= 0 {
+        return Err(invalid_param(
+            "step",
+            "zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    // Go computes `end.Sub(start) / step` on nanosecond durations, which saturate.
+    let span_ns = (i128::from(end) - i128::from(start)) * 1_000_000;
+    let span_ns = span_ns.min(i128::from(i64::MAX));
+    if span_ns / i128::from(step_ns) > MAX_POINTS_PER_SERIES {
+        return Err(QueryError::BadData(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
+        ));
+    }
+    let opts = query_options(st, &p)?;
+    // Steps below a millisecond pass Prometheus's check but are meaningless at millisecond
+    // sample resolution.
+    let step_ms = (step_ns / 1_000_000).max(1);
+    let query = p.get("query").to_owned();
+    let st = st.clone();
+    let res = blocking(move || {
+        st.engine
+            .range_query(&*st.db, &query, start, end, step_ms, &opts)
+    })
+    .await
+    .map_err(creation_error)?;
+    Ok(query_success(res, limit))
+}
+
+/// The `timeout` and `lookback_delta` parameters, with Prometheus's error texts.
+fn query_options(st: &ApiState, p: &Params) -> Result<QueryOptions, QueryError> {
+    let mut opts = QueryOptions::default();
+    let to = p.get("timeout");
+    if !to.is_empty() {
+        let ns = parse_duration(to).map_err(|e| invalid_param("timeout", e))?;
+        // A client's timeout can shorten the server's but not lengthen it, as with
+        // Prometheus's context deadline.
+        let asked = Duration::from_nanos(u64::try_from(ns).unwrap_or(0));
+        opts.timeout = Some(asked.min(st.engine.opts.timeout));
+    }
+    let lb = p.get("lookback_delta");
+    if !lb.is_empty() {
+        let ns = parse_duration(lb).map_err(|e| {
+            QueryError::BadData(format!("error parsing lookback delta duration: {e}"))
+        })?;
+        // Zero or less means "the server's default" in Prometheus.
+        if ns > 0 {
+            opts.lookback_delta = Some(Duration::from_nanos(ns.unsigned_abs()));
+        }
+    }
+    Ok(opts)
+}
+
+/// In Prometheus every `bad_data` from the engine comes from creating the query (parsing,
+/// type checks), which the API reports as an invalid `query` parameter; failures while
+/// evaluating keep their own types.
+fn creation_error(e: QueryError) -> QueryError {
+    match e {
+        QueryError::BadData(msg) => invalid_param("query", msg),
+        other => other,
+    }
+}
+
+fn query_success(res: QueryResult, limit: usize) -> Success {
+    let QueryResult {
+        mut value,
+        mut warnings,
+        infos,
+    } = res;
+    if limit > 0 {
+        let truncated = match &mut value {
+            Value::Vector(v) if v.len() > limit => {
+                v.truncate(limit);
+                true
+            }
+            Value::Matrix(m) if m.len() > limit => {
+                m.truncate(limit);
+                true
+            }
+            _ => false,
+        };
+        if truncated {
+            warnings.push("results truncated due to limit".into());
+        }
+    }
+    Success {
+        data: Some(encode_value(&value)),
+        warnings,
+        infos,
+    }
+}
+
+/// `{"resultType":...,"result":...}` for a query result.
+pub(super) fn encode_value(value: &Value) -> String {
+    let mut j = Json::new();
+    let kind = match value {
+        Value::Scalar { .. } => "scalar",
+        Value::String { .. } => "string",
+        Value::Vector(_) => "vector",
+        Value::Matrix(_) => "matrix",
+    };
+    j.raw("{")
+        .key("resultType")
+        .string(kind)
+        .raw(",")
+        .key("result");
+    match value {
+        Value::Scalar { t, v } => {
+            j.point(*t, *v);
+        }
+        Value::String { t, v } => {
+            j.raw("[").timestamp(*t).raw(",").string(v).raw("]");
+        }
+        Value::Vector(samples) => {
+            j.raw("[");
+            for (i, s) in samples.iter().enumerate() {
+                if i > 0 {
+                    j.raw(",");
+                }
+                j.raw("{").key("metric").labels(&s.labels);
+                j.raw(",").key("value").point(s.t, s.v).raw("}");
+            }
+            j.raw("]");
+        }
+        Value::Matrix(series) => {
+            j.raw("[");
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    j.raw(",");
+                }
+                j.raw("{").key("metric").labels(&s.labels);
+                j.raw(",").key("values").raw("[");
+                for (k, p) in s.samples.iter().enumerate() {
+                    if k > 0 {
+                        j.raw(",");
+                    }
+                    j.point(p.t, p.v);
+                }
+                j.raw("]}");
+            }
+            j.raw("]");
+        }
+    }
+    j.raw("}");
+    j.into_string()
+}
+
+/// No exemplars are stored yet: a valid query over series answers an empty list, one
+/// without selectors answers 204 as Prometheus does.
+fn exemplars(p: &Params) -> ApiResult {
+    let start = parse_time_param(p, "start", MIN_TIME_MS)?;
+    let end = parse_time_param(p, "end", MAX_TIME_MS)?;
+    if end < start {
+        return Err(QueryError::BadData(
+            "end timestamp must not be before start timestamp".into(),
+        ));
+    }
+    let expr = promql_parser::parser::parse(p.get("query")).map_err(QueryError::BadData)?;
+    let mut finder = SelectorFinder(false);
+    // The finder never fails; the walk's Result only carries its error type.
+    let _ = walk_expr(&mut finder, &expr);
+    if !finder.0 {
+        return Ok(Success::default());
+    }
+    Ok(Success::data("[]".into()))
+}
+
+struct SelectorFinder(bool);
+
+impl ExprVisitor for SelectorFinder {
+    type Error = std::convert::Infallible;
+
+    fn pre_visit(&mut self, e: &Expr) -> Result<bool, Self::Error> {
+        if matches!(e, Expr::VectorSelector(_) | Expr::MatrixSelector(_)) {
+            self.0 = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tianshu_tsdb::{Labels, Sample};
+
+    use super::*;
+    use crate::engine::{MatrixSeries, VectorSample};
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn each_value_type_encodes_as_prometheus() {
+        assert_eq!(
+            encode_value(&Value::Scalar {
+                t: 1_435_781_451_781,
+                v: 2.0
+            }),
+            r#"{"resultType":"scalar","result":[1435781451.781,"2"]}"#
+        );
+        assert_eq!(
+            encode_value(&Value::String {
+                t: 1_000,
+                v: "a\"b".into()
+            }),
+            r#"{"resultType":"string","result":[1,"a\"b"]}"#
+        );
+        let vector = Value::Vector(vec![
+            VectorSample {
+                labels: labels(&[("job", "api"), ("__name__", "up"), ("instance", "a:9")]),
+                t: 1_700_000_000_123,
+                v: 1.5,
+            },
+            VectorSample {
+                labels: Labels::empty(),
+                t: 1_700_000_000_123,
+                v: f64::NEG_INFINITY,
+            },
+        ]);
+        assert_eq!(
+            encode_value(&vector),
+            concat!(
+                r#"{"resultType":"vector","result":["#,
+                r#"{"metric":{"__name__":"up","instance":"a:9","job":"api"},"value":[1700000000.123,"1.5"]},"#,
+                r#"{"metric":{},"value":[1700000000.123,"-Inf"]}]}"#
+            )
+        );
+        let matrix = Value::Matrix(vec![MatrixSeries {
+            labels: labels(&[("a", "<b>")]),
+            samples: vec![Sample::new(0, 1e21), Sample::new(15_000, f64::NAN)],
+        }]);
+        assert_eq!(
+            encode_value(&matrix),
+            r#"{"resultType":"matrix","result":[{"metric":{"a":"\u003cb\u003e"},"values":[[0,"1e+21"],[15,"NaN"]]}]}"#
+        );
+        assert_eq!(
+            encode_value(&Value::Matrix(vec![])),
+            r#"{"resultType":"matrix","result":[]}"#
+        );
+    }
+
+    #[test]
+    fn limit_truncates_series_with_a_warning() {
+        let v = |n: usize| QueryResult {
+            value: Value::Vector(
+                (0..n)
+                    .map(|i| VectorSample {
+                        labels: labels(&[("i", &i.to_string())]),
+                        t: 0,
+                        v: 0.0,
+                    })
+                    .collect(),
+            ),
+            warnings: vec![],
+            infos: vec!["i".into()],
+        };
+        let s = query_success(v(3), 2);
+        assert_eq!(s.warnings, ["results truncated due to limit"]);
+        assert_eq!(s.infos, ["i"]);
+        assert_eq!(
+            s.data.as_deref().map(|d| d.matches("metric").count()),
+            Some(2)
+        );
+        assert!(query_success(v(2), 2).warnings.is_empty());
+        assert!(query_success(v(3), 0).warnings.is_empty());
+    }
+
+    #[test]
+    fn engine_bad_data_is_reported_against_the_query_parameter() {
+        let e = creation_error(QueryError::BadData("1:5: parse error: x".into()));
+        assert_eq!(
+            e.to_string(),
+            "invalid parameter \"query\": 1:5: parse error: x"
+        );
+        assert_eq!(e.error_type(), "bad_data");
+        let e = creation_error(QueryError::Execution("boom".into()));
+        assert_eq!((e.to_string().as_str(), e.status()), ("boom", 422));
+    }
+}

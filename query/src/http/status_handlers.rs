@@ -1,0 +1,168 @@
+//! Status, health and not-yet-populated endpoints (targets, rules, alerts), in Prometheus's
+//! shapes so that Grafana and Prometheus's own UI can read them.
+
+use std::time::Instant;
+
+use axum::extract::State as AxumState;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use super::params::go_quote;
+use super::response::{ApiResult, Json, Success};
+use super::rfc3339::format_millis;
+use super::{blocking, finish, State};
+use crate::error::QueryError;
+
+fn constant(st: &State, endpoint: &'static str, data: &str) -> Response {
+    finish(
+        st,
+        endpoint,
+        Instant::now(),
+        Ok(Success::data(data.to_string())),
+    )
+}
+
+pub(super) async fn buildinfo(AxumState(st): AxumState<State>) -> Response {
+    let b = &st.build;
+    let mut j = Json::new();
+    j.raw("{").key("version").string(&b.version);
+    j.raw(",").key("revision").string(&b.revision);
+    j.raw(",").key("branch").string(&b.branch);
+    j.raw(",").key("buildUser").string(&b.build_user);
+    j.raw(",").key("buildDate").string(&b.build_date);
+    j.raw(",").key("goVersion").string(&b.rust_version).raw("}");
+    constant(&st, "buildinfo", &j.into_string())
+}
+
+pub(super) async fn runtimeinfo(AxumState(st): AxumState<State>) -> Response {
+    let cwd = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let procs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let tasks = tokio::runtime::Handle::try_current().map_or(0, |h| h.metrics().num_alive_tasks());
+    let started = format_millis(st.start_time_ms);
+    let mut j = Json::new();
+    j.raw("{").key("startTime").string(&started);
+    j.raw(",").key("CWD").string(&cwd);
+    // The configuration is read once at start; there is no reload that could have failed.
+    j.raw(",").key("reloadConfigSuccess").bool(true);
+    j.raw(",").key("lastConfigTime").string(&started);
+    j.raw(",").key("corruptionCount").int(0);
+    j.raw(",").key("goroutineCount").int(tasks as i64);
+    j.raw(",").key("GOMAXPROCS").int(procs as i64);
+    j.raw(",").key("GOMEMLIMIT").int(i64::MAX);
+    j.raw(",").key("GOGC").string("");
+    j.raw(",").key("GODEBUG").string("");
+    j.raw(",")
+        .key("storageRetention")
+        .string(&st.storage_retention);
+    j.raw("}");
+    constant(&st, "runtimeinfo", &j.into_string())
+}
+
+pub(super) async fn flags(AxumState(st): AxumState<State>) -> Response {
+    let mut j = Json::new();
+    j.string_map(st.flags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    constant(&st, "flags", &j.into_string())
+}
+
+pub(super) async fn config(AxumState(st): AxumState<State>) -> Response {
+    let mut j = Json::new();
+    j.string_map([("yaml", st.config_yaml.as_str())]);
+    constant(&st, "config", &j.into_string())
+}
+
+pub(super) async fn tsdb(AxumState(st): AxumState<State>) -> Response {
+    let started = Instant::now();
+    let db = st.db.clone();
+    let res: ApiResult = blocking(move || Ok(db.stats())).await.map(|s| {
+        let mut j = Json::new();
+        j.raw("{").key("headStats").raw("{");
+        j.key("numSeries")
+            .int(i64::try_from(s.num_series).unwrap_or(i64::MAX));
+        // Not tracked by the head; Prometheus's UI shows them as plain numbers.
+        j.raw(",").key("numLabelPairs").int(0);
+        j.raw(",").key("chunkCount").int(0);
+        // An empty head reports the inverted bounds Prometheus reports.
+        j.raw(",")
+            .key("minTime")
+            .int(s.head_min_time.unwrap_or(i64::MAX));
+        j.raw(",")
+            .key("maxTime")
+            .int(s.head_max_time.unwrap_or(i64::MIN));
+        j.raw("}");
+        for list in [
+            "seriesCountByMetricName",
+            "labelValueCountByLabelName",
+            "memoryInBytesByLabelName",
+            "seriesCountByLabelValuePair",
+        ] {
+            j.raw(",").key(list).raw("[]");
+        }
+        j.raw("}");
+        Success::data(j.into_string())
+    });
+    finish(&st, "tsdb", started, res)
+}
+
+pub(super) async fn walreplay(AxumState(st): AxumState<State>) -> Response {
+    // The WAL is replayed before the API starts serving, so replay is always complete.
+    constant(&st, "walreplay", r#"{"min":0,"max":0,"current":0}"#)
+}
+
+pub(super) async fn targets(AxumState(st): AxumState<State>) -> Response {
+    constant(
+        &st,
+        "targets",
+        r#"{"activeTargets":[],"droppedTargets":[],"droppedTargetCounts":{}}"#,
+    )
+}
+
+pub(super) async fn targets_metadata(AxumState(st): AxumState<State>) -> Response {
+    constant(&st, "targets_metadata", "[]")
+}
+
+pub(super) async fn scrape_pools(AxumState(st): AxumState<State>) -> Response {
+    constant(&st, "scrape_pools", r#"{"scrapePools":[]}"#)
+}
+
+pub(super) async fn alertmanagers(AxumState(st): AxumState<State>) -> Response {
+    constant(
+        &st,
+        "alertmanagers",
+        r#"{"activeAlertmanagers":[],"droppedAlertmanagers":[]}"#,
+    )
+}
+
+pub(super) async fn rules(AxumState(st): AxumState<State>) -> Response {
+    constant(&st, "rules", r#"{"groups":[]}"#)
+}
+
+pub(super) async fn alerts(AxumState(st): AxumState<State>) -> Response {
+    constant(&st, "alerts", r#"{"alerts":[]}"#)
+}
+
+pub(super) async fn not_found(AxumState(st): AxumState<State>, uri: Uri) -> Response {
+    let err = QueryError::NotFound(format!("unknown API endpoint {}", go_quote(uri.path())));
+    finish(&st, "not_found", Instant::now(), Err(err))
+}
+
+fn plain(text: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+pub(super) async fn healthy() -> Response {
+    plain("Tianshu is Healthy.\n")
+}
+
+pub(super) async fn ready() -> Response {
+    plain("Tianshu is Ready.\n")
+}
