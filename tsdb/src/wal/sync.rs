@@ -162,3 +162,66 @@ impl Drop for BackgroundSyncer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::error::Error;
+
+    fn pos(offset: u64) -> WalPosition {
+        WalPosition { segment: 1, offset }
+    }
+
+    #[test]
+    fn concurrent_callers_share_one_covering_fsync() {
+        let group = Arc::new(GroupSync::new(pos(0)));
+        let handles: Vec<_> = (1..=8)
+            .map(|i| {
+                let group = Arc::clone(&group);
+                std::thread::spawn(move || {
+                    group.sync_to(pos(i * 10), || {
+                        // A slow disk: others arrive while this runs and must wait for it.
+                        std::thread::sleep(Duration::from_millis(50));
+                        Ok(pos(100))
+                    })
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        assert_eq!(group.fsyncs(), 1);
+        // A position beyond the synced one needs another fsync.
+        group.sync_to(pos(101), || Ok(pos(150))).unwrap();
+        assert_eq!(group.fsyncs(), 2);
+    }
+
+    #[test]
+    fn a_failed_fsync_fails_its_leader_and_the_next_caller_retries() {
+        let group = GroupSync::new(pos(0));
+        let failed = AtomicBool::new(false);
+        let sync = || {
+            if failed.swap(true, Ordering::SeqCst) {
+                Ok(pos(10))
+            } else {
+                Err(Error::io("wal", std::io::Error::other("disk gone")))
+            }
+        };
+        assert!(group.sync_to(pos(5), sync).is_err());
+        group.sync_to(pos(5), sync).unwrap();
+        assert_eq!(group.fsyncs(), 2);
+    }
+
+    #[test]
+    fn marked_positions_need_no_fsync() {
+        let group = GroupSync::new(pos(0));
+        group.mark_synced(pos(40));
+        group.mark_synced(pos(20));
+        group
+            .sync_to(pos(40), || panic!("covered position fsynced"))
+            .unwrap();
+        assert_eq!(group.fsyncs(), 0);
+    }
+}
