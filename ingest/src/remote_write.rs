@@ -160,3 +160,243 @@ impl<'a> Interner<'a> {
         self.map.entry(s).or_insert_with(|| Arc::from(s)).clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NameValidation;
+    use tianshu_tsdb::{is_stale_nan, stale_nan};
+
+    fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSeries {
+        proto::TimeSeries {
+            labels: labels
+                .iter()
+                .map(|(n, v)| proto::Label::new(*n, *v))
+                .collect(),
+            samples: samples
+                .iter()
+                .map(|&(timestamp, value)| proto::Sample { value, timestamp })
+                .collect(),
+            ..proto::TimeSeries::default()
+        }
+    }
+
+    fn encode(req: &proto::WriteRequest) -> Vec<u8> {
+        snap::raw::Encoder::new()
+            .compress_vec(&req.encode_to_vec())
+            .unwrap()
+    }
+
+    fn decode(ts: Vec<proto::TimeSeries>) -> DecodedWrite {
+        let req = proto::WriteRequest {
+            timeseries: ts,
+            metadata: vec![],
+        };
+        decode_write_request(&encode(&req), &IngestConfig::default()).unwrap()
+    }
+
+    fn names(l: &Labels) -> Vec<(&str, &str)> {
+        l.iter().map(|l| (&*l.name, &*l.value)).collect()
+    }
+
+    #[test]
+    fn valid_series_are_decoded_with_sorted_labels() {
+        let d = decode(vec![series(
+            &[("zone", "z"), ("__name__", "up"), ("app", "a")],
+            &[(1000, 1.0), (2000, 2.0)],
+        )]);
+        assert_eq!(d.series.len(), 1);
+        assert_eq!(
+            names(&d.series[0].labels),
+            [("__name__", "up"), ("app", "a"), ("zone", "z")]
+        );
+        assert_eq!(
+            d.series[0].samples,
+            [Sample::new(1000, 1.0), Sample::new(2000, 2.0)]
+        );
+        assert_eq!(d.samples_received, 2);
+        assert_eq!(d.invalid_series, 0);
+        assert!(d.first_invalid.is_none());
+    }
+
+    #[test]
+    fn empty_label_values_are_dropped() {
+        let d = decode(vec![series(
+            &[("__name__", "up"), ("gone", ""), ("job", "j")],
+            &[(1, 1.0)],
+        )]);
+        assert_eq!(
+            names(&d.series[0].labels),
+            [("__name__", "up"), ("job", "j")]
+        );
+    }
+
+    #[test]
+    fn invalid_series_are_skipped_and_the_first_is_reported() {
+        let d = decode(vec![
+            series(&[("__name__", "ok1")], &[(1, 1.0)]),
+            series(
+                &[("__name__", "bad"), ("a", "1"), ("a", "2")],
+                &[(1, 1.0), (2, 2.0)],
+            ),
+            series(&[("job", "no_name")], &[(1, 1.0)]),
+            series(&[("__name__", "ok2")], &[(1, 1.0)]),
+        ]);
+        let kept: Vec<_> = d.series.iter().map(|s| s.labels.metric_name()).collect();
+        assert_eq!(kept, [Some("ok1"), Some("ok2")]);
+        assert_eq!(d.invalid_series, 2);
+        assert_eq!(d.invalid_samples, 3);
+        assert_eq!(d.samples_received, 5);
+        assert_eq!(d.invalid_by_reason["duplicate_label_name"], 1);
+        assert_eq!(d.invalid_by_reason["missing_metric_name"], 1);
+        let first = d.first_invalid.unwrap();
+        assert_eq!(first.series, r#"{__name__="bad", a="1", a="2"}"#);
+        assert_eq!(first.problem, SeriesProblem::DuplicateLabelName("a".into()));
+    }
+
+    #[test]
+    fn empty_metric_name_is_missing() {
+        let d = decode(vec![series(&[("__name__", ""), ("a", "b")], &[(1, 1.0)])]);
+        assert_eq!(
+            d.first_invalid.unwrap().problem,
+            SeriesProblem::MissingMetricName
+        );
+    }
+
+    #[test]
+    fn utf8_names_depend_on_the_validation_scheme() {
+        let req = proto::WriteRequest {
+            timeseries: vec![series(&[("__name__", "a.b"), ("ü", "1")], &[(1, 1.0)])],
+            metadata: vec![],
+        };
+        let legacy = decode_write_request(&encode(&req), &IngestConfig::default()).unwrap();
+        assert_eq!(legacy.invalid_series, 1);
+        let cfg = IngestConfig {
+            name_validation: NameValidation::Utf8,
+            ..IngestConfig::default()
+        };
+        let utf8 = decode_write_request(&encode(&req), &cfg).unwrap();
+        assert_eq!(utf8.series.len(), 1);
+    }
+
+    #[test]
+    fn stale_markers_keep_their_bits() {
+        let d = decode(vec![series(&[("__name__", "up")], &[(1, stale_nan())])]);
+        assert!(is_stale_nan(d.series[0].samples[0].v));
+    }
+
+    #[test]
+    fn label_strings_are_shared_within_a_request() {
+        let d = decode(vec![
+            series(&[("__name__", "up"), ("job", "node")], &[(1, 1.0)]),
+            series(&[("__name__", "up"), ("job", "api")], &[(1, 1.0)]),
+        ]);
+        let a = d.series[0].labels.as_slice();
+        let b = d.series[1].labels.as_slice();
+        assert!(Arc::ptr_eq(&a[0].name, &b[0].name));
+        assert!(Arc::ptr_eq(&a[0].value, &b[0].value));
+        assert!(Arc::ptr_eq(&a[1].name, &b[1].name));
+    }
+
+    #[test]
+    fn histograms_and_exemplars_are_counted_not_stored() {
+        let mut ts = series(&[("__name__", "h")], &[]);
+        ts.histograms = vec![proto::Histogram::default(); 3];
+        ts.exemplars = vec![proto::Exemplar::default()];
+        let d = decode(vec![ts]);
+        assert!(d.series.is_empty());
+        assert_eq!((d.histograms, d.exemplars), (3, 1));
+    }
+
+    #[test]
+    fn metadata_types_are_named() {
+        let md = |t: i32, name: &str| proto::MetricMetadata {
+            r#type: t,
+            metric_family_name: name.into(),
+            help: "help".into(),
+            unit: "seconds".into(),
+        };
+        let req = proto::WriteRequest {
+            timeseries: vec![],
+            metadata: vec![
+                md(1, "c"),
+                md(4, "gh"),
+                md(7, "s"),
+                md(99, "odd"),
+                md(2, ""),
+            ],
+        };
+        let d = decode_write_request(&encode(&req), &IngestConfig::default()).unwrap();
+        let kinds: Vec<_> = d
+            .metadata
+            .iter()
+            .map(|m| (m.metric_family.as_str(), m.kind.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("c", "counter"),
+                ("gh", "gaugehistogram"),
+                ("s", "stateset"),
+                ("odd", "unknown")
+            ]
+        );
+        assert_eq!(d.metadata[0].unit, "seconds");
+    }
+
+    #[test]
+    fn whole_request_errors() {
+        let cfg = IngestConfig::default();
+        assert!(matches!(
+            decode_write_request(b"", &cfg),
+            Err(IngestError::Snappy(_))
+        ));
+        assert!(matches!(
+            decode_write_request(b"\x05garbage that is not snappy", &cfg),
+            Err(IngestError::Snappy(_))
+        ));
+        let not_proto = snap::raw::Encoder::new()
+            .compress_vec(b"\xff\xff\xff")
+            .unwrap();
+        assert!(matches!(
+            decode_write_request(&not_proto, &cfg),
+            Err(IngestError::Protobuf(_))
+        ));
+    }
+
+    #[test]
+    fn announced_size_is_checked_before_decompressing() {
+        let cfg = IngestConfig {
+            max_decompressed_bytes: 1000,
+            ..IngestConfig::default()
+        };
+        // Varint 1001 followed by nothing: refused for its size, not for being truncated.
+        let e = decode_write_request(&[0xe9, 0x07], &cfg).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                IngestError::DecompressedTooLarge {
+                    size: 1001,
+                    limit: 1000
+                }
+            ),
+            "{e}"
+        );
+        // Beyond what snappy can express at all.
+        let e = decode_write_request(&[0xff, 0xff, 0xff, 0xff, 0x7f], &cfg).unwrap_err();
+        assert!(matches!(e, IngestError::DecompressedTooLarge { .. }), "{e}");
+    }
+
+    #[test]
+    fn invalid_utf8_fails_the_request() {
+        let mut raw = Vec::new();
+        // TimeSeries { labels: [Label { name: "__name__", value: 0xff }] }
+        let label = [&[0x0a, 8][..], b"__name__", &[0x12, 1, 0xff]].concat();
+        let ts = [&[0x0a, label.len() as u8][..], &label].concat();
+        raw.extend_from_slice(&[0x0a, ts.len() as u8]);
+        raw.extend_from_slice(&ts);
+        let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+        let e = decode_write_request(&body, &IngestConfig::default()).unwrap_err();
+        assert!(matches!(e, IngestError::InvalidUtf8("Label.value")), "{e}");
+    }
+}
