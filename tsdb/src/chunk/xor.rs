@@ -165,6 +165,12 @@ impl XorChunk {
         self.w.bytes().len()
     }
 
+    /// Releases spare capacity; worth calling when a chunk is closed, as the buffer grows by
+    /// doubling and a closed chunk is kept for hours.
+    pub fn shrink_to_fit(&mut self) {
+        self.w.shrink_to_fit();
+    }
+
     pub fn num_samples(&self) -> usize {
         usize::from(self.count)
     }
@@ -505,6 +511,16 @@ impl Iterator for XorIter<'_> {
         let rest = self.d.as_ref().map_or(0, Decoder::remaining);
         // Corruption may end iteration early, so only the upper bound is exact.
         (0, Some(rest + peeked))
+    }
+}
+
+impl std::iter::FusedIterator for XorIter<'_> {}
+
+impl<'a> IntoIterator for &'a XorChunk {
+    type Item = Sample;
+    type IntoIter = XorIter<'a>;
+    fn into_iter(self) -> XorIter<'a> {
+        self.iter()
     }
 }
 

@@ -36,11 +36,13 @@ fn assert_round_trip(samples: &[(i64, f64)]) -> XorChunk {
     assert_eq!(c.num_samples(), samples.len());
     assert_eq!(c.first_time(), samples.first().map(|s| s.0));
     assert_eq!(c.last_time(), samples.last().map(|s| s.0));
-    let decoded: Vec<(i64, u64)> = c.iter().map(|s| (s.t, s.v.to_bits())).collect();
+    let decoded: Vec<(i64, u64)> = (&c).into_iter().map(|s| (s.t, s.v.to_bits())).collect();
     let want: Vec<(i64, u64)> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
     assert_eq!(decoded, want);
 
-    let back = XorChunk::from_bytes(c.bytes().to_vec()).unwrap();
+    let mut back = XorChunk::from_bytes(c.bytes().to_vec()).unwrap();
+    back.shrink_to_fit();
+    assert_eq!(back.size_bytes(), c.size_bytes());
     assert_eq!(back.num_samples(), samples.len());
     assert_eq!(back.first_time(), c.first_time());
     assert_eq!(back.last_time(), c.last_time());

@@ -36,7 +36,7 @@ pub(crate) fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Res
         if Some(i) == tail {
             tracing::warn!(
                 error = %err,
-                discarded_bytes = seg.len - damage.offset,
+                discarded_bytes = seg.len.saturating_sub(damage.offset),
                 "torn WAL tail; truncating the last segment at its last good record"
             );
             truncate(seg, damage.offset)?;
@@ -44,7 +44,7 @@ pub(crate) fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Res
         } else {
             tracing::error!(
                 error = %err,
-                skipped_bytes = seg.len - damage.offset,
+                skipped_bytes = seg.len.saturating_sub(damage.offset),
                 "corrupt WAL segment; skipping its remaining records"
             );
             stats.corrupted_segments += 1;
