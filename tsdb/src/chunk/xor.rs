@@ -25,8 +25,9 @@
 //! | `1111`  | 64 bits                | any                           | 68         |
 //!
 //! Why these buckets: at 1 s resolution scrapers stamp samples with a jitter of a few ms,
-//! so `dod` is the difference of two jitters, typically within ±20 ms; the 7-bit bucket
-//! holds those in 9 bits where Prometheus's smallest non-zero bucket (14 bits) costs 16.
+//! and `dod` is the second difference of those jitters (`e[n] - 2e[n-1] + e[n-2]`), so it
+//! is rarely 0 but stays within ±4× the jitter, ±12 ms for ±3 ms. The 7-bit bucket holds
+//! jitters up to ±16 ms in 9 bits, where Prometheus's smallest non-zero bucket costs 16.
 //! The 14-bit bucket (±8 s) covers a missed scrape or an interval change at second-level
 //! resolution; the 20-bit bucket (±8.7 min) covers missed scrapes at 15 s–60 s intervals;
 //! anything else (gaps of years, clock jumps) takes the 64-bit escape.
