@@ -2,11 +2,22 @@
 //!
 //! Queries are parsed with `promql-parser` and evaluated here against any [`Queryable`].
 
-use std::time::Duration;
+mod aggregate;
+mod binary;
+mod eval;
+mod functions;
+mod selector;
+mod value;
 
+use std::time::{Duration, Instant};
+
+use promql_parser::parser::value::ValueType;
+pub use promql_parser::parser::Expr;
 use tianshu_tsdb::{Db, Labels, Matcher, Sample, Series};
 
 use crate::error::QueryError;
+use eval::Evaluator;
+use value::{drop_names, merge_same_labels, GSeries, Grid, Val};
 
 /// Where the engine reads series from: the local [`Db`], or later a fan-out over shards.
 pub trait Queryable: Send + Sync {
@@ -98,25 +109,189 @@ impl Engine {
     /// Evaluates `query` at `time_ms`. Range-vector expressions return a `Matrix`.
     pub fn instant_query(
         &self,
-        _q: &dyn Queryable,
-        _query: &str,
-        _time_ms: i64,
-        _qopts: &QueryOptions,
+        q: &dyn Queryable,
+        query: &str,
+        time_ms: i64,
+        qopts: &QueryOptions,
     ) -> Result<QueryResult, QueryError> {
-        unimplemented!()
+        let expr = parse(query)?;
+        self.instant_query_expr(q, &expr, time_ms, qopts)
+    }
+
+    /// [`Engine::instant_query`] for an already parsed expression.
+    pub fn instant_query_expr(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        time_ms: i64,
+        qopts: &QueryOptions,
+    ) -> Result<QueryResult, QueryError> {
+        let mut ev = self.evaluator(q, time_ms, time_ms, qopts);
+        let grid = Grid {
+            start: time_ms,
+            end: time_ms,
+            step: 1,
+        };
+        let val = ev.eval(expr, &grid)?;
+        let value = match val {
+            Val::Scalar(v) => Value::Scalar {
+                t: time_ms,
+                v: v.first().copied().unwrap_or(f64::NAN),
+            },
+            Val::Str(s) => Value::String { t: time_ms, v: s },
+            Val::Vector(series) => {
+                let series = merge_same_labels(drop_names(series))?;
+                let mut out = Vec::with_capacity(series.len());
+                for s in series {
+                    if let Some(p) = s.points.first() {
+                        out.push(VectorSample {
+                            labels: s.labels,
+                            t: time_ms,
+                            v: p.v,
+                        });
+                    }
+                }
+                Value::Vector(out)
+            }
+            Val::Matrix(series) => {
+                let mut series = merge_same_labels(drop_names(series))?;
+                series.sort_by(|a, b| a.labels.cmp(&b.labels));
+                Value::Matrix(
+                    series
+                        .into_iter()
+                        .map(|s| MatrixSeries {
+                            labels: s.labels,
+                            samples: s.points,
+                        })
+                        .collect(),
+                )
+            }
+        };
+        Ok(QueryResult {
+            value,
+            warnings: ev.warnings,
+            infos: ev.infos,
+        })
     }
 
     /// Evaluates `query` at every step in `[start_ms, end_ms]`; always returns a `Matrix`
     /// sorted by labels. Range-vector and string expressions are `bad_data`.
     pub fn range_query(
         &self,
-        _q: &dyn Queryable,
-        _query: &str,
-        _start_ms: i64,
-        _end_ms: i64,
-        _step_ms: i64,
-        _qopts: &QueryOptions,
+        q: &dyn Queryable,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        qopts: &QueryOptions,
     ) -> Result<QueryResult, QueryError> {
-        unimplemented!()
+        let expr = parse(query)?;
+        self.range_query_expr(q, &expr, start_ms, end_ms, step_ms, qopts)
     }
+
+    /// [`Engine::range_query`] for an already parsed expression.
+    pub fn range_query_expr(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        qopts: &QueryOptions,
+    ) -> Result<QueryResult, QueryError> {
+        if step_ms <= 0 {
+            return Err(QueryError::BadData(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if end_ms < start_ms {
+            return Err(QueryError::BadData(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        match expr.value_type() {
+            ValueType::Vector | ValueType::Scalar => {}
+            t => return Err(QueryError::BadData(format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                type_label(t)
+            ))),
+        }
+        let grid = Grid {
+            start: start_ms,
+            end: end_ms,
+            step: step_ms,
+        };
+        if ((end_ms - start_ms) / step_ms) as u64 >= self.opts.max_samples as u64 {
+            return Err(QueryError::TooManySamples("query execution"));
+        }
+        let mut ev = self.evaluator(q, start_ms, end_ms, qopts);
+        ev.is_range = true;
+        let val = ev.eval(expr, &grid)?;
+        let series = match val {
+            Val::Scalar(v) => vec![GSeries {
+                labels: Labels::empty(),
+                drop_name: false,
+                points: v
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, x)| Sample::new(grid.ts(i), x))
+                    .collect(),
+            }],
+            Val::Vector(series) => merge_same_labels(drop_names(series))?,
+            other => return Err(QueryError::BadData(format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                other.type_name()
+            ))),
+        };
+        let mut out: Vec<MatrixSeries> = series
+            .into_iter()
+            .filter(|s| !s.points.is_empty())
+            .map(|s| MatrixSeries {
+                labels: s.labels,
+                samples: s.points,
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(QueryResult {
+            value: Value::Matrix(out),
+            warnings: ev.warnings,
+            infos: ev.infos,
+        })
+    }
+
+    fn evaluator<'a>(
+        &self,
+        q: &'a dyn Queryable,
+        start: i64,
+        end: i64,
+        qopts: &QueryOptions,
+    ) -> Evaluator<'a> {
+        let lookback = qopts.lookback_delta.unwrap_or(self.opts.lookback_delta);
+        let timeout = qopts.timeout.unwrap_or(self.opts.timeout);
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or(now + Duration::from_secs(86_400 * 365));
+        Evaluator::new(
+            q,
+            start,
+            end,
+            lookback.as_millis() as i64,
+            deadline,
+            self.opts.max_samples,
+        )
+    }
+}
+
+fn type_label(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Matrix => "range vector",
+        ValueType::String => "string",
+        ValueType::Scalar => "scalar",
+        ValueType::Vector => "instant vector",
+    }
+}
+
+fn parse(query: &str) -> Result<Expr, QueryError> {
+    promql_parser::parser::parse(query).map_err(QueryError::BadData)
 }

@@ -1,0 +1,212 @@
+//! Functions of a window that look at how a series changes: `rate`, `increase`, `delta`,
+//! `irate`, `idelta`, `deriv`, `predict_linear`, `changes`, `resets`.
+
+use tianshu_tsdb::Sample;
+
+use super::math::kahan_inc;
+
+/// Where one window lies: `(start, end]`, and the step it is evaluated for.
+pub(crate) struct Win {
+    pub start: i64,
+    pub end: i64,
+    pub range_ms: i64,
+    pub ts: i64,
+}
+
+/// `rate`, `increase` and `delta`: the change over the window, extrapolated towards the
+/// window edges unless the series seems to start or end inside the window.
+pub(crate) fn extrapolated_rate(
+    s: &[Sample],
+    w: &Win,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    if s.len() < 2 {
+        return None;
+    }
+    let first = s[0];
+    let last = s[s.len() - 1];
+    let mut result = last.v - first.v;
+    if is_counter {
+        for pair in s.windows(2) {
+            if pair[1].v < pair[0].v {
+                result += pair[0].v;
+            }
+        }
+    }
+    let mut to_start = (first.t - w.start) as f64 / 1000.0;
+    let mut to_end = (w.end - last.t) as f64 / 1000.0;
+    let sampled = (last.t - first.t) as f64 / 1000.0;
+    let avg = sampled / (s.len() - 1) as f64;
+    let threshold = avg * 1.1;
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
+    if is_counter {
+        // A counter cannot go below zero: do not extrapolate past the point where it
+        // would have been zero.
+        let mut to_zero = to_start;
+        if result > 0.0 && first.v >= 0.0 {
+            to_zero = sampled * (first.v / result);
+        }
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg / 2.0;
+    }
+    let mut factor = (sampled + to_start + to_end) / sampled;
+    if is_rate {
+        factor /= w.range_ms as f64 / 1000.0;
+    }
+    Some(result * factor)
+}
+
+/// `irate` and `idelta`: from the last two samples.
+pub(crate) fn instant_value(s: &[Sample], is_rate: bool) -> Option<f64> {
+    if s.len() < 2 {
+        return None;
+    }
+    let last = s[s.len() - 1];
+    let prev = s[s.len() - 2];
+    let mut v = if is_rate && last.v < prev.v {
+        last.v
+    } else {
+        last.v - prev.v
+    };
+    let interval = last.t - prev.t;
+    if interval == 0 {
+        return None;
+    }
+    if is_rate {
+        v /= interval as f64 / 1000.0;
+    }
+    Some(v)
+}
+
+/// Least-squares fit of value over time (seconds relative to `intercept_time`).
+pub(crate) fn linear_regression(s: &[Sample], intercept_time: i64) -> (f64, f64) {
+    let mut n = 0.0;
+    let (mut sx, mut cx, mut sy, mut cy) = (0.0, 0.0, 0.0, 0.0);
+    let (mut sxy, mut cxy, mut sx2, mut cx2) = (0.0, 0.0, 0.0, 0.0);
+    let init_y = s[0].v;
+    let mut const_y = true;
+    for (i, p) in s.iter().enumerate() {
+        if const_y && i > 0 && p.v != init_y {
+            const_y = false;
+        }
+        n += 1.0;
+        let x = (p.t - intercept_time) as f64 / 1000.0;
+        (sx, cx) = kahan_inc(x, sx, cx);
+        (sy, cy) = kahan_inc(p.v, sy, cy);
+        (sxy, cxy) = kahan_inc(x * p.v, sxy, cxy);
+        (sx2, cx2) = kahan_inc(x * x, sx2, cx2);
+    }
+    if const_y {
+        if init_y.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init_y);
+    }
+    sx += cx;
+    sy += cy;
+    sxy += cxy;
+    sx2 += cx2;
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    let intercept = sy / n - slope * sx / n;
+    (slope, intercept)
+}
+
+pub(crate) fn deriv(s: &[Sample]) -> Option<f64> {
+    if s.len() < 2 {
+        return None;
+    }
+    Some(linear_regression(s, s[0].t).0)
+}
+
+pub(crate) fn predict_linear(s: &[Sample], ts: i64, duration: f64) -> Option<f64> {
+    if s.len() < 2 {
+        return None;
+    }
+    let (slope, intercept) = linear_regression(s, ts);
+    Some(slope * duration + intercept)
+}
+
+pub(crate) fn changes(s: &[Sample]) -> Option<f64> {
+    if s.is_empty() {
+        return None;
+    }
+    let n = s
+        .windows(2)
+        .filter(|p| p[1].v != p[0].v && !(p[1].v.is_nan() && p[0].v.is_nan()))
+        .count();
+    Some(n as f64)
+}
+
+pub(crate) fn resets(s: &[Sample]) -> Option<f64> {
+    if s.is_empty() {
+        return None;
+    }
+    Some(s.windows(2).filter(|p| p[1].v < p[0].v).count() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(v: &[(i64, f64)]) -> Vec<Sample> {
+        v.iter().map(|&(t, v)| Sample::new(t, v)).collect()
+    }
+
+    #[test]
+    fn rate_extrapolates_to_window_edges() {
+        // 0,10,20,... every 15s; a 60s window ending at 60s holds 15s..60s.
+        let s = samples(&[
+            (15_000, 10.0),
+            (30_000, 20.0),
+            (45_000, 30.0),
+            (60_000, 40.0),
+        ]);
+        let w = Win {
+            start: 0,
+            end: 60_000,
+            range_ms: 60_000,
+            ts: 60_000,
+        };
+        let inc = extrapolated_rate(&s, &w, true, false).unwrap_or(f64::NAN);
+        assert!((inc - 40.0).abs() < 1e-9, "{inc}");
+        let rate = extrapolated_rate(&s, &w, true, true).unwrap_or(f64::NAN);
+        assert!((rate - 40.0 / 60.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn counter_reset_adds_previous_value() {
+        let s = samples(&[(0, 10.0), (10_000, 20.0), (20_000, 5.0)]);
+        let w = Win {
+            start: -1,
+            end: 20_000,
+            range_ms: 20_001,
+            ts: 20_000,
+        };
+        // 20 - 10 + 5 = 15 over the sampled 20s, extrapolated by 1ms at the start.
+        let inc = extrapolated_rate(&s, &w, true, false).unwrap_or(f64::NAN);
+        assert!((inc - 15.0 * 20.001 / 20.0).abs() < 1e-9, "{inc}");
+    }
+
+    #[test]
+    fn counter_extrapolation_stops_at_zero() {
+        let s = samples(&[(30_000, 1.0), (60_000, 4.0)]);
+        let w = Win {
+            start: 0,
+            end: 60_000,
+            range_ms: 60_000,
+            ts: 60_000,
+        };
+        // Without the zero clamp the start would be extended by 30s (to -2).
+        let inc = extrapolated_rate(&s, &w, true, false).unwrap_or(f64::NAN);
+        assert!((inc - 4.0).abs() < 1e-9, "{inc}");
+    }
+}

@@ -1,0 +1,168 @@
+//! Reading series from storage: matcher conversion, instant selection with lookback and
+//! staleness, and the raw samples behind range selectors.
+
+use std::collections::HashSet;
+
+use promql_parser::label::{MatchOp as PMatchOp, Matcher as PMatcher};
+use promql_parser::parser::{AtModifier, Offset, VectorSelector};
+use tianshu_tsdb::{is_stale_nan, Labels, MatchOp, Matcher, Sample, Series, METRIC_NAME};
+
+use super::eval::Evaluator;
+use super::value::{GSeries, Grid};
+use crate::error::QueryError;
+
+pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+    }
+}
+
+fn convert_matcher(m: &PMatcher) -> Result<Matcher, QueryError> {
+    let op = match m.op {
+        PMatchOp::Equal => MatchOp::Equal,
+        PMatchOp::NotEqual => MatchOp::NotEqual,
+        PMatchOp::Re(_) => MatchOp::RegexMatch,
+        PMatchOp::NotRe(_) => MatchOp::RegexNoMatch,
+    };
+    Matcher::new(op, m.name.clone(), m.value.clone()).map_err(QueryError::from)
+}
+
+/// The alternatives of a selector (`{a="1" or b="2"}` has two), each a list of matchers.
+fn matcher_sets(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>, QueryError> {
+    let name = vs
+        .name
+        .as_ref()
+        .map(|n| Matcher::new(MatchOp::Equal, METRIC_NAME, n.clone()))
+        .transpose()?;
+    let mut base: Vec<Matcher> = Vec::new();
+    if let Some(n) = &name {
+        base.push(n.clone());
+    }
+    for m in &vs.matchers.matchers {
+        base.push(convert_matcher(m)?);
+    }
+    if vs.matchers.or_matchers.is_empty() {
+        return Ok(vec![base]);
+    }
+    let mut sets = Vec::new();
+    for alt in &vs.matchers.or_matchers {
+        let mut set = base.clone();
+        for m in alt {
+            set.push(convert_matcher(m)?);
+        }
+        sets.push(set);
+    }
+    Ok(sets)
+}
+
+impl Evaluator<'_> {
+    pub(crate) fn resolve_at(&self, at: &Option<AtModifier>) -> Option<i64> {
+        match at {
+            None => None,
+            Some(AtModifier::Start) => Some(self.query_start),
+            Some(AtModifier::End) => Some(self.query_end),
+            Some(AtModifier::At(t)) => Some(match t.duration_since(std::time::UNIX_EPOCH) {
+                Ok(d) => d.as_millis() as i64,
+                Err(e) => -(e.duration().as_millis() as i64),
+            }),
+        }
+    }
+
+    /// Series matching `vs` with samples in `[mint, maxt]`, sorted by labels.
+    pub(crate) fn select(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, QueryError> {
+        self.check_deadline()?;
+        let sets = matcher_sets(vs)?;
+        if sets.len() == 1 {
+            return self.q.select(&sets[0], mint, maxt);
+        }
+        let mut seen: HashSet<Labels> = HashSet::new();
+        let mut out = Vec::new();
+        for set in &sets {
+            for s in self.q.select(set, mint, maxt)? {
+                if seen.insert(s.labels.clone()) {
+                    out.push(s);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+
+    /// An instant vector selector over the grid: at each step the newest sample in
+    /// `(t - lookback, t]`, unless that sample is a staleness marker. With `want_ts` the
+    /// value is the sample's timestamp in seconds (for `timestamp()`).
+    pub(crate) fn eval_vector_selector(
+        &mut self,
+        vs: &VectorSelector,
+        g: &Grid,
+        want_ts: bool,
+    ) -> Result<Vec<GSeries>, QueryError> {
+        let offset = offset_ms(&vs.offset);
+        let at = self.resolve_at(&vs.at);
+        let lookback = self.lookback;
+        let (lo, hi) = match at {
+            Some(a) => (a - offset, a - offset),
+            None => (g.start - offset, g.end - offset),
+        };
+        let selected = self.select(vs, lo.saturating_sub(lookback).saturating_add(1), hi)?;
+        let n = g.len();
+        let mut out = Vec::with_capacity(selected.len());
+        for s in selected {
+            self.check_deadline()?;
+            let mut points = Vec::new();
+            let pick = |idx: usize, eff: i64| -> Option<Sample> {
+                if idx == 0 {
+                    return None;
+                }
+                let smp = s.samples[idx - 1];
+                if smp.t <= eff - lookback || is_stale_nan(smp.v) {
+                    return None;
+                }
+                Some(smp)
+            };
+            let value = |smp: Sample| {
+                if want_ts {
+                    smp.t as f64 / 1000.0
+                } else {
+                    smp.v
+                }
+            };
+            if at.is_some() {
+                let idx = s.samples.partition_point(|p| p.t <= lo);
+                if let Some(smp) = pick(idx, lo) {
+                    for i in 0..n {
+                        points.push(Sample::new(g.ts(i), value(smp)));
+                    }
+                }
+            } else {
+                let mut idx = 0;
+                for i in 0..n {
+                    let ts = g.ts(i);
+                    let eff = ts - offset;
+                    while idx < s.samples.len() && s.samples[idx].t <= eff {
+                        idx += 1;
+                    }
+                    if let Some(smp) = pick(idx, eff) {
+                        points.push(Sample::new(ts, value(smp)));
+                    }
+                }
+            }
+            self.add_samples(points.len())?;
+            if !points.is_empty() {
+                out.push(GSeries {
+                    labels: s.labels,
+                    drop_name: false,
+                    points,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
