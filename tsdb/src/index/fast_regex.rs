@@ -4,9 +4,11 @@
 //! (the pattern behaves as `^(?s:pattern)$`).
 
 use regex::Regex;
-use regex_syntax::ParserBuilder;
+use regex_syntax::ast::parse::ParserBuilder;
+use regex_syntax::hir::translate::TranslatorBuilder;
 
 use super::glob::Glob;
+use super::re2_compat::asciify;
 use super::regex_analysis::{alternatives, glob, literal_prefix, literal_set, MAX_GLOBS};
 use crate::error::{Error, Result};
 
@@ -43,10 +45,15 @@ impl FastRegex {
     pub(crate) fn new(pattern: &str) -> Result<FastRegex> {
         // Parsing the pattern alone (not spliced into `^(?s:...)$`) rejects input such as
         // `a)|(b` that would otherwise change the meaning of the wrapper.
-        let hir = ParserBuilder::new()
-            .dot_matches_new_line(true)
+        let mut ast = ParserBuilder::new()
             .build()
             .parse(pattern)
+            .map_err(|e| invalid(pattern, e))?;
+        asciify(&mut ast);
+        let hir = TranslatorBuilder::new()
+            .dot_matches_new_line(true)
+            .build()
+            .translate(pattern, &ast)
             .map_err(|e| invalid(pattern, e))?;
         let kind = match alternatives(&hir) {
             Some(alts) => match literal_set(&alts) {

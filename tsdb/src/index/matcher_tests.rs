@@ -263,7 +263,8 @@ fn pattern_strategy() -> impl Strategy<Value = String> {
     // Fragments that recombine into every fast-path shape and into regexes that need the
     // engine, over a small alphabet so that random inputs hit the literals.
     let atom = prop::sample::select(vec![
-        "a", "b", "ab", "é", ".*", ".+", ".", "[ab]", "(?i:a)", "(?i:é)", "\\n", "x?",
+        "a", "b", "ab", "é", ".*", ".+", ".", "[ab]", "(?i:a)", "(?i:é)", "\\n", "x?", "(a|b)",
+        "a{2}", ".{2}", "(?i:ab)", "[^a]", "(?-s:.)", "a*", "(a|.*)", "(.+|b)", "(?:)",
     ]);
     prop::collection::vec(atom, 0..5)
         .prop_flat_map(|atoms| {
@@ -294,4 +295,31 @@ proptest! {
         }
         prop_assert_eq!(m.matches_empty(), r.is_match(""));
     }
+}
+
+#[test]
+fn perl_classes_and_word_boundaries_are_ascii_as_in_go() {
+    assert!(re("\\d+").matches("0129"));
+    assert!(
+        !re("\\d+").matches("١٢٣"),
+        "Arabic-Indic digits are not \\d in RE2"
+    );
+    assert!(re("\\D").matches("٣"));
+    assert!(re("[^\\d]").matches("٣"));
+    assert!(!re("[\\d]").matches("٣"));
+    assert!(re("\\w+").matches("Az_09"));
+    assert!(!re("\\w").matches("é"));
+    assert!(!re("[\\w.]+").matches("é.x"));
+    assert!(re("[\\W]").matches("é"));
+    assert!(re("\\s").matches("\t") && re("\\s").matches(" ") && re("\\s").matches("\n"));
+    assert!(
+        !re("\\s").matches("\u{0B}"),
+        "RE2's \\s has no vertical tab"
+    );
+    assert!(!re("\\s").matches("\u{A0}"));
+    assert!(re("\\S").matches("\u{A0}"));
+    // `é` is not an ASCII word character, so there is a boundary before `foo`.
+    assert!(re(".*\\bfoo").matches("éfoo"));
+    assert!(!re(".*\\Bfoo").matches("éfoo"));
+    assert!(re(".*\\Bfoo").matches("xfoo"));
 }

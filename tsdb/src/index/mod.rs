@@ -1,7 +1,7 @@
 //! The inverted index: label matchers and roaring-bitmap postings.
 //!
 //! - [`Matcher`] (`matcher.rs`) tests one label value; its regexes are analysed once
-//!   (`fast_regex.rs`, `regex_analysis.rs`, `glob.rs`) so that common shapes (`.*`, `a|b`,
+//!   (`fast_regex.rs`, `re2_compat.rs`, `regex_analysis.rs`, `glob.rs`) so that common shapes (`.*`, `a|b`,
 //!   `foo.*`, `.*foo.*`, `(?i)foo`) never run a regex engine.
 //! - [`MemPostings`] (`postings.rs`) maps `name=value` to the bitmap of series ids and
 //!   answers selects with Prometheus's matcher semantics; `stats.rs` computes the
@@ -11,6 +11,7 @@ mod fast_regex;
 mod glob;
 mod matcher;
 mod postings;
+mod re2_compat;
 mod regex_analysis;
 mod stats;
 

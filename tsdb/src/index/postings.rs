@@ -151,10 +151,15 @@ impl MemPostings {
         };
         // Values partition `np.series`, so the values rejected by the inner test are
         // `np.series` minus those it accepts: only the accepted ones are ever looked up.
-        let accepted = np.accepted_by(m);
         if want != m.op.is_negative() {
-            accepted
-        } else if accepted.is_empty() {
+            return np.accepted_by(m);
+        }
+        // Stored values are never "", so `.+` accepts them all as `.*` does.
+        if m.regex_matches_all() || m.regex_matches_non_empty() {
+            return Cow::Owned(RoaringBitmap::new());
+        }
+        let accepted = np.accepted_by(m);
+        if accepted.is_empty() {
             Cow::Borrowed(&np.series)
         } else {
             Cow::Owned(&np.series - &*accepted)
