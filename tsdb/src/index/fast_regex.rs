@@ -6,6 +6,7 @@
 use regex::Regex;
 use regex_syntax::ast::parse::ParserBuilder;
 use regex_syntax::hir::translate::TranslatorBuilder;
+use regex_syntax::hir::Hir;
 
 use super::glob::Glob;
 use super::re2_compat::asciify;
@@ -48,29 +49,14 @@ impl FastRegex {
         let mut ast = ParserBuilder::new()
             .build()
             .parse(pattern)
-            .map_err(|e| invalid(pattern, e))?;
+            .map_err(|e| invalid(pattern, e.kind()))?;
         asciify(&mut ast);
         let hir = TranslatorBuilder::new()
             .dot_matches_new_line(true)
             .build()
             .translate(pattern, &ast)
-            .map_err(|e| invalid(pattern, e))?;
-        let kind = match alternatives(&hir) {
-            Some(alts) => match literal_set(&alts) {
-                Some(set) => Some(Kind::Set(set)),
-                None => {
-                    let globs: Vec<Glob> = alts.iter().map(|a| glob(a)).collect();
-                    match globs.iter().filter_map(Glob::lone_wildcard).min() {
-                        Some(0) => Some(Kind::All),
-                        Some(1) if globs.len() == 1 => Some(Kind::NonEmpty),
-                        _ if globs.len() <= MAX_GLOBS => Some(Kind::Globs(globs)),
-                        _ => None,
-                    }
-                }
-            },
-            None => None,
-        };
-        let kind = match kind {
+            .map_err(|e| invalid(pattern, e.kind()))?;
+        let kind = match fast_kind(&hir) {
             Some(k) => k,
             // The HIR prints as an equivalent self-contained pattern (flags inline), so the
             // anchors cannot be affected by anything in the user's text, e.g. `(?x)a #`.
@@ -132,6 +118,21 @@ impl FastRegex {
     /// Whether the regex engine runs for each match (no fast path applied).
     pub(crate) fn uses_regex_engine(&self) -> bool {
         matches!(self.kind, Kind::Regex(_))
+    }
+}
+
+/// The fast path for `hir`, if one applies.
+fn fast_kind(hir: &Hir) -> Option<Kind> {
+    let alts = alternatives(hir)?;
+    if let Some(set) = literal_set(&alts) {
+        return Some(Kind::Set(set));
+    }
+    let globs: Vec<Glob> = alts.iter().map(|a| glob(a)).collect();
+    match globs.iter().filter_map(Glob::lone_wildcard).min() {
+        Some(0) => Some(Kind::All),
+        Some(1) if globs.len() == 1 => Some(Kind::NonEmpty),
+        _ if globs.len() <= MAX_GLOBS => Some(Kind::Globs(globs)),
+        _ => None,
     }
 }
 

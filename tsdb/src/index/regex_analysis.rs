@@ -16,6 +16,8 @@ pub(crate) const MAX_SET: usize = 256;
 const MAX_ALTERNATIVES: usize = 256;
 /// At most this many pieces across all alternatives, so that `a{100000}` stays cheap.
 const MAX_PIECES: usize = 16 * 1024;
+/// Counted repetitions above this are not expanded (RE2 rejects counts above 1000 anyway).
+const MAX_REPEAT: u32 = 1000;
 /// At most this many globs are tried one after the other before a regex is cheaper.
 pub(crate) const MAX_GLOBS: usize = 16;
 
@@ -69,6 +71,10 @@ fn expand(hir: &Hir) -> Option<Vec<Seq>> {
                 }
             }
             let max = rep.max?;
+            // Expanding `x{n}` costs O(n²) copies; long counts are left to the engine.
+            if max > MAX_REPEAT {
+                return None;
+            }
             // Each extra count adds at least one alternative, so a wide range cannot fit.
             if (max - rep.min) as usize >= MAX_ALTERNATIVES {
                 return None;
