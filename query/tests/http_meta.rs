@@ -251,7 +251,25 @@ async fn match_requires_a_non_empty_matcher() {
     )
     .await
     .error(400, "bad_data");
-    assert!(msg.starts_with("invalid parameter \"match[]\": "), "{msg}");
+    // Unlike `series`, Prometheus reports the bare cause for `labels` and label values.
+    assert_eq!(msg, "match[] must contain at least one non-empty matcher");
+    let msg = get(
+        &api,
+        &format!("/api/v1/series?match[]={}", enc("{job=~\".*\"}")),
+    )
+    .await
+    .error(400, "bad_data");
+    assert_eq!(
+        msg,
+        "invalid parameter \"match[]\": match[] must contain at least one non-empty matcher"
+    );
+    let msg = get(
+        &api,
+        &format!("/api/v1/label/job/values?match[]={}", enc("up[5m]")),
+    )
+    .await
+    .error(400, "bad_data");
+    assert_eq!(msg, "\"up[5m]\" is not a series selector");
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@ use axum::response::Response;
 use tianshu_tsdb::{Labels, Matcher};
 
 use super::params::{
-    label_name_param, parse_go_int, parse_limit, parse_match_params, parse_time_param, Params,
-    MAX_TIME_MS, MIN_TIME_MS,
+    invalid_param, label_name_param, parse_go_int, parse_limit, parse_match_params,
+    parse_time_param, Params, MAX_TIME_MS, MIN_TIME_MS,
 };
 use super::response::{ApiResult, Json, Success};
 use super::{blocking, finish, State};
@@ -54,11 +54,19 @@ struct Selection {
     sets: Vec<Vec<Matcher>>,
 }
 
-fn selection(p: &Params) -> Result<Selection, QueryError> {
+/// `wrap_match` says whether a bad `match[]` is reported as an invalid parameter (Prometheus
+/// does so for `series`) or with the bare cause (`labels`, `label/<name>/values`).
+fn selection(p: &Params, wrap_match: bool) -> Result<Selection, QueryError> {
     let limit = parse_limit(p)?;
     let start = parse_time_param(p, "start", MIN_TIME_MS)?;
     let end = parse_time_param(p, "end", MAX_TIME_MS)?;
-    let sets = parse_match_params(&p.all("match[]"))?;
+    let sets = parse_match_params(&p.all("match[]")).map_err(|e| {
+        if wrap_match {
+            invalid_param("match[]", e)
+        } else {
+            QueryError::BadData(e)
+        }
+    })?;
     Ok(Selection {
         limit,
         start,
@@ -71,7 +79,7 @@ async fn series_inner(st: &State, p: &Params) -> ApiResult {
     if p.all("match[]").is_empty() {
         return Err(QueryError::BadData("no match[] parameter provided".into()));
     }
-    let sel = selection(p)?;
+    let sel = selection(p, true)?;
     let db = st.db.clone();
     let series = blocking(move || {
         let mut all: Vec<Labels> = Vec::new();
@@ -102,7 +110,7 @@ async fn series_inner(st: &State, p: &Params) -> ApiResult {
 }
 
 async fn labels_inner(st: &State, p: &Params) -> ApiResult {
-    let sel = selection(p)?;
+    let sel = selection(p, false)?;
     let db = st.db.clone();
     let names = blocking(move || {
         if sel.sets.is_empty() {
@@ -120,7 +128,7 @@ async fn labels_inner(st: &State, p: &Params) -> ApiResult {
 
 async fn label_values_inner(st: &State, raw_name: &str, p: &Params) -> ApiResult {
     let name = label_name_param(raw_name)?;
-    let sel = selection(p)?;
+    let sel = selection(p, false)?;
     let db = st.db.clone();
     let values = blocking(move || {
         if sel.sets.is_empty() {
