@@ -52,11 +52,20 @@ pub struct Args {
     pub query_timeout: Duration,
 
     /// Most samples a single query may hold in memory.
-    #[arg(long = "query.max-samples", default_value_t = 50_000_000, value_name = "N")]
+    #[arg(
+        long = "query.max-samples",
+        default_value_t = 50_000_000,
+        value_name = "N"
+    )]
     pub query_max_samples: usize,
 
     /// Log filter, e.g. `info`, `debug`, or `tianshu_tsdb=debug,info`.
-    #[arg(long = "log.level", default_value = "info", env = "TIANSHU_LOG", value_name = "FILTER")]
+    #[arg(
+        long = "log.level",
+        default_value = "info",
+        env = "TIANSHU_LOG",
+        value_name = "FILTER"
+    )]
     pub log_level: String,
 }
 
@@ -103,51 +112,12 @@ fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
     }
 }
 
-/// Parses Prometheus's duration syntax: one or more `<number><unit>` with units
-/// `y w d h m s ms`, largest first, e.g. `1h30m`, `500ms`, `15s`.
+/// Parses Prometheus's duration syntax (`1h30m`, `500ms`, `15s`), as its flags do.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    const UNITS: [(&str, u64); 7] = [
-        ("ms", 1),
-        ("s", 1_000),
-        ("m", 60_000),
-        ("h", 3_600_000),
-        ("d", 86_400_000),
-        ("w", 604_800_000),
-        ("y", 31_536_000_000),
-    ];
-    let bad = || format!("not a valid duration string: {s:?}");
-    if s.is_empty() {
-        return Err(bad());
-    }
-    let mut rest = s;
-    let mut total_ms: u64 = 0;
-    let mut last_rank = usize::MAX;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        // `ms` must be tried before `m`.
-        let (rank, unit, ms) = UNITS
-            .iter()
-            .enumerate()
-            .filter(|(_, (u, _))| rest.starts_with(u))
-            .map(|(i, (u, ms))| (i, *u, *ms))
-            .max_by_key(|(_, u, _)| u.len())
-            .ok_or_else(bad)?;
-        if rank >= last_rank {
-            return Err(bad());
-        }
-        last_rank = rank;
-        rest = &rest[unit.len()..];
-        total_ms = n
-            .checked_mul(ms)
-            .and_then(|v| total_ms.checked_add(v))
-            .ok_or_else(bad)?;
-    }
-    Ok(Duration::from_millis(total_ms))
+    tianshu_query::http::params::parse_prometheus_duration(s)
+        .and_then(|ns| u64::try_from(ns).ok())
+        .map(Duration::from_nanos)
+        .ok_or_else(|| format!("not a valid duration string: {s:?}"))
 }
 
 /// Formats a duration as Prometheus does (`1h30m`, `5m`, `0s`).

@@ -45,12 +45,12 @@ impl HttpMetrics {
         };
         registry.register(
             "tianshu_http_requests",
-            "HTTP requests by handler (route) and status code.",
+            "HTTP requests by handler (route) and status code",
             m.requests.clone(),
         );
         registry.register(
             "tianshu_http_request_duration_seconds",
-            "HTTP request latencies by handler (route).",
+            "HTTP request latencies by handler (route)",
             m.durations.clone(),
         );
         Arc::new(m)
@@ -85,8 +85,13 @@ pub async fn track_requests(
 }
 
 /// Storage figures read from the database at scrape time.
-#[derive(Debug)]
 pub struct DbCollector(pub Arc<Db>);
+
+impl std::fmt::Debug for DbCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DbCollector({})", self.0.dir().display())
+    }
+}
 
 impl Collector for DbCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -94,12 +99,12 @@ impl Collector for DbCollector {
         let gauges: [(&str, &str, i64); 2] = [
             (
                 "tianshu_tsdb_head_series",
-                "Series in the head (active series).",
+                "Series in the head (active series)",
                 s.num_series as i64,
             ),
             (
                 "tianshu_tsdb_wal_size_bytes",
-                "Bytes in WAL segment files.",
+                "Bytes in WAL segment files",
                 s.wal_bytes as i64,
             ),
         ];
@@ -113,19 +118,19 @@ impl Collector for DbCollector {
         }
         ConstCounter::new(s.samples_appended_total).encode(encoder.encode_descriptor(
             "tianshu_tsdb_head_samples_appended",
-            "Samples appended to the head.",
+            "Samples appended to the head",
             None,
             prometheus_client::metrics::MetricType::Counter,
         )?)?;
         for (name, help, t) in [
             (
                 "tianshu_tsdb_head_min_time_seconds",
-                "Oldest sample timestamp in the head.",
+                "Oldest sample timestamp in the head",
                 s.head_min_time,
             ),
             (
                 "tianshu_tsdb_head_max_time_seconds",
-                "Newest sample timestamp in the head.",
+                "Newest sample timestamp in the head",
                 s.head_max_time,
             ),
         ] {
@@ -176,20 +181,20 @@ impl Collector for ProcessCollector {
         if let Some((cpu, rss)) = read_proc_stat() {
             ConstCounter::new(cpu).encode(encoder.encode_descriptor(
                 "process_cpu_seconds",
-                "Total user and system CPU time spent in seconds.",
+                "Total user and system CPU time spent in seconds",
                 None,
                 MetricType::Counter,
             )?)?;
             ConstGauge::new(rss as i64).encode(encoder.encode_descriptor(
                 "process_resident_memory_bytes",
-                "Resident memory size in bytes.",
+                "Resident memory size in bytes",
                 None,
                 MetricType::Gauge,
             )?)?;
         }
         ConstGauge::new(self.start_time_seconds).encode(encoder.encode_descriptor(
             "process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
+            "Start time of the process since unix epoch in seconds",
             None,
             MetricType::Gauge,
         )?)?;

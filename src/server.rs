@@ -6,6 +6,9 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use prometheus_client::registry::Registry;
+use tianshu_ingest::{IngestConfig, IngestMetrics, IngestState, NameValidation};
+use tianshu_query::http::{ApiState, BuildInfo};
+use tianshu_query::{Engine, EngineOptions};
 use tianshu_tsdb::{Db, DbOptions};
 
 use crate::cli::Args;
@@ -42,9 +45,12 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
     registry.register_collector(Box::new(DbCollector(db.clone())));
     registry.register_collector(Box::new(ProcessCollector::new()));
 
-    let app = build_router(&args, db.clone(), &mut registry)
+    let app = build_router(&args, db.clone(), &mut registry);
+    let metrics_route = Router::new()
         .route("/metrics", get(metrics::serve_metrics))
-        .with_state(Arc::new(registry))
+        .with_state(Arc::new(registry));
+    let app = app
+        .merge(metrics_route)
         .layer(axum::middleware::from_fn_with_state(
             http_metrics,
             metrics::track_requests,
@@ -66,10 +72,54 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// The routers of every protocol, merged. Each crate owns its router.
-fn build_router(args: &Args, db: Arc<Db>, registry: &mut Registry) -> Router<Arc<Registry>> {
-    let _ = (args, db, registry);
-    Router::new()
+/// The routers of every protocol, merged. Each crate owns its router; this is only wiring.
+fn build_router(args: &Args, db: Arc<Db>, registry: &mut Registry) -> Router {
+    let ingest_metrics = Arc::new(IngestMetrics::new());
+    ingest_metrics.register(registry);
+    let ingest = tianshu_ingest::router(IngestState {
+        db: db.clone(),
+        config: IngestConfig {
+            max_request_bytes: args.ingest_max_request_bytes,
+            name_validation: if args.ingest_utf8_names {
+                NameValidation::Utf8
+            } else {
+                NameValidation::Legacy
+            },
+            ..IngestConfig::default()
+        },
+        metrics: ingest_metrics,
+    });
+
+    let engine = Arc::new(Engine::new(EngineOptions {
+        lookback_delta: args.query_lookback_delta,
+        max_samples: args.query_max_samples,
+        timeout: args.query_timeout,
+    }));
+    let mut api = ApiState::new(db, engine, build_info());
+    api.flags = args.as_flag_map();
+    api.metrics.register(registry);
+    let query = tianshu_query::http::router(api);
+
+    Router::new().merge(ingest).merge(query)
+}
+
+fn build_info() -> BuildInfo {
+    BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        revision: option_env!("TIANSHU_GIT_REVISION")
+            .unwrap_or("unknown")
+            .to_string(),
+        branch: option_env!("TIANSHU_GIT_BRANCH")
+            .unwrap_or("unknown")
+            .to_string(),
+        build_user: option_env!("USER").unwrap_or("unknown").to_string(),
+        build_date: option_env!("TIANSHU_BUILD_DATE")
+            .unwrap_or("unknown")
+            .to_string(),
+        rust_version: option_env!("TIANSHU_RUSTC_VERSION")
+            .unwrap_or("rust")
+            .to_string(),
+    }
 }
 
 async fn shutdown_signal() {
