@@ -249,5 +249,22 @@ proptest! {
         names.dedup();
         let got = p.label_names(None);
         prop_assert_eq!(got.iter().map(|n| &**n).collect::<Vec<_>>(), names);
+
+        // `within` restricts names and values to the series of the selection.
+        let selected = p.select(&ms);
+        let in_selection: Vec<&Labels> = selected.iter().map(|i| &series[i as usize]).collect();
+        for name in ["x", "y", "z"] {
+            let mut values: Vec<&str> = in_selection
+                .iter()
+                .filter_map(|l| l.get(name))
+                .filter(|v| !v.is_empty())
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            let got = p.label_values(name, Some(&selected));
+            prop_assert_eq!(got.iter().map(|v| &**v).collect::<Vec<_>>(), values.clone());
+            let has_name = p.label_names(Some(&selected)).iter().any(|n| &**n == name);
+            prop_assert_eq!(has_name, !values.is_empty());
+        }
     }
 }

@@ -19,7 +19,8 @@ pub struct PostingsStats {
     pub series_count_by_metric_name: Vec<(Arc<str>, u64)>,
     /// `labelValueCountByLabelName`: distinct values per label name.
     pub label_value_count_by_label_name: Vec<(Arc<str>, u64)>,
-    /// `memoryInBytesByLabelName`: total bytes of the distinct values of each label name.
+    /// `memoryInBytesByLabelName`: as Prometheus counts it, the bytes the label's name and
+    /// value would take in every series if nothing were shared: Σ (|name|+|value|) × series.
     pub memory_in_bytes_by_label_name: Vec<(Arc<str>, u64)>,
     /// `seriesCountByLabelValuePair`: series per `name=value` pair.
     pub series_count_by_label_value_pair: Vec<(Label, u64)>,
@@ -73,7 +74,7 @@ impl MemPostings {
             value_counts.push(name.clone(), np.values.len() as u64);
             let mut bytes = 0u64;
             for (value, bm) in &np.values {
-                bytes += value.len() as u64;
+                bytes = bytes.saturating_add((name.len() + value.len()) as u64 * bm.len());
                 if &**name == METRIC_NAME {
                     metrics.push(value.clone(), bm.len());
                 }
@@ -138,7 +139,7 @@ mod tests {
         );
         assert_eq!(
             names(&s.memory_in_bytes_by_label_name),
-            [("__name__".to_string(), 6), ("job".to_string(), 6)]
+            [("__name__".to_string(), 32), ("job".to_string(), 18)]
         );
         let top_pair = &s.series_count_by_label_value_pair[0];
         assert_eq!(
