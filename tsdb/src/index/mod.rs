@@ -1,8 +1,10 @@
 //! The inverted index: label matchers and roaring-bitmap postings.
 //!
-//! - [`Matcher`] (`matcher.rs`) tests one label value; its regexes are analysed once
-//!   (`fast_regex.rs`, `re2_compat.rs`, `regex_analysis.rs`, `glob.rs`) so that common shapes (`.*`, `a|b`,
-//!   `foo.*`, `.*foo.*`, `(?i)foo`) never run a regex engine.
+//! - [`Matcher`] (`matcher.rs`) tests one label value. Its regex is analysed once:
+//!   `re2_compat.rs` aligns the syntax with Go's RE2, `regex_analysis.rs` reduces the
+//!   parsed regex to literal sets and globs, `glob.rs` matches globs, and `fast_regex.rs`
+//!   ties them together, so common shapes (`.*`, `a|b`, `foo.*`, `.*foo.*`, `(?i)foo`)
+//!   never run a regex engine.
 //! - [`MemPostings`] (`postings.rs`) maps `name=value` to the bitmap of series ids and
 //!   answers selects with Prometheus's matcher semantics; `stats.rs` computes the
 //!   cardinality figures of `/api/v1/status/tsdb`.
