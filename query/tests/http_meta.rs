@@ -457,3 +457,73 @@ async fn requests_are_measured_by_endpoint_and_error_type() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn cors_headers_and_preflight() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let api = api();
+    let req = Request::get("/api/v1/labels")
+        .header("Origin", "http://grafana.example")
+        .body(Body::empty())
+        .expect("request");
+    let resp = api.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("*")
+    );
+    let req = Request::options("/api/v1/query")
+        .header("Origin", "http://grafana.example")
+        .header("Access-Control-Request-Method", "POST")
+        .body(Body::empty())
+        .expect("request");
+    let resp = api.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        resp.headers()
+            .get("access-control-allow-methods")
+            .and_then(|v| v.to_str().ok()),
+        Some("GET, POST, OPTIONS")
+    );
+    // Without an Origin there is nothing to allow.
+    let r = get(&api, "/api/v1/labels").await;
+    assert_eq!(r.status, 200);
+    let req = Request::get("/api/v1/labels")
+        .body(Body::empty())
+        .expect("request");
+    let resp = api.router.clone().oneshot(req).await.expect("infallible");
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn parse_query_returns_the_syntax_tree() {
+    let api = api();
+    let r = get(
+        &api,
+        &format!(
+            "/api/v1/parse_query?query={}",
+            enc("sum(up{job=\"a\"}) + 1")
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    assert_eq!(j["data"]["type"], "binaryExpr");
+    assert_eq!(j["data"]["op"], "+");
+    assert_eq!(j["data"]["lhs"]["type"], "aggregation");
+    assert_eq!(j["data"]["lhs"]["expr"]["type"], "vectorSelector");
+    assert_eq!(j["data"]["lhs"]["expr"]["name"], "up");
+    assert_eq!(
+        j["data"]["rhs"],
+        json!({"type": "numberLiteral", "val": "1"})
+    );
+    let msg = post_form(&api, "/api/v1/parse_query", &form(&[("query", "sum(")]))
+        .await
+        .error(400, "bad_data");
+    assert!(msg.starts_with("invalid parameter \"query\": "), "{msg}");
+}

@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::response::Response;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use tianshu_tsdb::Db;
@@ -97,6 +100,10 @@ pub fn router(state: ApiState) -> Router {
             "/api/v1/format_query",
             get(q::format_query).post(q::format_query),
         )
+        .route(
+            "/api/v1/parse_query",
+            get(q::parse_query).post(q::parse_query),
+        )
         .route("/api/v1/series", get(m::series).post(m::series))
         .route("/api/v1/labels", get(m::labels).post(m::labels))
         .route("/api/v1/label/{name}/values", get(m::label_values))
@@ -114,9 +121,37 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/rules", get(s::rules))
         .route("/api/v1/alerts", get(s::alerts))
         .route("/api/v1/{*rest}", any(s::not_found))
+        .layer(middleware::from_fn(cors))
         .route("/-/healthy", get(s::healthy).head(s::healthy))
         .route("/-/ready", get(s::ready).head(s::ready))
         .with_state(Arc::new(state))
+}
+
+/// Prometheus's CORS handling with its default origin `.*`: browsers may call the API from
+/// any page (Grafana's browser access mode, ad-hoc tools), and preflights get 204.
+async fn cors(req: Request, next: Next) -> Response {
+    let has_origin = req.headers().contains_key(header::ORIGIN);
+    let mut resp = if req.method() == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    if has_origin {
+        let h = resp.headers_mut();
+        for (name, value) in [
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Accept, Authorization, Content-Type, Origin",
+            ),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"),
+            (header::ACCESS_CONTROL_EXPOSE_HEADERS, "Date"),
+            (header::VARY, "Origin"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ] {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    resp
 }
 
 /// Runs storage or engine work off the async runtime's threads. A panic in the work becomes

@@ -1,4 +1,5 @@
-//! PromQL endpoints: `query`, `query_range`, `query_exemplars`, `format_query`.
+//! PromQL endpoints: `query`, `query_range`, `query_exemplars`, `format_query`,
+//! `parse_query`.
 
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,20 @@ pub(super) async fn format_query(AxumState(st): AxumState<State>, p: Params) -> 
             Success::data(j.into_string())
         });
     finish(&st, "format_query", started, res)
+}
+
+/// The syntax tree in the JSON form Prometheus's UI draws (its `translateAST`), as
+/// promql-parser's serializer writes it.
+pub(super) async fn parse_query(AxumState(st): AxumState<State>, p: Params) -> Response {
+    let started = Instant::now();
+    let res = promql_parser::parser::parse(p.get("query"))
+        .map_err(|e| invalid_param("query", e))
+        .and_then(|expr| {
+            serde_json::to_string(&expr)
+                .map(Success::data)
+                .map_err(|e| QueryError::Internal(format!("encoding syntax tree: {e}")))
+        });
+    finish(&st, "parse_query", started, res)
 }
 
 async fn instant(st: &State, p: Params) -> ApiResult {
