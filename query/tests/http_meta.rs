@@ -527,3 +527,22 @@ async fn parse_query_returns_the_syntax_tree() {
         .error(400, "bad_data");
     assert!(msg.starts_with("invalid parameter \"query\": "), "{msg}");
 }
+
+#[tokio::test]
+async fn merges_with_routers_that_own_other_api_paths() {
+    use axum::routing::post;
+
+    let mut api = api();
+    api.router = api
+        .router
+        .clone()
+        .merge(axum::Router::new().route("/api/v1/write", post(|| async { "written" })))
+        .fallback(|| async { "ui" });
+    let r = post_form(&api, "/api/v1/write", "").await;
+    assert_eq!(r.body, "written");
+    let r = get(&api, "/api/v1/status/buildinfo").await;
+    assert_eq!(r.status, 200);
+    let r = get(&api, "/graph").await;
+    assert_eq!(r.body, "ui");
+    get(&api, "/api/v1/nope").await.error(404, "not_found");
+}

@@ -318,3 +318,60 @@ async fn time_defaults_to_now() {
         .unwrap_or_default();
     assert!((now - t).abs() < 60.0, "time {t} vs now {now}");
 }
+
+#[tokio::test]
+async fn evaluation_errors_keep_their_type() {
+    let api = api();
+    // Two `up` series share job="api": many-to-many matching fails while evaluating.
+    let msg = get(
+        &api,
+        &format!(
+            "/api/v1/query?query={}&time={}",
+            enc("up + on(job) up"),
+            secs(0)
+        ),
+    )
+    .await
+    .error(422, "execution");
+    assert!(!msg.starts_with("invalid parameter"), "{msg}");
+
+    let (s, e) = (secs(0), secs(300_000));
+    let r = get(
+        &api,
+        &format!(
+            "/api/v1/query_range?query={}&start={s}&end={e}&step=1&timeout=0",
+            enc("up")
+        ),
+    )
+    .await;
+    r.error(503, "timeout");
+}
+
+#[tokio::test]
+async fn queries_wait_for_a_free_evaluation_slot() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::sync::Semaphore;
+
+    let slots = Arc::new(Semaphore::new(0));
+    let api = support::api_with(|s| s.query_slots = slots.clone());
+    let waiting = tokio::time::timeout(
+        Duration::from_millis(200),
+        get(&api, "/api/v1/query?query=1&time=1"),
+    )
+    .await;
+    assert!(waiting.is_err(), "query ran without a free slot");
+    // Metadata endpoints do not evaluate PromQL and are not held back.
+    let r = get(&api, "/api/v1/labels").await;
+    assert_eq!(r.status, 200);
+
+    slots.add_permits(1);
+    let done = tokio::time::timeout(
+        Duration::from_secs(10),
+        get(&api, "/api/v1/query?query=1&time=1"),
+    )
+    .await;
+    assert!(done.is_ok(), "query did not run once a slot was free");
+    // The slot is given back when evaluation ends.
+    assert_eq!(slots.available_permits(), 1);
+}

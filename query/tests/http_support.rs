@@ -64,6 +64,11 @@ fn every_15s(f: impl Fn(i64) -> f64) -> Vec<Sample> {
 }
 
 pub fn api() -> Api {
+    api_with(|_| {})
+}
+
+/// The fixture with `adjust` applied to the API state before the router is built.
+pub fn api_with(adjust: impl FnOnce(&mut ApiState)) -> Api {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Arc::new(Db::open(dir.path(), DbOptions::default()).expect("open db"));
     db.append(&[
@@ -130,6 +135,7 @@ pub fn api() -> Api {
     ]);
     state.config_yaml = "global:\n  scrape_interval: 15s\n".into();
     state.storage_retention = "15d".into();
+    adjust(&mut state);
     let metrics = state.metrics.clone();
     Api {
         router: router(state),

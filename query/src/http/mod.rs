@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use tianshu_tsdb::Db;
+use tokio::sync::Semaphore;
 
 use crate::engine::Engine;
 use crate::error::QueryError;
@@ -60,10 +61,17 @@ pub struct ApiState {
     pub start_time_ms: i64,
     /// Retention as configured, e.g. "15d", for `/api/v1/status/runtimeinfo`.
     pub storage_retention: String,
+    /// Queries evaluated at once; further ones wait (Prometheus's `--query.max-concurrency`,
+    /// default 20). Bounds CPU and memory held by evaluation, which blocking threads do not.
+    pub query_slots: Arc<Semaphore>,
 }
 
+/// Prometheus's default `--query.max-concurrency`.
+pub const DEFAULT_MAX_CONCURRENT_QUERIES: usize = 20;
+
 impl ApiState {
-    /// State with no flags, an empty configuration, fresh metrics, and now as start time.
+    /// State with no flags, an empty configuration, fresh metrics, now as start time and
+    /// Prometheus's default query concurrency.
     pub fn new(db: Arc<Db>, engine: Arc<Engine>, build: BuildInfo) -> Self {
         ApiState {
             db,
@@ -74,6 +82,7 @@ impl ApiState {
             config_yaml: String::new(),
             start_time_ms: params::now_ms(),
             storage_retention: String::new(),
+            query_slots: Arc::new(Semaphore::new(DEFAULT_MAX_CONCURRENT_QUERIES)),
         }
     }
 }

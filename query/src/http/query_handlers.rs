@@ -7,6 +7,7 @@ use axum::extract::State as AxumState;
 use axum::response::Response;
 use promql_parser::parser::Expr;
 use promql_parser::util::{walk_expr, ExprVisitor};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::params::{
     invalid_param, now_ms, parse_duration, parse_limit, parse_time, parse_time_param, Params,
@@ -69,10 +70,14 @@ async fn instant(st: &State, p: Params) -> ApiResult {
     let ts = parse_time_param(&p, "time", now_ms())?;
     let opts = query_options(st, &p)?;
     let query = p.get("query").to_owned();
+    let slot = query_slot(st).await?;
     let st = st.clone();
-    let res = blocking(move || st.engine.instant_query(&*st.db, &query, ts, &opts))
-        .await
-        .map_err(creation_error)?;
+    let res = blocking(move || {
+        let _slot = slot;
+        st.engine.instant_query(&*st.db, &query, ts, &opts)
+    })
+    .await
+    .map_err(creation_error)?;
     Ok(query_success(res, limit))
 }
 
@@ -106,14 +111,26 @@ async fn range(st: &State, p: Params) -> ApiResult {
     // sample resolution.
     let step_ms = (step_ns / 1_000_000).max(1);
     let query = p.get("query").to_owned();
+    let slot = query_slot(st).await?;
     let st = st.clone();
     let res = blocking(move || {
+        let _slot = slot;
         st.engine
             .range_query(&*st.db, &query, start, end, step_ms, &opts)
     })
     .await
     .map_err(creation_error)?;
     Ok(query_success(res, limit))
+}
+
+/// Waits for a free evaluation slot. The permit moves into the blocking task so that it is
+/// held until evaluation ends, even when the client has gone away.
+async fn query_slot(st: &ApiState) -> Result<OwnedSemaphorePermit, QueryError> {
+    st.query_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| QueryError::Internal("query slots closed".into()))
 }
 
 /// The `timeout` and `lookback_delta` parameters, with Prometheus's error texts.
