@@ -204,3 +204,8 @@ fn kill9_with_fsync_never_loses_no_acknowledged_sample() {
 fn kill9_with_default_fsync_loses_no_acknowledged_sample() {
     crash_run(&[]);
 }
+
+#[test]
+fn kill9_with_fsync_always_loses_no_acknowledged_sample() {
+    crash_run(&["--wal.fsync", "always"]);
+}
