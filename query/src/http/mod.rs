@@ -2,9 +2,9 @@
 //! JSON shapes, error types, status codes and error texts as Prometheus, so that Grafana and
 //! other Prometheus clients work unchanged.
 //!
-//! Module map: [`params`] parses request parameters; `response` writes JSON and the envelope;
-//! `query_handlers`, `meta_handlers` and `status_handlers` hold the endpoints; [`metrics`] is
-//! the API's self-monitoring.
+//! Module map: `form` reads the request's parameters and `params` parses them; `response`
+//! writes JSON and the envelope; `query_handlers`, `meta_handlers` and `status_handlers` hold
+//! the endpoints; `metrics` is the API's self-monitoring; `rfc3339` converts timestamps.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,9 +22,10 @@ use tokio::sync::Semaphore;
 use crate::engine::Engine;
 use crate::error::QueryError;
 
+mod form;
 mod meta_handlers;
-pub mod metrics;
-pub mod params;
+mod metrics;
+mod params;
 mod query_handlers;
 mod response;
 mod rfc3339;
