@@ -11,6 +11,7 @@
 //! - [`wal`]: segmented, checksummed write-ahead log.
 //! - `head`: series registry and open chunks; `db`: the public facade tying them together.
 
+pub mod block;
 pub mod chunk;
 mod db;
 pub mod error;

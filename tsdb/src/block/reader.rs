@@ -1,0 +1,233 @@
+//! [`Block`]: an opened, immutable block, queried like the head.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use roaring::RoaringBitmap;
+
+use super::chunks_reader::ChunksReader;
+use super::index_reader::{IndexReader, SymbolCache};
+use super::meta::{BlockMeta, META_FILENAME};
+use super::select;
+use super::{CHUNKS_DIR, INDEX_FILENAME};
+use crate::db::Series;
+use crate::error::{Error, Result};
+use crate::index::Matcher;
+use crate::labels::Labels;
+use crate::sample::Sample;
+
+/// One chunk as Gorilla XOR bytes, e.g. for streaming to a remote-read client.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawChunk<'a> {
+    pub min_t: i64,
+    pub max_t: i64,
+    /// Borrowed from the map when the block stores the chunk as XOR.
+    pub data: Cow<'a, [u8]>,
+}
+
+/// A series with the raw chunks overlapping a query range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesRawChunks<'a> {
+    pub labels: Labels,
+    pub chunks: Vec<RawChunk<'a>>,
+}
+
+/// An opened block. Reads go through memory maps; nothing is cached but the label-name
+/// table, so an open block costs little memory.
+pub struct Block {
+    dir: PathBuf,
+    meta: BlockMeta,
+    index: IndexReader,
+    chunks: ChunksReader,
+    meta_bytes: u64,
+}
+
+impl std::fmt::Debug for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Block")
+            .field("dir", &self.dir)
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
+
+impl Block {
+    /// Opens the block in `dir`, checking `meta.json`, the index's checksums and the chunk
+    /// segments' headers. Chunk checksums are checked as chunks are read, or all at once
+    /// by [`Block::verify`]. Corruption is [`Error::Corruption`] naming the file and offset.
+    pub fn open(dir: &Path) -> Result<Block> {
+        let meta = BlockMeta::read(dir)?;
+        let meta_path = dir.join(META_FILENAME);
+        let meta_bytes = std::fs::metadata(&meta_path)
+            .map_err(|e| Error::io(&meta_path, e))?
+            .len();
+        let index = IndexReader::open(&dir.join(INDEX_FILENAME))?;
+        let chunks = ChunksReader::open(&dir.join(CHUNKS_DIR))?;
+        if u64::from(index.num_series()) != meta.stats.num_series {
+            return Err(Error::Corruption {
+                path: meta_path,
+                offset: 0,
+                reason: format!(
+                    "meta.json says {} series, the index has {}",
+                    meta.stats.num_series,
+                    index.num_series()
+                ),
+            });
+        }
+        Ok(Block {
+            dir: dir.to_path_buf(),
+            meta,
+            index,
+            chunks,
+            meta_bytes,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn meta(&self) -> &BlockMeta {
+        &self.meta
+    }
+
+    /// Bytes on disk: index, chunk segments and meta.json.
+    pub fn size_bytes(&self) -> u64 {
+        self.index.size_bytes() + self.chunks.size_bytes() + self.meta_bytes
+    }
+
+    /// Number of chunk segment files.
+    pub fn num_segments(&self) -> usize {
+        self.chunks.num_segments()
+    }
+
+    /// Reads and checks every chunk (CRC and decoding): a full scan of the block.
+    pub fn verify(&self) -> Result<()> {
+        self.chunks.verify()?;
+        let mut cache = SymbolCache::default();
+        for id in 0..self.index.num_series() {
+            let (_, metas) = self.index.series(id, &mut cache)?;
+            for m in metas {
+                self.chunks.record(m.chunk_ref, self.index.path())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Series matching `matchers` with their samples in `[mint, maxt]`, sorted by labels;
+    /// series without samples in the range are left out.
+    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
+        if !self.meta.overlaps(mint, maxt) {
+            return Ok(Vec::new());
+        }
+        let ids = select::select(&self.index, matchers)?;
+        let mut cache = SymbolCache::default();
+        let mut out = Vec::new();
+        // Ids follow label order (the writer requires sorted series), so the output is
+        // sorted without a sort.
+        for id in &ids {
+            let (labels, metas) = self.index.series(id, &mut cache)?;
+            let mut samples: Vec<Sample> = Vec::new();
+            let mut ordered = true;
+            for m in metas.iter().filter(|m| m.min_t <= maxt && m.max_t >= mint) {
+                if samples.last().is_some_and(|s| s.t >= m.min_t) {
+                    ordered = false;
+                }
+                self.chunks
+                    .samples_in(m.chunk_ref, self.index.path(), mint, maxt, &mut samples)?;
+            }
+            if !ordered {
+                samples.sort_by_key(|s| s.t);
+                samples.dedup_by_key(|s| s.t);
+            }
+            if !samples.is_empty() {
+                out.push(Series { labels, samples });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Label sets of the series matching `matchers` with a chunk overlapping
+    /// `[mint, maxt]`, sorted.
+    pub fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>> {
+        if !self.meta.overlaps(mint, maxt) {
+            return Ok(Vec::new());
+        }
+        let ids = select::select(&self.index, matchers)?;
+        let mut cache = SymbolCache::default();
+        let mut out = Vec::new();
+        for id in &ids {
+            let (labels, metas) = self.index.series(id, &mut cache)?;
+            if metas.iter().any(|m| m.min_t <= maxt && m.max_t >= mint) {
+                out.push(labels);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids for label lookups: `None` (all series) without matchers. As in the head and in
+    /// Prometheus, label lookups filter by time only at the level of the whole block.
+    fn ids_for_labels(&self, matchers: &[Matcher]) -> Result<Option<RoaringBitmap>> {
+        if matchers.is_empty() {
+            return Ok(None);
+        }
+        select::select(&self.index, matchers).map(Some)
+    }
+
+    /// Sorted label names of the series matching `matchers` (all when empty).
+    pub fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>> {
+        if !self.meta.overlaps(mint, maxt) {
+            return Ok(Vec::new());
+        }
+        let ids = self.ids_for_labels(matchers)?;
+        select::label_names(&self.index, ids.as_ref())
+    }
+
+    /// Sorted values of label `name` among the series matching `matchers` (all when empty).
+    pub fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>> {
+        if !self.meta.overlaps(mint, maxt) {
+            return Ok(Vec::new());
+        }
+        let ids = self.ids_for_labels(matchers)?;
+        select::label_values(&self.index, name, ids.as_ref())
+    }
+
+    /// Series matching `matchers` with their chunks overlapping `[mint, maxt]` as XOR
+    /// bytes (whole chunks: samples outside the range are included, as remote read
+    /// expects), sorted by labels.
+    pub fn chunks_for(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesRawChunks<'_>>> {
+        if !self.meta.overlaps(mint, maxt) {
+            return Ok(Vec::new());
+        }
+        let ids = select::select(&self.index, matchers)?;
+        let mut cache = SymbolCache::default();
+        let mut out = Vec::new();
+        for id in &ids {
+            let (labels, metas) = self.index.series(id, &mut cache)?;
+            let mut chunks = Vec::new();
+            for m in metas.iter().filter(|m| m.min_t <= maxt && m.max_t >= mint) {
+                let rec = self.chunks.record(m.chunk_ref, self.index.path())?;
+                chunks.push(RawChunk {
+                    min_t: m.min_t,
+                    max_t: m.max_t,
+                    data: rec.to_xor()?,
+                });
+            }
+            if !chunks.is_empty() {
+                out.push(SeriesRawChunks { labels, chunks });
+            }
+        }
+        Ok(out)
+    }
+}

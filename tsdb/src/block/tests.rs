@@ -1,0 +1,280 @@
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::chunks_reader::ChunksReader;
+use super::chunks_writer::{ChunkEncoding, ChunksWriter};
+use super::codec::Cursor;
+use super::packed::{self, PackedIter, GROUP};
+use super::ENC_PACKED;
+use crate::error::{Error, Result};
+use crate::sample::{Sample, STALE_NAN_BITS};
+
+fn decode_standalone(data: &[u8]) -> Result<Vec<Sample>> {
+    let p = Path::new("chunk");
+    let mut no_shared = |_: u64| -> Result<(&[u8], u64)> {
+        Err(super::codec::corruption(p, 0, "no shared columns here"))
+    };
+    let mut it = PackedIter::new(p, data, 0, &mut no_shared)?;
+    let mut out = Vec::with_capacity(it.len().min(1 << 16));
+    while let Some(s) = it.next_sample()? {
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn bits(s: &[Sample]) -> Vec<(i64, u64)> {
+    s.iter().map(|s| (s.t, s.v.to_bits())).collect()
+}
+
+fn jittered(n: usize, start: i64, jitter: &[i64]) -> Vec<i64> {
+    (0..n)
+        .map(|i| start + i as i64 * 1000 + jitter[i % jitter.len()])
+        .collect()
+}
+
+#[test]
+fn ints_round_trip_every_width() {
+    let xs: Vec<i64> = (0..200)
+        .map(|i| match i % 5 {
+            0 => i64::MIN,
+            1 => i64::MAX,
+            2 => 0,
+            3 => -(i as i64),
+            _ => (i as i64) << 40,
+        })
+        .collect();
+    let mut buf = Vec::new();
+    packed::put_ints(&mut buf, &xs);
+    let got = packed::decode_ints(&buf, xs.len());
+    assert_eq!(got.ok(), Some(xs));
+    // An all-equal group costs its width byte and minimum only.
+    let mut buf = Vec::new();
+    packed::put_ints(&mut buf, &[7; GROUP]);
+    assert_eq!(buf.len(), 2);
+}
+
+#[test]
+fn counter_with_jitter_is_much_smaller_than_xor() {
+    let ts = jittered(1800, 1_700_000_000_123, &[0, 2, -3, 1, -1, 3, 0, -2]);
+    let mut v = 1e6;
+    let samples: Vec<Sample> = ts
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| {
+            v += (i * 7919 % 97) as f64;
+            Sample::new(t, v)
+        })
+        .collect();
+    let parts = packed::encode(&samples);
+    let Some(parts) = parts else {
+        panic!("integral counter must pack");
+    };
+    let data = parts.inline();
+    let mut xor = crate::chunk::XorChunk::new();
+    for s in &samples {
+        xor.append(s.t, s.v);
+    }
+    assert!(
+        data.len() * 2 < xor.size_bytes(),
+        "packed {} vs xor {}",
+        data.len(),
+        xor.size_bytes()
+    );
+    assert_eq!(
+        bits(&decode_standalone(&data).unwrap_or_default()),
+        bits(&samples)
+    );
+}
+
+#[test]
+fn special_values_become_exceptions() {
+    let specials = [
+        f64::from_bits(STALE_NAN_BITS),
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+    ];
+    let samples: Vec<Sample> = (0..100)
+        .map(|i| {
+            let v = if i % 20 == 7 {
+                specials[(i / 20) % specials.len()]
+            } else {
+                i as f64 * 0.25
+            };
+            Sample::new(i as i64 * 1000, v)
+        })
+        .collect();
+    let Some(parts) = packed::encode(&samples) else {
+        panic!("five exceptions in 100 samples must still pack");
+    };
+    let got = decode_standalone(&parts.inline()).unwrap_or_default();
+    assert_eq!(bits(&got), bits(&samples));
+}
+
+#[test]
+fn non_decimal_values_are_not_packed() {
+    let samples: Vec<Sample> = (0..100)
+        .map(|i| Sample::new(i * 1000, (i as f64).sqrt() / 3.0))
+        .collect();
+    assert!(packed::encode(&samples).is_none());
+}
+
+#[test]
+fn truncated_packed_chunks_are_errors_not_panics() {
+    let samples: Vec<Sample> = (0..300)
+        .map(|i| Sample::new(i * 1000 + (i % 3), (i * i) as f64 / 10.0))
+        .collect();
+    let Some(parts) = packed::encode(&samples) else {
+        panic!("decimals must pack");
+    };
+    let data = parts.inline();
+    for cut in 0..data.len() {
+        let r = decode_standalone(&data[..cut]);
+        assert!(
+            matches!(r, Err(Error::Corruption { .. })),
+            "cut at {cut} gave {r:?}"
+        );
+    }
+    // Flipping bits must never panic; it may decode to other samples (the record CRC is
+    // what catches that) or fail.
+    for i in 0..data.len() {
+        for bit in [0x01u8, 0x10, 0x80] {
+            let mut d = data.clone();
+            d[i] ^= bit;
+            let _ = decode_standalone(&d);
+        }
+    }
+}
+
+#[test]
+fn shared_timestamps_are_written_once_and_resolved() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ts = jittered(GROUP * 10 + 5, 1_000_000, &[1, -2, 0, 3]);
+    let mut w = ChunksWriter::new(dir.path(), 1 << 20);
+    let series: Vec<Vec<Sample>> = (0..3)
+        .map(|k| {
+            ts.iter()
+                .enumerate()
+                .map(|(i, &t)| Sample::new(t, (i * (k + 1)) as f64))
+                .collect()
+        })
+        .collect();
+    let mut refs = Vec::new();
+    for s in &series {
+        let wc = w.write_chunk(s, None, ChunkEncoding::Auto);
+        let Ok(wc) = wc else {
+            panic!("write failed: {wc:?}");
+        };
+        assert_eq!(wc.encoding, ENC_PACKED);
+        refs.push(wc);
+    }
+    // The second and third chunks refer to the first one's timestamps.
+    assert!(refs[1].bytes < refs[0].bytes / 2, "{refs:?}");
+    assert!(w.finish().is_ok());
+    let r = ChunksReader::open(dir.path());
+    let Ok(r) = r else {
+        panic!("open failed");
+    };
+    for (s, wc) in series.iter().zip(&refs) {
+        let mut got = Vec::new();
+        let res = r.samples_in(
+            wc.chunk_ref,
+            Path::new("index"),
+            i64::MIN,
+            i64::MAX,
+            &mut got,
+        );
+        assert!(res.is_ok(), "{res:?}");
+        assert_eq!(bits(&got), bits(s));
+    }
+    assert!(r.verify().is_ok());
+}
+
+#[test]
+fn cursor_reports_absolute_offsets() {
+    let p = Path::new("f");
+    let mut c = Cursor::new(p, &[1, 2], 40);
+    assert!(c.u8().is_ok());
+    match c.u32() {
+        Err(Error::Corruption { offset, .. }) => assert_eq!(offset, 41),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Strictly increasing timestamps from arbitrary positive gaps, including huge ones.
+fn timestamps(n: usize) -> impl Strategy<Value = Vec<i64>> {
+    (
+        any::<i64>(),
+        prop::collection::vec(
+            prop_oneof![
+                4 => 995i64..1006,
+                1 => 1i64..100_000,
+                1 => 1i64..(1 << 40),
+            ],
+            n,
+        ),
+    )
+        .prop_map(|(start, gaps)| {
+            let mut t = start / 4;
+            gaps.into_iter()
+                .map(|g| {
+                    t = t.saturating_add(g);
+                    t
+                })
+                .collect::<Vec<_>>()
+        })
+        .prop_filter("strictly increasing", |ts| {
+            ts.windows(2).all(|w| w[0] < w[1])
+        })
+}
+
+fn value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        4 => (-1_000_000i64..1_000_000).prop_map(|m| m as f64),
+        3 => (-1_000_000i64..1_000_000, 0u32..7).prop_map(|(m, k)| m as f64 / 10f64.powi(k as i32)),
+        1 => Just(f64::from_bits(STALE_NAN_BITS)),
+        1 => Just(f64::NAN),
+        1 => Just(f64::INFINITY),
+        1 => Just(f64::NEG_INFINITY),
+        1 => Just(-0.0),
+        1 => any::<f64>(),
+        1 => Just(9_007_199_254_740_993.0),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn packed_round_trips_bit_exact(
+        (ts, vs) in (1usize..300).prop_flat_map(|n| (timestamps(n), prop::collection::vec(value(), n)))
+    ) {
+        let samples: Vec<Sample> = ts.iter().zip(&vs).map(|(&t, &v)| Sample::new(t, v)).collect();
+        if let Some(parts) = packed::encode(&samples) {
+            let got = decode_standalone(&parts.inline());
+            prop_assert!(got.is_ok(), "{:?}", got);
+            prop_assert_eq!(bits(&got.unwrap_or_default()), bits(&samples));
+        }
+    }
+
+    #[test]
+    fn chunk_records_round_trip_with_either_encoding(
+        (ts, vs) in (1usize..300).prop_flat_map(|n| (timestamps(n), prop::collection::vec(value(), n))),
+        xor_only in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let samples: Vec<Sample> = ts.iter().zip(&vs).map(|(&t, &v)| Sample::new(t, v)).collect();
+        let enc = if xor_only { ChunkEncoding::Xor } else { ChunkEncoding::Auto };
+        let mut w = ChunksWriter::new(dir.path(), 1 << 20);
+        let wc = w.write_chunk(&samples, None, enc);
+        prop_assert!(wc.is_ok());
+        prop_assert!(w.finish().is_ok());
+        let r = ChunksReader::open(dir.path());
+        prop_assert!(r.is_ok());
+        let (Ok(wc), Ok(r)) = (wc, r) else { unreachable!() };
+        let mut got = Vec::new();
+        let res = r.samples_in(wc.chunk_ref, Path::new("index"), i64::MIN, i64::MAX, &mut got);
+        prop_assert!(res.is_ok(), "{:?}", res);
+        prop_assert_eq!(bits(&got), bits(&samples));
+    }
+}
