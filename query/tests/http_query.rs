@@ -375,3 +375,29 @@ async fn queries_wait_for_a_free_evaluation_slot() {
     // The slot is given back when evaluation ends.
     assert_eq!(slots.available_permits(), 1);
 }
+
+#[tokio::test]
+async fn engine_annotations_are_passed_on() {
+    let api = api();
+    let r = get(
+        &api,
+        &format!(
+            "/api/v1/query?query={}&time={}",
+            enc("rate(up[5m])"),
+            secs(100_000)
+        ),
+    )
+    .await;
+    let j = r.json();
+    assert_eq!(j["status"], "success", "{}", r.body);
+    let infos = j["infos"].as_array().cloned().unwrap_or_default();
+    assert_eq!(infos.len(), 1, "{}", r.body);
+    assert!(
+        infos[0]
+            .as_str()
+            .is_some_and(|s| s.contains("metric might not be a counter")),
+        "{}",
+        r.body
+    );
+    assert!(j.get("warnings").is_none(), "{}", r.body);
+}
