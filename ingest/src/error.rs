@@ -51,8 +51,8 @@ pub enum IngestError {
 
     /// Some series were invalid or some samples rejected; the rest was stored.
     #[error(
-        "{first} ({invalid_series} series invalid, {rejected_samples} samples rejected, \
-         {appended_samples} samples appended)"
+        "{first} (invalid series: {invalid_series}, rejected samples: {rejected_samples}, \
+         appended samples: {appended_samples})"
     )]
     PartialWrite {
         first: String,

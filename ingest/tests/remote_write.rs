@@ -258,7 +258,7 @@ async fn invalid_series_are_400_and_valid_ones_still_stored() {
     assert_eq!(
         body,
         "invalid series {__name__=\"bad\", dup=\"1\", dup=\"2\"}: duplicate label name \"dup\" \
-         (2 series invalid, 2 samples rejected, 2 samples appended)\n"
+         (invalid series: 2, rejected samples: 2, appended samples: 2)\n"
     );
     assert_eq!(select(&f.db, "good").len(), 2);
     assert!(select(&f.db, "bad").is_empty());
@@ -394,7 +394,7 @@ async fn out_of_order_sample_is_400_naming_the_series_and_the_rest_is_stored() {
     assert_eq!(
         body,
         "out of order sample for series {__name__=\"ooo\", job=\"a\"} at timestamp 5000 \
-         (0 series invalid, 1 samples rejected, 2 samples appended)\n"
+         (invalid series: 0, rejected samples: 1, appended samples: 2)\n"
     );
     assert_eq!(
         points(&select(&f.db, "ooo")[0]),
@@ -409,7 +409,7 @@ async fn out_of_order_sample_is_400_naming_the_series_and_the_rest_is_stored() {
         StatusCode::BAD_REQUEST,
         "the 5000 sample is still old"
     );
-    assert!(body.contains("0 samples appended"), "{body}");
+    assert!(body.contains("appended samples: 0"), "{body}");
     let retry = write_request(vec![series(&[("__name__", "other")], &[(1_000, 4.0)])]);
     let (status, body) = write(&f.app, &retry).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
