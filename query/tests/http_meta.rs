@@ -546,3 +546,34 @@ async fn merges_with_routers_that_own_other_api_paths() {
     assert_eq!(r.body, "ui");
     get(&api, "/api/v1/nope").await.error(404, "not_found");
 }
+
+#[tokio::test]
+async fn answers_are_gzipped_when_accepted() {
+    use std::io::Read;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let api = api();
+    let plain = get(&api, "/api/v1/labels").await;
+    let req = Request::get("/api/v1/labels")
+        .header("Accept-Encoding", "gzip")
+        .body(Body::empty())
+        .expect("request");
+    let resp = api.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(
+        resp.headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .expect("gzip");
+    assert_eq!(text, plain.body);
+}

@@ -4,7 +4,8 @@
 //!
 //! Module map: `form` reads the request's parameters and `params` parses them; `response`
 //! writes JSON and the envelope; `query_handlers`, `meta_handlers` and `status_handlers` hold
-//! the endpoints; `metrics` is the API's self-monitoring; `rfc3339` converts timestamps.
+//! the endpoints; `compression` gzips answers; `metrics` is the API's self-monitoring;
+//! `rfc3339` converts timestamps.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tokio::sync::Semaphore;
 use crate::engine::Engine;
 use crate::error::QueryError;
 
+mod compression;
 mod form;
 mod meta_handlers;
 mod metrics;
@@ -131,6 +133,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/rules", get(s::rules))
         .route("/api/v1/alerts", get(s::alerts))
         .route("/api/v1/{*rest}", any(s::not_found))
+        .layer(middleware::from_fn(compression::compress))
         .layer(middleware::from_fn(cors))
         .route("/-/healthy", get(s::healthy).head(s::healthy))
         .route("/-/ready", get(s::ready).head(s::ready))
