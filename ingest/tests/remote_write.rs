@@ -211,6 +211,43 @@ async fn wrong_encoding_and_content_type_are_415() {
     assert!(select(&f.db, "x").is_empty());
 }
 
+/// Bodies past axum's 2 MB default limit for extractors are fine up to our own limit.
+#[tokio::test]
+async fn bodies_larger_than_axums_default_limit_are_accepted() {
+    let f = fixture();
+    // Pseudo-random label values: snappy cannot shrink them below the 2 MB to exceed.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = |n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'a' + (state % 26) as u8)
+            })
+            .collect()
+    };
+    let timeseries = (0..1000)
+        .map(|i| {
+            let id = i.to_string();
+            let payload = noise(4000);
+            series(
+                &[
+                    ("__name__", "wide"),
+                    ("id", id.as_str()),
+                    ("payload", payload.as_str()),
+                ],
+                &[(1000, 1.0)],
+            )
+        })
+        .collect();
+    let body = encode(&write_request(timeseries));
+    assert!(body.len() > 2 << 20, "only {} bytes", body.len());
+    let (status, msg) = post(&f.app, body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{msg}");
+    assert_eq!(select(&f.db, "wide").len(), 1000);
+}
+
 #[tokio::test]
 async fn unsorted_labels_are_accepted_and_sorted() {
     let f = fixture();
