@@ -91,7 +91,9 @@ impl ChunksReader {
                     format!("unsupported version {version}"),
                 ));
             }
-            c.bytes(3)?;
+            if c.bytes(3)? != [0, 0, 0] {
+                return Err(corruption(&path, 5, "non-zero header padding"));
+            }
             segments.push(Segment { path, map });
         }
         Ok(ChunksReader { segments })

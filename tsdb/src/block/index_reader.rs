@@ -72,6 +72,9 @@ impl IndexReader {
                 format!("unsupported version {version}"),
             ));
         }
+        if c.bytes(3)? != [0, 0, 0] {
+            return Err(corruption(path, 5, "non-zero header padding"));
+        }
         let toc_at = map
             .len()
             .checked_sub(TOC_LEN)
