@@ -163,6 +163,13 @@ async fn series_get_and_form_post_agree() {
     assert_eq!(g.status, 200);
     assert_eq!(g.body, p.body);
     assert!(g.body.contains("truncated"));
+    // Clients percent-encode the brackets of `match[]`.
+    let e = get(
+        &api,
+        "/api/v1/series?match%5B%5D=up&match%5B%5D=weird&limit=3",
+    )
+    .await;
+    assert_eq!(g.body, e.body);
 }
 
 #[tokio::test]
@@ -387,6 +394,13 @@ async fn health_endpoints_answer_plain_text() {
         (r.status.as_u16(), r.body.as_str()),
         (200, "Tianshu is Ready.\n")
     );
+    let req = axum::http::Request::head("/-/healthy")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let resp = tower::ServiceExt::oneshot(api.router.clone(), req)
+        .await
+        .expect("infallible");
+    assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]

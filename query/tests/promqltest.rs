@@ -155,6 +155,10 @@ const AT_UNSAFE: &[&str] = &[
     "predict_linear",
     "time",
     "timestamp",
+    "start",
+    "end",
+    "step",
+    "range",
 ];
 
 /// Adds `@ ts` to every selector and subquery outside an `@`-pinned subquery. Returns
@@ -178,7 +182,7 @@ fn add_at(e: &mut Expr, ts: i64) -> bool {
                 return safe(&sq.expr);
             }
             sq.at = Some(AtModifier::At(system_time(ts)));
-            add_at(&mut sq.expr, ts)
+            safe(&sq.expr)
         }
         Expr::Aggregate(a) => {
             let p = a.param.as_mut().is_none_or(|p| add_at(p, ts));
@@ -543,6 +547,63 @@ impl Runner {
     }
 }
 
+fn selectors(e: &Expr, out: &mut Vec<promql_parser::parser::VectorSelector>) {
+    match e {
+        Expr::VectorSelector(vs) => out.push(vs.clone()),
+        Expr::MatrixSelector(ms) => out.push(ms.vs.clone()),
+        Expr::Subquery(sq) => selectors(&sq.expr, out),
+        Expr::Aggregate(a) => {
+            selectors(&a.expr, out);
+            if let Some(p) = &a.param {
+                selectors(p, out);
+            }
+        }
+        Expr::Unary(u) => selectors(&u.expr, out),
+        Expr::Binary(b) => {
+            selectors(&b.lhs, out);
+            selectors(&b.rhs, out);
+        }
+        Expr::Paren(p) => selectors(&p.expr, out),
+        Expr::Call(c) => c.args.args.iter().for_each(|a| selectors(a, out)),
+        _ => {}
+    }
+}
+
+/// Why a case needs native histograms, if it does: its expected result has one, or one
+/// of its selectors matches a series that was loaded with histogram samples.
+fn needs_native_histograms(ev: &Eval, hist: &[Labels], store: &MemStore) -> Option<String> {
+    if ev.unsupported.is_some() {
+        return Some("native histogram in the expected result".into());
+    }
+    let expr = promql_parser::parser::parse(&ev.query).ok()?;
+    let mut sels = Vec::new();
+    selectors(&expr, &mut sels);
+    for vs in &sels {
+        let mut ms: Vec<Matcher> = Vec::new();
+        if let Some(n) = &vs.name {
+            ms.extend(Matcher::new(MatchOp::Equal, "__name__", n.clone()).ok());
+        }
+        for m in &vs.matchers.matchers {
+            let op = match m.op {
+                promql_parser::label::MatchOp::Equal => MatchOp::Equal,
+                promql_parser::label::MatchOp::NotEqual => MatchOp::NotEqual,
+                promql_parser::label::MatchOp::Re(_) => MatchOp::RegexMatch,
+                promql_parser::label::MatchOp::NotRe(_) => MatchOp::RegexNoMatch,
+            };
+            ms.extend(Matcher::new(op, m.name.clone(), m.value.clone()).ok());
+        }
+        for h in hist {
+            if ms
+                .iter()
+                .all(|m| store.matches(m, h.get(&m.name).unwrap_or("")))
+            {
+                return Some(format!("reads native histogram series {h}"));
+            }
+        }
+    }
+    None
+}
+
 #[test]
 fn promql_conformance() {
     let skips = list_file("skip.txt");
@@ -562,6 +623,8 @@ fn promql_conformance() {
         testdata_dir().display()
     );
     let filter = std::env::var("PROMQLTEST_FILTER").ok();
+    // Lists the cases that read native histograms, as candidate lines for skip.txt.
+    let suggest = std::env::var("PROMQLTEST_SUGGEST_SKIPS").is_ok();
     let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     let mut unexpected = Vec::new();
     let mut now_passing = Vec::new();
@@ -581,6 +644,7 @@ fn promql_conformance() {
             }
         };
         let whole_file_skipped = skip_ids.contains(&fname);
+        let mut histogram_series: Vec<Labels> = Vec::new();
         let mut runner = Runner {
             engine: Engine::new(EngineOptions::default()),
             store: MemStore::default(),
@@ -588,10 +652,18 @@ fn promql_conformance() {
         };
         for cmd in &cmds {
             match cmd {
-                Cmd::Clear => runner.store = MemStore::default(),
+                Cmd::Clear => {
+                    runner.store = MemStore::default();
+                    histogram_series.clear();
+                }
                 Cmd::Load {
-                    interval, series, ..
-                } => runner.load(*interval, series),
+                    interval,
+                    series,
+                    histogram_series: h,
+                } => {
+                    runner.load(*interval, series);
+                    histogram_series.extend(h.iter().cloned());
+                }
                 Cmd::Eval(ev) => {
                     let id = format!("{fname}:{}", ev.line);
                     if whole_file_skipped || skip_ids.contains(&id) {
@@ -599,6 +671,14 @@ fn promql_conformance() {
                         continue;
                     }
                     if filter.as_ref().is_some_and(|f| !id.contains(f.as_str())) {
+                        continue;
+                    }
+                    if suggest {
+                        if let Some(why) =
+                            needs_native_histograms(ev, &histogram_series, &runner.store)
+                        {
+                            println!("{id} # {why}");
+                        }
                         continue;
                     }
                     let res =

@@ -131,10 +131,11 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr, g: &Grid) -> Result<Va
     }
     if op == AggOp::Quantile {
         if let Some(ps) = &scalar_param {
+            let pos = a.param.as_ref().map(|p| ev.pos(p)).unwrap_or_default();
             for &q in ps {
                 if q.is_nan() || !(0.0..=1.0).contains(&q) {
                     ev.warn(format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        "PromQL warning: quantile value should be between 0 and 1, got {}{pos}",
                         fmt_go_float(q)
                     ));
                 }
@@ -206,6 +207,16 @@ fn add(op: AggOp, grp: &mut Group, e: Elem) {
     let f = e.v;
     let first = grp.count == 0.0;
     grp.count += 1.0;
+    if first && matches!(op, AggOp::Sum | AggOp::Avg | AggOp::Stddev | AggOp::Stdvar) {
+        // The first value seeds the group, so an infinite first value stays intact.
+        if matches!(op, AggOp::Sum | AggOp::Avg) {
+            grp.value = f;
+        } else if !f.is_finite() {
+            grp.value = f64::NAN;
+        }
+        grp.mean = f;
+        return;
+    }
     match op {
         AggOp::Sum => {
             let (s, c) = kahan_inc(f, grp.value, grp.comp);

@@ -288,6 +288,12 @@ fn vector_vector(
             continue;
         };
         let r = &one[ri];
+        // Checked before comparison filtering so the error does not depend on values.
+        if one_to_one && !matched.insert(sig.clone()) {
+            return Err(QueryError::Execution(
+                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+            ));
+        }
         let (vl, vr) = if swap { (r.v, e.v) } else { (e.v, r.v) };
         let (mut v, keep) = apply(op, vl, vr);
         if op.is_comparison() {
@@ -317,13 +323,7 @@ fn vector_vector(
                 _ => labels.remove(name),
             }
         }
-        if one_to_one {
-            if !matched.insert(sig) {
-                return Err(QueryError::Execution(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
-                ));
-            }
-        } else if !produced.insert(labels.clone()) {
+        if !one_to_one && !produced.insert(labels.clone()) {
             return Err(QueryError::Execution(
                 "multiple matches for labels: grouping labels must ensure unique matches".into(),
             ));

@@ -21,12 +21,16 @@ pub(crate) struct Evaluator<'a> {
     pub q: &'a dyn Queryable,
     pub query_start: i64,
     pub query_end: i64,
+    /// The range query's step (0 for an instant query), for `step()`.
+    pub query_step: i64,
     pub lookback: i64,
     pub deadline: Instant,
     pub max_samples: usize,
     pub samples: usize,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    /// The query text, for the `(line:col)` positions annotations carry.
+    pub query_text: String,
     /// True while evaluating a range query (for the `sort` warning).
     pub is_range: bool,
     depth: usize,
@@ -72,6 +76,7 @@ impl<'a> Evaluator<'a> {
             q,
             query_start,
             query_end,
+            query_step: 0,
             lookback,
             deadline,
             max_samples,
@@ -79,6 +84,7 @@ impl<'a> Evaluator<'a> {
             warnings: Vec::new(),
             infos: Vec::new(),
             is_range: false,
+            query_text: String::new(),
             depth: 0,
         }
     }
@@ -97,6 +103,21 @@ impl<'a> Evaluator<'a> {
             return Err(QueryError::TooManySamples("query execution"));
         }
         Ok(())
+    }
+
+    /// ` (line:col)` of the first occurrence of `node`'s text in the query, as Prometheus
+    /// appends to annotations; empty when the text cannot be located.
+    pub fn pos(&self, node: &dyn std::fmt::Display) -> String {
+        let needle = node.to_string();
+        match self.query_text.find(&needle) {
+            Some(i) => {
+                let before = &self.query_text[..i];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rfind('\n').map_or(i, |nl| i - nl - 1) + 1;
+                format!(" ({line}:{col})")
+            }
+            None => String::new(),
+        }
     }
 
     pub fn warn(&mut self, msg: String) {

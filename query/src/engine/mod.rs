@@ -115,7 +115,7 @@ impl Engine {
         qopts: &QueryOptions,
     ) -> Result<QueryResult, QueryError> {
         let expr = parse(query)?;
-        self.instant_query_expr(q, &expr, time_ms, qopts)
+        self.instant_query_inner(q, &expr, query, time_ms, qopts)
     }
 
     /// [`Engine::instant_query`] for an already parsed expression.
@@ -126,7 +126,19 @@ impl Engine {
         time_ms: i64,
         qopts: &QueryOptions,
     ) -> Result<QueryResult, QueryError> {
+        self.instant_query_inner(q, expr, &expr.to_string(), time_ms, qopts)
+    }
+
+    fn instant_query_inner(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        text: &str,
+        time_ms: i64,
+        qopts: &QueryOptions,
+    ) -> Result<QueryResult, QueryError> {
         let mut ev = self.evaluator(q, time_ms, time_ms, qopts);
+        ev.query_text = text.to_string();
         let grid = Grid {
             start: time_ms,
             end: time_ms,
@@ -186,7 +198,7 @@ impl Engine {
         qopts: &QueryOptions,
     ) -> Result<QueryResult, QueryError> {
         let expr = parse(query)?;
-        self.range_query_expr(q, &expr, start_ms, end_ms, step_ms, qopts)
+        self.range_query_inner(q, &expr, query, start_ms, end_ms, step_ms, qopts)
     }
 
     /// [`Engine::range_query`] for an already parsed expression.
@@ -194,6 +206,21 @@ impl Engine {
         &self,
         q: &dyn Queryable,
         expr: &Expr,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        qopts: &QueryOptions,
+    ) -> Result<QueryResult, QueryError> {
+        let text = expr.to_string();
+        self.range_query_inner(q, expr, &text, start_ms, end_ms, step_ms, qopts)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn range_query_inner(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        text: &str,
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
@@ -211,10 +238,12 @@ impl Engine {
         }
         match expr.value_type() {
             ValueType::Vector | ValueType::Scalar => {}
-            t => return Err(QueryError::BadData(format!(
+            t => {
+                return Err(QueryError::BadData(format!(
                 "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
                 type_label(t)
-            ))),
+            )))
+            }
         }
         let grid = Grid {
             start: start_ms,
@@ -226,6 +255,8 @@ impl Engine {
         }
         let mut ev = self.evaluator(q, start_ms, end_ms, qopts);
         ev.is_range = true;
+        ev.query_text = text.to_string();
+        ev.query_step = step_ms;
         let val = ev.eval(expr, &grid)?;
         let series = match val {
             Val::Scalar(v) => vec![GSeries {
@@ -238,10 +269,12 @@ impl Engine {
                     .collect(),
             }],
             Val::Vector(series) => merge_same_labels(drop_names(series))?,
-            other => return Err(QueryError::BadData(format!(
+            other => {
+                return Err(QueryError::BadData(format!(
                 "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
                 other.type_name()
-            ))),
+            )))
+            }
         };
         let mut out: Vec<MatrixSeries> = series
             .into_iter()
@@ -294,4 +327,143 @@ fn type_label(t: ValueType) -> &'static str {
 
 fn parse(query: &str) -> Result<Expr, QueryError> {
     promql_parser::parser::parse(query).map_err(QueryError::BadData)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tianshu_tsdb::{stale_nan, MatchOp};
+
+    /// Series held in memory; only equality matchers, which is all these tests use.
+    struct Store(Vec<Series>);
+
+    impl Queryable for Store {
+        fn select(
+            &self,
+            matchers: &[Matcher],
+            mint: i64,
+            maxt: i64,
+        ) -> Result<Vec<Series>, QueryError> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|s| {
+                    matchers.iter().all(|m| {
+                        let v = s.labels.get(&m.name).unwrap_or("");
+                        match m.op {
+                            MatchOp::Equal => v == m.value,
+                            MatchOp::NotEqual => v != m.value,
+                            _ => true,
+                        }
+                    })
+                })
+                .map(|s| Series {
+                    labels: s.labels.clone(),
+                    samples: s
+                        .samples
+                        .iter()
+                        .filter(|p| p.t >= mint && p.t <= maxt)
+                        .copied()
+                        .collect(),
+                })
+                .collect())
+        }
+    }
+
+    fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> Series {
+        Series {
+            labels: Labels::from_pairs(pairs.iter().copied()),
+            samples: samples.iter().map(|&(t, v)| Sample::new(t, v)).collect(),
+        }
+    }
+
+    fn instant(store: &Store, q: &str, t: i64) -> Result<Value, QueryError> {
+        Engine::new(EngineOptions::default())
+            .instant_query(store, q, t, &QueryOptions::default())
+            .map(|r| r.value)
+    }
+
+    fn values(v: &Value) -> Vec<f64> {
+        match v {
+            Value::Vector(v) => v.iter().map(|s| s.v).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn staleness_marker_ends_the_series_before_lookback_runs_out() {
+        let store = Store(vec![series(
+            &[("__name__", "up")],
+            &[(0, 1.0), (10_000, stale_nan())],
+        )]);
+        assert_eq!(
+            values(&instant(&store, "up", 5_000).unwrap_or(Value::Vector(vec![]))),
+            vec![1.0]
+        );
+        assert!(values(&instant(&store, "up", 20_000).unwrap_or(Value::Vector(vec![]))).is_empty());
+        // Without the marker the sample would be visible until 5m later.
+        let fresh = Store(vec![series(&[("__name__", "up")], &[(0, 1.0)])]);
+        assert_eq!(
+            values(&instant(&fresh, "up", 299_000).unwrap_or(Value::Vector(vec![]))),
+            vec![1.0]
+        );
+        assert!(
+            values(&instant(&fresh, "up", 300_000).unwrap_or(Value::Vector(vec![]))).is_empty()
+        );
+    }
+
+    #[test]
+    fn one_to_one_duplicates_are_rejected_with_prometheus_wording() {
+        let store = Store(vec![
+            series(&[("__name__", "a"), ("x", "1"), ("y", "1")], &[(0, 1.0)]),
+            series(&[("__name__", "a"), ("x", "1"), ("y", "2")], &[(0, 1.0)]),
+            series(&[("__name__", "b"), ("x", "1")], &[(0, 1.0)]),
+        ]);
+        let err = instant(&store, "a + on(x) b", 0)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)")
+        );
+        let err = instant(&store, "b + on(x) a", 0)
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with(
+            "found duplicate series for the match group {x=\"1\"} on the right hand-side"
+        )));
+        let ok = instant(&store, "a + on(x) group_left b", 0);
+        assert_eq!(values(&ok.unwrap_or(Value::Vector(vec![]))), vec![2.0, 2.0]);
+    }
+
+    #[test]
+    fn functions_producing_equal_label_sets_fail() {
+        let store = Store(vec![
+            series(&[("__name__", "a"), ("x", "1")], &[(0, 1.0)]),
+            series(&[("__name__", "b"), ("x", "1")], &[(0, 1.0)]),
+        ]);
+        let err = instant(&store, "abs({x=\"1\"})", 0)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("vector cannot contain metrics with the same labelset")
+        );
+    }
+
+    #[test]
+    fn hostile_queries_error_instead_of_panicking() {
+        let store = Store(vec![series(&[("__name__", "a")], &[(0, 1.0)])]);
+        let engine = Engine::new(EngineOptions::default());
+        let o = QueryOptions::default();
+        assert!(engine.range_query(&store, "a", 0, 10, 0, &o).is_err());
+        assert!(engine.range_query(&store, "a", 0, i64::MAX, 1, &o).is_err());
+        let deep = format!("{}a{}", "(".repeat(500), ")".repeat(500));
+        assert!(engine.instant_query(&store, &deep, 0, &o).is_err());
+        assert!(engine.instant_query(&store, "a[1000y:1ms]", 0, &o).is_err());
+        assert!(engine.instant_query(&store, "topk(NaN, a)", 0, &o).is_err());
+        assert!(engine
+            .instant_query(&store, "rate(a[5m] offset -1000y)", 0, &o)
+            .is_ok());
+    }
 }

@@ -41,7 +41,9 @@ pub enum Cmd {
     Load {
         interval: i64,
         series: Vec<SeriesDef>,
-        unsupported: bool,
+        /// Series given native histogram samples (or created from classic buckets by
+        /// `load_with_nhcb`); we cannot store those.
+        histogram_series: Vec<Labels>,
     },
     Eval(Box<Eval>),
 }
@@ -99,6 +101,20 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     Ok(if neg { -total } else { total })
 }
 
+/// The native histogram series `load_with_nhcb` derives from a classic bucket series.
+fn nhcb_base(l: &Labels) -> Labels {
+    let mut out = l.clone();
+    if let Some(n) = l.get("__name__") {
+        for suffix in ["_bucket", "_count", "_sum"] {
+            if let Some(base) = n.strip_suffix(suffix) {
+                out.set("__name__", base);
+                out.remove("le");
+            }
+        }
+    }
+    out
+}
+
 pub fn parse_number(s: &str) -> Option<f64> {
     let t = s.trim();
     match t {
@@ -106,9 +122,6 @@ pub fn parse_number(s: &str) -> Option<f64> {
         "-Inf" | "-inf" => return Some(f64::NEG_INFINITY),
         "NaN" | "nan" => return Some(f64::NAN),
         _ => {}
-    }
-    if let Some(h) = t.strip_prefix("0x") {
-        return i64::from_str_radix(h, 16).ok().map(|v| v as f64);
     }
     if t.chars()
         .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
@@ -297,6 +310,8 @@ pub fn parse_file(text: &str) -> Result<Vec<Cmd>, String> {
     let re_expect_range =
         regex::Regex::new(r"^expect range vector\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$")
             .map_err(|e| e.to_string())?;
+    let hist_re = regex::Regex::new(r"\{\{[^}]*\}\}(?:[+-]\{\{[^}]*\}\})?(?:x(\d+))?")
+        .map_err(|e| e.to_string())?;
     let mut cmds = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -313,12 +328,26 @@ pub fn parse_file(text: &str) -> Result<Vec<Cmd>, String> {
             let arg = l.split_whitespace().nth(1).unwrap_or("");
             let interval = parse_duration(arg).map_err(|e| format!("line {}: {e}", i + 1))?;
             let mut series = Vec::new();
-            let mut unsupported = word == "load_with_nhcb";
+            let mut histogram_series = Vec::new();
+            let nhcb = word == "load_with_nhcb";
             i += 1;
             while i < lines.len() && !lines[i].is_empty() {
-                if lines[i].contains("{{") || lines[i].contains("@st") {
-                    unsupported = true;
-                } else {
+                let (labels, _) =
+                    parse_metric(&lines[i]).map_err(|e| format!("line {}: {e}", i + 1))?;
+                if lines[i].contains("{{") {
+                    histogram_series.push(labels);
+                    // Keep the float samples; histogram samples become gaps.
+                    let floats = hist_re.replace_all(&lines[i], |c: &regex::Captures| {
+                        let n = c
+                            .get(1)
+                            .map_or(1, |m| m.as_str().parse::<usize>().unwrap_or(0) + 1);
+                        vec!["_"; n].join(" ")
+                    });
+                    series.push(parse_series(&floats).map_err(|e| format!("line {}: {e}", i + 1))?);
+                } else if !lines[i].contains("@st") {
+                    if nhcb {
+                        histogram_series.push(nhcb_base(&labels));
+                    }
                     series
                         .push(parse_series(&lines[i]).map_err(|e| format!("line {}: {e}", i + 1))?);
                 }
@@ -327,7 +356,7 @@ pub fn parse_file(text: &str) -> Result<Vec<Cmd>, String> {
             cmds.push(Cmd::Load {
                 interval,
                 series,
-                unsupported,
+                histogram_series,
             });
         } else if word.starts_with("eval") {
             let line_no = i + 1;
@@ -421,7 +450,11 @@ pub fn parse_file(text: &str) -> Result<Vec<Cmd>, String> {
                     unsupported = Some("native histogram in expected result".to_string());
                     continue;
                 }
-                if let Some(v) = parse_number(d) {
+                let hex = d
+                    .strip_prefix("0x")
+                    .and_then(|h| i64::from_str_radix(h, 16).ok())
+                    .map(|v| v as f64);
+                if let Some(v) = hex.or_else(|| parse_number(d)) {
                     scalar = Some(v);
                     continue;
                 }

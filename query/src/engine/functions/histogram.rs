@@ -23,7 +23,7 @@ struct Hist {
     buckets: Vec<Bucket>,
 }
 
-fn group_buckets(ev: &mut Evaluator, elems: Vec<Elem>) -> Vec<Hist> {
+fn group_buckets(ev: &mut Evaluator, elems: Vec<Elem>, pos: &str) -> Vec<Hist> {
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut out: Vec<Hist> = Vec::new();
     for e in elems {
@@ -33,7 +33,7 @@ fn group_buckets(ev: &mut Evaluator, elems: Vec<Elem>) -> Vec<Hist> {
             None => {
                 let name = e.labels.get(METRIC_NAME).unwrap_or("");
                 ev.warn(format!(
-                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}"
+                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}{pos}"
                 ));
                 continue;
             }
@@ -178,13 +178,26 @@ fn bucket_fraction(lower: f64, upper: f64, mut buckets: Vec<Bucket>) -> f64 {
     let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
     let (mut lower_set, mut upper_set) = (false, false);
     for (i, b) in buckets.iter().enumerate() {
+        // The first bucket starts at zero when its upper bound is positive (as native
+        // histograms with custom buckets define it), else at -Inf.
         let lb = if i > 0 {
             buckets[i - 1].upper
+        } else if b.upper > 0.0 {
+            0.0
         } else {
             f64::NEG_INFINITY
         };
         let ub = b.upper;
-        let interp = |v: f64| rank + (b.count - rank) * (v - lb) / (ub - lb);
+        // No interpolation inside a bucket of infinite width: it contributes nothing.
+        let interp = |v: f64| {
+            if lb == f64::NEG_INFINITY {
+                b.count
+            } else if ub == f64::INFINITY {
+                rank
+            } else {
+                rank + (b.count - rank) * (v - lb) / (ub - lb)
+            }
+        };
         if !lower_set && lb >= lower {
             lower_rank = rank;
             lower_set = true;
@@ -225,22 +238,24 @@ pub(crate) fn histogram_quantile(
 ) -> Result<Val, QueryError> {
     let q = scalar_arg(ev, args.first().copied(), g)?;
     let series = vector_arg(ev, args.get(1).copied(), g)?;
+    let pos = args.get(1).map(|a| ev.pos(a)).unwrap_or_default();
+    let qpos = args.first().map(|a| ev.pos(a)).unwrap_or_default();
     for &v in &q {
         if v.is_nan() || !(0.0..=1.0).contains(&v) {
             ev.warn(format!(
-                "PromQL warning: quantile value should be between 0 and 1, got {}",
+                "PromQL warning: quantile value should be between 0 and 1, got {}{qpos}",
                 crate::engine::aggregate::fmt_go_float(v)
             ));
         }
     }
     let mut out = Builder::default();
     for (i, elems) in per_step(&series, g).into_iter().enumerate() {
-        for h in group_buckets(ev, elems) {
+        for h in group_buckets(ev, elems, &pos) {
             let name = h.labels.get(METRIC_NAME).unwrap_or("").to_string();
             let (v, forced) = bucket_quantile(q[i], h.buckets);
             if forced {
                 ev.info(format!(
-                    "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}"
+                    "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}{pos}"
                 ));
             }
             out.push(
@@ -264,9 +279,10 @@ pub(crate) fn histogram_fraction(
     let lo = scalar_arg(ev, args.first().copied(), g)?;
     let hi = scalar_arg(ev, args.get(1).copied(), g)?;
     let series = vector_arg(ev, args.get(2).copied(), g)?;
+    let pos = args.get(2).map(|a| ev.pos(a)).unwrap_or_default();
     let mut out = Builder::default();
     for (i, elems) in per_step(&series, g).into_iter().enumerate() {
-        for h in group_buckets(ev, elems) {
+        for h in group_buckets(ev, elems, &pos) {
             let v = bucket_fraction(lo[i], hi[i], h.buckets);
             out.push(
                 Elem {
@@ -276,6 +292,63 @@ pub(crate) fn histogram_fraction(
                 },
                 g.ts(i),
             )?;
+        }
+    }
+    Ok(Val::Vector(out.finish()))
+}
+
+/// `histogram_quantiles(v, "label", q1, q2, ...)`: one output series per quantile, told
+/// apart by `label`.
+pub(crate) fn histogram_quantiles(
+    ev: &mut Evaluator,
+    args: &[&Expr],
+    g: &Grid,
+) -> Result<Val, QueryError> {
+    let series = vector_arg(ev, args.first().copied(), g)?;
+    let label = super::string_arg(ev, args.get(1).copied(), g)?;
+    let pos = args.first().map(|a| ev.pos(a)).unwrap_or_default();
+    let mut qs = Vec::new();
+    for a in args.iter().skip(2) {
+        qs.push(scalar_arg(ev, Some(a), g)?);
+    }
+    for (k, q) in qs.iter().enumerate() {
+        let qpos = args.get(k + 2).map(|a| ev.pos(a)).unwrap_or_default();
+        for &v in q {
+            if v.is_nan() || !(0.0..=1.0).contains(&v) {
+                ev.warn(format!(
+                    "PromQL warning: quantile value should be between 0 and 1, got {}{qpos}",
+                    crate::engine::aggregate::fmt_go_float(v)
+                ));
+            }
+        }
+    }
+    let mut out = Builder::default();
+    for (i, elems) in per_step(&series, g).into_iter().enumerate() {
+        for h in group_buckets(ev, elems, &pos) {
+            for q in &qs {
+                let (v, forced) = bucket_quantile(q[i], h.buckets.clone());
+                if forced {
+                    let name = h.labels.get(METRIC_NAME).unwrap_or("");
+                    let msg = format!(
+                        "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}{pos}"
+                    );
+                    ev.info(msg);
+                }
+                let mut labels = h.labels.clone();
+                let mut qv = crate::engine::aggregate::fmt_go_float(q[i]);
+                if q[i].is_finite() && !qv.contains('.') {
+                    qv.push_str(".0");
+                }
+                labels.set(&label, &qv);
+                out.push(
+                    Elem {
+                        labels,
+                        drop_name: true,
+                        v,
+                    },
+                    g.ts(i),
+                )?;
+            }
         }
     }
     Ok(Val::Vector(out.finish()))

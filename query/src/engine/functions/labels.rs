@@ -112,18 +112,20 @@ pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
 
 pub(crate) fn sort(
     ev: &mut Evaluator,
-    name: &str,
+    call: &promql_parser::parser::Call,
     args: &[&Expr],
     g: &Grid,
 ) -> Result<Val, QueryError> {
+    let name = call.func.name;
     let mut series = vector_arg(ev, args.first().copied(), g)?;
     let mut names = Vec::new();
     for a in args.iter().skip(1) {
         names.push(string_arg(ev, Some(a), g)?);
     }
     if ev.is_range {
+        let pos = ev.pos(call);
         ev.warn(format!(
-            "PromQL warning: sort is ineffective for range queries since results are always ordered by labels"
+            "PromQL warning: sort is ineffective for range queries since results are always ordered by labels{pos}"
         ));
         return Ok(Val::Vector(series));
     }

@@ -17,6 +17,9 @@ use super::value::{GSeries, Grid, Val};
 use crate::error::QueryError;
 use rate::Win;
 
+/// A function of one window's samples, its bounds and the step index.
+type WindowFn<'a> = dyn Fn(&[Sample], &Win, usize) -> Option<f64> + 'a;
+
 /// Functions whose result keeps the input's metric name.
 fn keeps_name(name: &str) -> bool {
     matches!(
@@ -41,6 +44,27 @@ pub(crate) fn call(ev: &mut Evaluator, c: &Call, g: &Grid) -> Result<Val, QueryE
             (0..n).map(|i| g.ts(i) as f64 / 1000.0).collect(),
         )),
         "pi" => Ok(Val::Scalar(vec![std::f64::consts::PI; n])),
+        "step" => Ok(Val::Scalar(vec![ev.query_step as f64 / 1000.0; n])),
+        "range" => Ok(Val::Scalar(vec![
+            (ev.query_end - ev.query_start) as f64
+                / 1000.0;
+            n
+        ])),
+        "start" => Ok(Val::Scalar(vec![ev.query_start as f64 / 1000.0; n])),
+        "end" => Ok(Val::Scalar(vec![ev.query_end as f64 / 1000.0; n])),
+        "min_of" | "max_of" => {
+            let a = scalar_arg(ev, args.first().copied(), g)?;
+            let b = scalar_arg(ev, args.get(1).copied(), g)?;
+            let f = if name == "min_of" {
+                math::go_min
+            } else {
+                math::go_max
+            };
+            Ok(Val::Scalar(
+                a.into_iter().zip(b).map(|(x, y)| f(x, y)).collect(),
+            ))
+        }
+        "histogram_quantiles" => histogram::histogram_quantiles(ev, &args, g),
         "vector" => {
             let v = scalar_arg(ev, args.first().copied(), g)?;
             Ok(Val::Vector(vec![GSeries {
@@ -100,7 +124,7 @@ pub(crate) fn call(ev: &mut Evaluator, c: &Call, g: &Grid) -> Result<Val, QueryE
         "label_replace" => labels::label_replace(ev, &args, g),
         "label_join" => labels::label_join(ev, &args, g),
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => {
-            labels::sort(ev, name, &args, g)
+            labels::sort(ev, c, &args, g)
         }
         "histogram_quantile" => histogram::histogram_quantile(ev, &args, g),
         "histogram_fraction" => histogram::histogram_fraction(ev, &args, g),
@@ -190,8 +214,9 @@ fn range_function(
     if name == "quantile_over_time" {
         for &q in params.first().map(|v| v.as_slice()).unwrap_or(&[]) {
             if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                let pos = args.first().map(|a| ev.pos(a)).unwrap_or_default();
                 ev.warn(format!(
-                    "PromQL warning: quantile value should be between 0 and 1, got {}",
+                    "PromQL warning: quantile value should be between 0 and 1, got {}{pos}",
                     super::aggregate::fmt_go_float(q)
                 ));
             }
@@ -215,7 +240,7 @@ fn range_function(
             .copied()
             .unwrap_or(f64::NAN)
     };
-    let f: Box<dyn Fn(&[Sample], &Win, usize) -> Option<f64>> = match name {
+    let f: Box<WindowFn<'_>> = match name {
         "rate" => Box::new(|s, w, _| rate::extrapolated_rate(s, w, true, true)),
         "increase" => Box::new(|s, w, _| rate::extrapolated_rate(s, w, true, false)),
         "delta" => Box::new(|s, w, _| rate::extrapolated_rate(s, w, false, false)),
@@ -254,6 +279,7 @@ fn range_function(
     };
     let mut out = range_apply_win(&input, g, &*f);
     if (name == "rate" || name == "increase") && input.from_selector {
+        let pos = args.get(matrix_idx).map(|a| ev.pos(a)).unwrap_or_default();
         for s in &out {
             if let Some(m) = s.labels.get(METRIC_NAME) {
                 if !s.points.is_empty()
@@ -262,7 +288,7 @@ fn range_function(
                         .any(|suf| m.ends_with(suf))
                 {
                     ev.info(format!(
-                        "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {m:?}"
+                        "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {m:?}{pos}"
                     ));
                 }
             }
@@ -295,11 +321,7 @@ fn ts_of_extreme(s: &[Sample], want_max: bool) -> Option<f64> {
 }
 
 /// Applies a window function at every step, one series at a time.
-fn range_apply_win(
-    input: &RangeInput,
-    g: &Grid,
-    f: &dyn Fn(&[Sample], &Win, usize) -> Option<f64>,
-) -> Vec<GSeries> {
+fn range_apply_win(input: &RangeInput, g: &Grid, f: &WindowFn<'_>) -> Vec<GSeries> {
     let mut out = Vec::with_capacity(input.series.len());
     for s in &input.series {
         let mut points = Vec::new();
@@ -421,8 +443,7 @@ pub(crate) fn string_arg(
 
 fn range_arg(ev: &mut Evaluator, e: Option<&Expr>, g: &Grid) -> Result<RangeInput, QueryError> {
     let e = e.ok_or_else(|| QueryError::BadData("missing function argument".into()))?;
-    let r = ev.eval_range_input(e, g);
-    r
+    ev.eval_range_input(e, g)
 }
 
 fn unwrap_parens(e: &Expr) -> &Expr {
@@ -437,10 +458,6 @@ fn absent_labels(arg: Option<&Expr>) -> Labels {
     let vs: Option<&VectorSelector> = match arg.map(unwrap_parens) {
         Some(Expr::VectorSelector(vs)) => Some(vs),
         Some(Expr::MatrixSelector(ms)) => Some(&ms.vs),
-        Some(Expr::Subquery(sq)) => match unwrap_parens(&sq.expr) {
-            Expr::VectorSelector(vs) => Some(vs),
-            _ => None,
-        },
         _ => None,
     };
     let mut labels = Labels::empty();

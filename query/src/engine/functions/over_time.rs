@@ -83,6 +83,9 @@ pub(crate) fn quantile_over(q: f64, s: &[Sample]) -> f64 {
 }
 
 pub(crate) fn mad(s: &[Sample]) -> f64 {
+    if s.iter().any(|p| p.v.is_nan()) {
+        return f64::NAN;
+    }
     let mut v: Vec<f64> = s.iter().map(|p| p.v).collect();
     let median = quantile(0.5, &mut v);
     let mut dev: Vec<f64> = s.iter().map(|p| (p.v - median).abs()).collect();
@@ -97,8 +100,8 @@ pub(crate) fn double_exponential_smoothing(s: &[Sample], sf: f64, tf: f64) -> Op
     let mut s0 = 0.0;
     let mut s1 = s[0].v;
     let mut b = s[1].v - s[0].v;
-    for i in 1..s.len() {
-        let x = sf * s[i].v;
+    for (i, p) in s.iter().enumerate().skip(1) {
+        let x = sf * p.v;
         if i > 1 {
             b = tf * (s1 - s0) + (1.0 - tf) * b;
         }
