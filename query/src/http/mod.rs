@@ -27,7 +27,7 @@ mod compression;
 mod form;
 mod meta_handlers;
 mod metrics;
-mod params;
+pub mod params;
 mod query_handlers;
 mod response;
 mod rfc3339;

@@ -1,5 +1,6 @@
 //! Prometheus's parsers for request parameters (times, durations, limits, label names and
-//! `match[]` selectors), with its error texts.
+//! `match[]` selectors), with its error texts. Public so that the binary reads its duration
+//! flags with the same syntax the API accepts.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
