@@ -115,21 +115,34 @@ async fn string_and_scalar_results() {
         r.body,
         r#"{"status":"success","data":{"resultType":"string","result":[1435781451.781,"hello"]}}"#
     );
+    // Scalars' and strings' timestamps are plain floats: no padding to three digits.
+    let r = get(&api, "/api/v1/query?query=time()&time=1435781451.78").await;
+    assert_eq!(
+        r.body,
+        r#"{"status":"success","data":{"resultType":"scalar","result":[1435781451.78,"1435781451.78"]}}"#
+    );
 }
 
 #[tokio::test]
 async fn float_values_format_as_prometheus() {
     let api = api();
-    for (query, want) in [
-        ("0.1", "0.1"),
-        ("1e21", "1e+21"),
-        ("1e20", "100000000000000000000"),
-        ("1.7976931348623157e308", "1.7976931348623157e+308"),
-        ("-0", "-0"),
-        ("NaN", "NaN"),
-        ("Inf", "+Inf"),
-        ("-Inf", "-Inf"),
-        ("0.0000001", "1e-07"),
+    // Sample values switch to exponent notation below 1e-6 and from 1e21 up; scalar
+    // results never do (Prometheus marshals them through `strconv.FormatFloat(v, 'f')`).
+    let max_f = format!("179769313486231570{}", "0".repeat(291));
+    for (query, sample, scalar) in [
+        ("0.1", "0.1", "0.1"),
+        ("1e21", "1e+21", "1000000000000000000000"),
+        ("1e20", "100000000000000000000", "100000000000000000000"),
+        (
+            "1.7976931348623157e308",
+            "1.7976931348623157e+308",
+            max_f.as_str(),
+        ),
+        ("-0", "-0", "-0"),
+        ("NaN", "NaN", "NaN"),
+        ("Inf", "+Inf", "+Inf"),
+        ("-Inf", "-Inf", "-Inf"),
+        ("0.0000001", "1e-07", "0.0000001"),
     ] {
         let r = get(
             &api,
@@ -139,9 +152,18 @@ async fn float_values_format_as_prometheus() {
         assert_eq!(
             r.body,
             format!(
-                r#"{{"status":"success","data":{{"resultType":"scalar","result":[100,"{want}"]}}}}"#
+                r#"{{"status":"success","data":{{"resultType":"scalar","result":[100,"{scalar}"]}}}}"#
             ),
-            "query {query}"
+            "scalar {query}"
+        );
+        let vq = format!("vector({query})");
+        let r = get(&api, &format!("/api/v1/query?query={}&time=100", enc(&vq))).await;
+        assert_eq!(
+            r.body,
+            format!(
+                r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{}},"value":[100,"{sample}"]}}]}}}}"#
+            ),
+            "{vq}"
         );
     }
 }

@@ -93,7 +93,7 @@ impl ApiState {
 type State = Arc<ApiState>;
 
 /// The API's routes. Has no fallback, so it can be merged with other routers; unknown paths
-/// under `/api/v1/` answer Prometheus's `not_found` error.
+/// under `/api/v1/` answer Prometheus's plain 404.
 pub fn router(state: ApiState) -> Router {
     use meta_handlers as m;
     use query_handlers as q;

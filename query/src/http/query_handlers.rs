@@ -211,11 +211,17 @@ pub(super) fn encode_value(value: &Value) -> String {
         .raw(",")
         .key("result");
     match value {
+        // Prometheus encodes scalars and strings through Go's `encoding/json` rather than
+        // its sample encoder: plain float seconds, and the value always in 'f' notation.
         Value::Scalar { t, v } => {
-            j.point(*t, *v);
+            j.raw("[")
+                .float_seconds(*t)
+                .raw(",")
+                .scalar_value(*v)
+                .raw("]");
         }
         Value::String { t, v } => {
-            j.raw("[").timestamp(*t).raw(",").string(v).raw("]");
+            j.raw("[").float_seconds(*t).raw(",").string(v).raw("]");
         }
         Value::Vector(samples) => {
             j.raw("[");
@@ -304,6 +310,13 @@ mod tests {
                 v: 2.0
             }),
             r#"{"resultType":"scalar","result":[1435781451.781,"2"]}"#
+        );
+        assert_eq!(
+            encode_value(&Value::Scalar {
+                t: 1_435_781_451_780,
+                v: 1e21
+            }),
+            r#"{"resultType":"scalar","result":[1435781451.78,"1000000000000000000000"]}"#
         );
         assert_eq!(
             encode_value(&Value::String {

@@ -83,6 +83,30 @@ impl Json {
         self
     }
 
+    /// A millisecond timestamp as Go's `encoding/json` writes `float64(t)/1000`: shortest
+    /// digits, no padding (`1435781451.78`).
+    pub(crate) fn float_seconds(&mut self, t_ms: i64) -> &mut Self {
+        // Milliseconds as f64 are exact up to 2^53 and the quotient is then the closest
+        // double, so shortest-digit printing matches Go's.
+        self.buf.push_str(&(t_ms as f64 / 1000.0).to_string());
+        self
+    }
+
+    /// A scalar result's value: Go's `FormatFloat(v, 'f', -1, 64)` without the exponent
+    /// switch of sample values, as `promql.Scalar` marshals itself.
+    pub(crate) fn scalar_value(&mut self, v: f64) -> &mut Self {
+        self.buf.push('"');
+        if v.is_nan() {
+            self.buf.push_str("NaN");
+        } else if v.is_infinite() {
+            self.buf.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+        } else {
+            self.buf.push_str(&v.to_string());
+        }
+        self.buf.push('"');
+        self
+    }
+
     /// A `[t,"v"]` pair.
     pub(crate) fn point(&mut self, t_ms: i64, v: f64) -> &mut Self {
         self.buf.push('[');
@@ -287,6 +311,28 @@ mod tests {
         for (v, want) in cases {
             assert_eq!(format_float(*v), *want, "formatting {v:?}");
         }
+    }
+
+    #[test]
+    fn scalar_parts_format_as_go_json() {
+        let mut j = Json::new();
+        j.float_seconds(1_435_781_451_780)
+            .raw(" ")
+            .float_seconds(5_000)
+            .raw(" ")
+            .float_seconds(-1)
+            .raw(" ")
+            .scalar_value(1e21)
+            .raw(" ")
+            .scalar_value(1e-7)
+            .raw(" ")
+            .scalar_value(-0.0)
+            .raw(" ")
+            .scalar_value(f64::INFINITY);
+        assert_eq!(
+            j.into_string(),
+            r#"1435781451.78 5 -0.001 "1000000000000000000000" "0.0000001" "-0" "+Inf""#
+        );
     }
 
     #[test]

@@ -1,17 +1,15 @@
 //! Status, health and not-yet-populated endpoints (targets, rules, alerts), in Prometheus's
 //! shapes so that Grafana and Prometheus's own UI can read them.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::State as AxumState;
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::params::go_quote;
 use super::response::{ApiResult, Json, Success};
 use super::rfc3339::format_millis;
 use super::{blocking, finish, State};
-use crate::error::QueryError;
 
 fn constant(st: &State, endpoint: &'static str, data: &str) -> Response {
     finish(
@@ -142,14 +140,17 @@ pub(super) async fn alerts(AxumState(st): AxumState<State>) -> Response {
     constant(&st, "alerts", r#"{"alerts":[]}"#)
 }
 
-pub(super) async fn not_found(AxumState(st): AxumState<State>, uri: Uri) -> Response {
-    let err = QueryError::NotFound(format!("unknown API endpoint {}", go_quote(uri.path())));
-    finish(&st, "not_found", Instant::now(), Err(err))
+/// Prometheus answers unknown API paths with Go's plain-text 404, not a JSON error; the
+/// route exists so that a UI fallback merged beside this router cannot answer them.
+pub(super) async fn not_found(AxumState(st): AxumState<State>) -> Response {
+    st.metrics
+        .observe("not_found", Duration::ZERO, Some("not_found"));
+    plain(StatusCode::NOT_FOUND, "404 page not found\n")
 }
 
-fn plain(text: &'static str) -> Response {
+fn plain(status: StatusCode, text: &'static str) -> Response {
     (
-        StatusCode::OK,
+        status,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -160,9 +161,9 @@ fn plain(text: &'static str) -> Response {
 }
 
 pub(super) async fn healthy() -> Response {
-    plain("Tianshu is Healthy.\n")
+    plain(StatusCode::OK, "Tianshu is Healthy.\n")
 }
 
 pub(super) async fn ready() -> Response {
-    plain("Tianshu is Ready.\n")
+    plain(StatusCode::OK, "Tianshu is Ready.\n")
 }
