@@ -49,7 +49,7 @@ pub(crate) struct RangeInput {
 impl RangeInput {
     /// The end of the window evaluated at step `ts`.
     pub fn eff(&self, ts: i64) -> i64 {
-        self.at.unwrap_or(ts) - self.offset
+        self.at.unwrap_or(ts).saturating_sub(self.offset)
     }
 
     /// Samples of `s` in `(eff - range, eff]`.
@@ -278,7 +278,7 @@ impl<'a> Evaluator<'a> {
         }
         let inner = Grid {
             start,
-            end: base_end - offset,
+            end: base_end.saturating_sub(offset),
             step,
         };
         let steps = (inner.end.saturating_sub(inner.start) / step).max(0) as u64;

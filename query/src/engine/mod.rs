@@ -250,7 +250,7 @@ impl Engine {
             end: end_ms,
             step: step_ms,
         };
-        if ((end_ms - start_ms) / step_ms) as u64 >= self.opts.max_samples as u64 {
+        if grid.len() > self.opts.max_samples {
             return Err(QueryError::TooManySamples("query execution"));
         }
         let mut ev = self.evaluator(q, start_ms, end_ms, qopts);
@@ -325,7 +325,48 @@ fn type_label(t: ValueType) -> &'static str {
     }
 }
 
+/// Nesting and operator counts above which a query is refused before parsing: the parser
+/// and the expression tree's destructor recurse, and a 50,000-term chain like `a+a+...`
+/// overflows a 2 MiB thread stack.
+const MAX_PARSE_NESTING: usize = 256;
+const MAX_OPERATORS: usize = 4096;
+
+fn check_complexity(query: &str) -> Result<(), QueryError> {
+    let (mut depth, mut max_depth, mut ops) = (0usize, 0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in query.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && q != '`' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                max_depth = max_depth.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '+' | '-' | '*' | '/' | '%' | '^' | '=' | '<' | '>' | '!' => ops += 1,
+            _ => {}
+        }
+    }
+    if max_depth > MAX_PARSE_NESTING || ops > MAX_OPERATORS {
+        return Err(QueryError::BadData(
+            "query is too complex: too deeply nested or too many operators".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn parse(query: &str) -> Result<Expr, QueryError> {
+    check_complexity(query)?;
     promql_parser::parser::parse(query).map_err(QueryError::BadData)
 }
 
@@ -460,6 +501,13 @@ mod tests {
         assert!(engine.range_query(&store, "a", 0, i64::MAX, 1, &o).is_err());
         let deep = format!("{}a{}", "(".repeat(500), ")".repeat(500));
         assert!(engine.instant_query(&store, &deep, 0, &o).is_err());
+        let long = format!("a{}", "+a".repeat(50_000));
+        assert!(engine.instant_query(&store, &long, 0, &o).is_err());
+        // Just under the evaluator's depth limit still works.
+        let nested = format!("{}a{}", "(".repeat(140), ")".repeat(140));
+        assert!(engine.instant_query(&store, &nested, 0, &o).is_ok());
+        let chain = format!("a{}", "+a".repeat(140));
+        assert!(engine.instant_query(&store, &chain, 0, &o).is_ok());
         assert!(engine.instant_query(&store, "a[1000y:1ms]", 0, &o).is_err());
         assert!(engine.instant_query(&store, "topk(NaN, a)", 0, &o).is_err());
         assert!(engine

@@ -20,16 +20,20 @@ impl Grid {
         if self.end < self.start || self.step <= 0 {
             return 0;
         }
-        ((self.end - self.start) / self.step) as usize + 1
+        let span = self.end as i128 - self.start as i128;
+        usize::try_from(span / self.step as i128 + 1).unwrap_or(usize::MAX)
     }
 
     pub fn ts(&self, i: usize) -> i64 {
-        self.start + self.step * i as i64
+        self.start.saturating_add(
+            self.step
+                .saturating_mul(i64::try_from(i).unwrap_or(i64::MAX)),
+        )
     }
 
     /// Index of the step at `t`, if `t` lies on the grid.
     pub fn index_of(&self, t: i64) -> Option<usize> {
-        if t < self.start || t > self.end || (t - self.start) % self.step != 0 {
+        if self.step <= 0 || t < self.start || t > self.end || (t - self.start) % self.step != 0 {
             return None;
         }
         Some(((t - self.start) / self.step) as usize)

@@ -21,12 +21,12 @@ pub(crate) fn label_replace(
     let src = string_arg(ev, args.get(3).copied(), g)?;
     let re_src = string_arg(ev, args.get(4).copied(), g)?;
     let re = regex::Regex::new(&format!("^(?s:{re_src})$")).map_err(|e| {
-        QueryError::BadData(format!(
+        QueryError::Execution(format!(
             "invalid regular expression in label_replace(): {e}"
         ))
     })?;
     if dst.is_empty() {
-        return Err(QueryError::BadData(format!(
+        return Err(QueryError::Execution(format!(
             "invalid destination label name in label_replace(): {dst}"
         )));
     }
@@ -55,7 +55,7 @@ pub(crate) fn label_join(ev: &mut Evaluator, args: &[&Expr], g: &Grid) -> Result
         srcs.push(string_arg(ev, Some(a), g)?);
     }
     if dst.is_empty() {
-        return Err(QueryError::BadData(format!(
+        return Err(QueryError::Execution(format!(
             "invalid destination label name in label_join(): {dst}"
         )));
     }
