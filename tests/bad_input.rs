@@ -67,6 +67,7 @@ impl Checker {
     /// non-empty message mentioning one of `keywords` (any, case-insensitive).
     fn expect(&mut self, case: &str, want: u16, status: u16, body: &str, keywords: &[&str]) {
         let shown: String = body.chars().take(300).collect();
+        println!("{case}: {status} {}", shown.trim_end());
         if status != want {
             self.failures
                 .push(format!("{case}: expected {want}, got {status}: {shown}"));
