@@ -536,9 +536,31 @@ async fn parse_query_returns_the_syntax_tree() {
     assert_eq!(j["data"]["lhs"]["expr"]["type"], "vectorSelector");
     assert_eq!(j["data"]["lhs"]["expr"]["name"], "up");
     assert_eq!(
+        j["data"]["lhs"]["expr"]["matchers"],
+        json!([
+            {"type": "=", "name": "job", "value": "a"},
+            {"type": "=", "name": "__name__", "value": "up"},
+        ])
+    );
+    assert_eq!(
         j["data"]["rhs"],
         json!({"type": "numberLiteral", "val": "1"})
     );
+    let r = get(
+        &api,
+        &format!(
+            "/api/v1/parse_query?query={}",
+            enc("a / on(b) group_left(c) d")
+        ),
+    )
+    .await;
+    assert_eq!(
+        r.json()["data"]["matching"]["card"],
+        "many-to-one",
+        "{}",
+        r.body
+    );
+    assert_eq!(r.json()["data"]["matching"]["include"], json!(["c"]));
     let msg = post_form(&api, "/api/v1/parse_query", &form(&[("query", "sum(")]))
         .await
         .error(400, "bad_data");

@@ -228,7 +228,7 @@ async fn range_parameter_errors() {
         err("/api/v1/query_range?query=up&start=1&end=5".into()).await,
         "invalid parameter \"step\": cannot parse \"\" to a valid duration"
     );
-    for step in ["0", "-15", "0s"] {
+    for step in ["0", "-15", "0s", "NaN"] {
         assert_eq!(
             err(format!("/api/v1/query_range?query=up&start=1&end=5&step={step}")).await,
             "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"

@@ -93,7 +93,9 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     if let Some(f) = parse_go_float(s) {
         let ns = f * 1e9;
         if ns.is_nan() {
-            return Err(format!("cannot parse {} to a valid duration", go_quote(s)));
+            // Go converts NaN to the most negative Duration on the platforms Prometheus
+            // ships for, so `step=NaN` is rejected as a non-positive step.
+            return Ok(i64::MIN);
         }
         if ns >= i64::MAX as f64 || ns < i64::MIN as f64 {
             return Err(format!(
@@ -357,7 +359,8 @@ mod tests {
         assert_eq!(parse_duration("0.5"), Ok(500_000_000));
         assert_eq!(parse_duration("-3"), Ok(-3 * s));
         assert_eq!(parse_duration("1y"), Ok(365 * 86400 * s));
-        for bad in ["", "1m1h", "1s1s", "5x", "h", "1.5h", "300y", "s5", "NaN"] {
+        assert_eq!(parse_duration("NaN"), Ok(i64::MIN));
+        for bad in ["", "1m1h", "1s1s", "5x", "h", "1.5h", "300y", "s5"] {
             assert_eq!(
                 parse_duration(bad),
                 Err(format!(

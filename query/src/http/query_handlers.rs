@@ -58,11 +58,51 @@ pub(super) async fn parse_query(AxumState(st): AxumState<State>, p: Params) -> R
     let res = promql_parser::parser::parse(p.get("query"))
         .map_err(|e| invalid_param("query", e))
         .and_then(|expr| {
-            serde_json::to_string(&expr)
-                .map(Success::data)
-                .map_err(|e| QueryError::Internal(format!("encoding syntax tree: {e}")))
+            let mut tree = serde_json::to_value(&expr)
+                .map_err(|e| QueryError::Internal(format!("encoding syntax tree: {e}")))?;
+            align_tree(&mut tree);
+            Ok(Success::data(tree.to_string()))
         });
     finish(&st, "parse_query", started, res)
+}
+
+/// Brings promql-parser's tree to Prometheus's `translateAST` where they differ: selectors
+/// list the metric-name matcher last among their matchers, and a binary operation's
+/// cardinality is a plain string with the `group_x` labels under `include`.
+fn align_tree(node: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    match node {
+        Value::Object(obj) => {
+            let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
+            if kind == "vectorSelector" || kind == "matrixSelector" {
+                let name = obj
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                if let (false, Some(Value::Array(ms))) = (name.is_empty(), obj.get_mut("matchers"))
+                {
+                    ms.push(json!({"type": "=", "name": "__name__", "value": name}));
+                }
+            }
+            if let Some(Value::Object(m)) = obj.get_mut("matching") {
+                let grouped = match m.get("card") {
+                    Some(Value::Object(card)) => card
+                        .iter()
+                        .next()
+                        .map(|(k, labels)| (k.clone(), labels.clone())),
+                    _ => None,
+                };
+                if let Some((card, labels)) = grouped {
+                    m.insert("card".into(), Value::String(card));
+                    m.insert("include".into(), labels);
+                }
+            }
+            obj.values_mut().for_each(align_tree);
+        }
+        Value::Array(items) => items.iter_mut().for_each(align_tree),
+        _ => {}
+    }
 }
 
 async fn instant(st: &State, p: Params) -> ApiResult {
