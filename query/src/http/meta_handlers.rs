@@ -45,8 +45,7 @@ pub(super) async fn metadata(AxumState(st): AxumState<State>, p: Params) -> Resp
     finish(&st, "metadata", started, res)
 }
 
-/// `limit`, `start`, `end` and `match[]`, parsed in Prometheus's order so that the first
-/// bad parameter is the one reported.
+/// The `limit`, `start`, `end` and `match[]` parameters shared by the metadata endpoints.
 struct Selection {
     limit: usize,
     start: i64,
@@ -54,6 +53,7 @@ struct Selection {
     sets: Vec<Vec<Matcher>>,
 }
 
+/// Parses in Prometheus's order, so that the first bad parameter is the one reported.
 /// `wrap_match` says whether a bad `match[]` is reported as an invalid parameter (Prometheus
 /// does so for `series`) or with the bare cause (`labels`, `label/<name>/values`).
 fn selection(p: &Params, wrap_match: bool) -> Result<Selection, QueryError> {

@@ -46,6 +46,8 @@ pub(super) async fn runtimeinfo(AxumState(st): AxumState<State>) -> Response {
     j.raw(",").key("reloadConfigSuccess").bool(true);
     j.raw(",").key("lastConfigTime").string(&started);
     j.raw(",").key("corruptionCount").int(0);
+    // Go's fields, filled with their nearest counterparts: live async tasks for goroutines,
+    // usable cores for GOMAXPROCS, and "no limit" for GOMEMLIMIT as an unset Go reports.
     j.raw(",").key("goroutineCount").int(tasks as i64);
     j.raw(",").key("GOMAXPROCS").int(procs as i64);
     j.raw(",").key("GOMEMLIMIT").int(i64::MAX);
