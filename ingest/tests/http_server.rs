@@ -79,7 +79,7 @@ async fn announced_gigabyte_is_answered_413_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_chunked_body_is_answered_413() {
     let (addr, _db, _dir) = serve().await;
-    let (status, text, sent) = tokio::task::spawn_blocking(move || {
+    let (status, text, sent, closed) = tokio::task::spawn_blocking(move || {
         let mut s = TcpStream::connect(addr).unwrap();
         s.write_all(head(addr, "Transfer-Encoding: chunked\r\n").as_bytes())
             .unwrap();
@@ -89,20 +89,26 @@ async fn endless_chunked_body_is_answered_413() {
         let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
         framed.extend_from_slice(&chunk);
         framed.extend_from_slice(b"\r\n");
+        // The server must answer and stop reading (it closes the connection): writes then
+        // fail, or time out, once the socket buffers (a few MiB on loopback) are full.
+        // 64 MiB accepted means it kept reading.
+        s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
         let mut sent = 0;
-        while sent < 8 * LIMIT && !answer.is_finished() {
+        let mut closed = false;
+        while sent < 64 * LIMIT {
             if s.write_all(&framed).is_err() {
+                closed = true;
                 break;
             }
             sent += chunk.len();
         }
         let (status, text) = answer.join().unwrap();
-        (status, text, sent)
+        (status, text, sent, closed)
     })
     .await
     .unwrap();
     assert_eq!(status, 413, "after {sent} bytes: {text}");
-    assert!(sent < 8 * LIMIT, "the server kept reading");
+    assert!(closed, "the server kept reading: {sent} bytes sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
