@@ -92,6 +92,32 @@ fn rejections_follow_prometheus() {
 }
 
 #[test]
+fn resending_a_stored_write_is_a_no_op() {
+    // A client whose first attempt was stored but never answered (crash) resends the
+    // whole request; every sample in it is a duplicate, not an out-of-order sample.
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let write = [series("m", &[], &[(1000, 1.0), (2000, 2.0), (3000, 3.0)])];
+    db.append(&write).unwrap();
+    let r = db.append(&write).unwrap();
+    assert_eq!((r.appended, r.duplicates, r.rejected), (0, 3, 0));
+    // Also across chunk boundaries: fill several chunks, then resend an old part.
+    let many: Vec<(i64, f64)> = (4..1000).map(|i| (i * 1000, i as f64)).collect();
+    db.append(&[series("m", &[], &many)]).unwrap();
+    let r = db.append(&[series("m", &[], &many[10..20])]).unwrap();
+    assert_eq!((r.duplicates, r.rejected), (10, 0));
+    // A different value at an old timestamp is still out of order.
+    let r = db.append(&[series("m", &[], &[(5000, 7.0)])]).unwrap();
+    assert_eq!(
+        r.first_rejection.map(|x| x.reason),
+        Some(RejectReason::OutOfOrder)
+    );
+    // An old timestamp the series never had is out of order as well.
+    let r = db.append(&[series("m", &[], &[(5500, 5.0)])]).unwrap();
+    assert_eq!(r.rejected, 1);
+}
+
+#[test]
 fn same_series_twice_in_one_write_is_checked_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), opts()).unwrap();

@@ -47,6 +47,11 @@ impl<'a> HeadAppender<'a> {
     }
 
     /// Checks one sample of series `id` and queues it when accepted.
+    ///
+    /// A sample older than the series' newest one is still a harmless duplicate when the
+    /// series holds exactly that sample: a client resending a whole request whose first
+    /// attempt was stored (but whose answer was lost to a crash) gets a 2xx, not a 400
+    /// that would make it drop the batch.
     pub(crate) fn add(&mut self, id: SeriesId, t: i64, v: f64) -> SampleVerdict {
         let (last_t, last_bits) = match self.pending.get(&id) {
             Some(p) => *p,
@@ -70,6 +75,8 @@ impl<'a> HeadAppender<'a> {
             } else {
                 SampleVerdict::DuplicateTimestamp
             }
+        } else if self.stored_bits_at(id, t) == Some(v.to_bits()) {
+            SampleVerdict::Duplicate
         } else {
             SampleVerdict::OutOfOrder
         };
@@ -78,6 +85,15 @@ impl<'a> HeadAppender<'a> {
             self.accepted.push(RefSample { id, t, v });
         }
         verdict
+    }
+
+    /// The value bits of the sample of series `id` at `t` stored in the head. Samples
+    /// accepted earlier in this same write are not searched: that would make a write of
+    /// many out-of-order samples quadratic, and Prometheus rejects those too.
+    fn stored_bits_at(&self, id: SeriesId, t: i64) -> Option<u64> {
+        self.head
+            .get(id)
+            .and_then(|s| s.data.lock().value_bits_at(t))
     }
 
     pub(crate) fn accepted(&self) -> &[RefSample] {

@@ -96,6 +96,23 @@ impl SeriesData {
         }
     }
 
+    /// The value bits of the sample at exactly `t`, if the series has one. Decodes at most
+    /// the one chunk whose range holds `t`.
+    pub(crate) fn value_bits_at(&self, t: i64) -> Option<u64> {
+        let chunk = if t >= self.open_min_t && self.open.num_samples() > 0 {
+            &self.open
+        } else {
+            let i = self.closed.partition_point(|c| c.max_t < t);
+            let c = self.closed.get(i).filter(|c| c.min_t <= t)?;
+            &c.chunk
+        };
+        chunk
+            .iter()
+            .find(|s| s.t >= t)
+            .filter(|s| s.t == t)
+            .map(|s| s.v.to_bits())
+    }
+
     /// True when any sample lies in `[mint, maxt]`. Approximated by chunk ranges, which is
     /// exact at the ends of the series and errs on "yes" only inside gaps between samples.
     pub(crate) fn overlaps(&self, mint: i64, maxt: i64) -> bool {
