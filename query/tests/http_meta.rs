@@ -620,3 +620,27 @@ async fn answers_are_gzipped_when_accepted() {
         .expect("gzip");
     assert_eq!(text, plain.body);
 }
+
+#[tokio::test]
+async fn large_form_bodies_are_read_up_to_go_limit() {
+    let api = api();
+    // 3 MiB of selectors: beyond axum's 2 MiB default, within Go's 10 MiB.
+    let mut params = vec![("match[]", "up{job=\"db\"}".to_string())];
+    let filler = format!("nope{{x=\"{}\"}}", "y".repeat(2000));
+    params.extend(std::iter::repeat_n(("match[]", filler), 2000));
+    let body = params
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    assert!(body.len() > 3 << 20);
+    let r = post_form(&api, "/api/v1/series", &body).await;
+    assert_eq!(r.status, 200, "{}", &r.body[..r.body.len().min(300)]);
+    assert_eq!(r.json()["data"].as_array().map(Vec::len), Some(1));
+
+    let too_big = format!("match[]=up&pad={}", "x".repeat(11 << 20));
+    let msg = post_form(&api, "/api/v1/series", &too_big)
+        .await
+        .error(400, "bad_data");
+    assert_eq!(msg, "error parsing form values: http: POST too large");
+}

@@ -1,7 +1,7 @@
 //! The request's form: URL query plus urlencoded POST body, read as Go's `Request.Form` is
 //! so that GET and POST requests are interchangeable.
 
-use axum::body::Bytes;
+use axum::body::to_bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, Method};
 use axum::response::Response;
@@ -46,10 +46,14 @@ impl Params {
     }
 }
 
+/// Go's `ParseForm` limit on urlencoded bodies. Larger than axum's default body limit:
+/// selector lists POSTed by dashboards can be long.
+const MAX_FORM_BYTES: usize = 10 << 20;
+
 impl<S: Send + Sync> FromRequest<S> for Params {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let query = req.uri().query().unwrap_or("").to_owned();
         let is_form = req.method() != Method::GET
             && req
@@ -60,11 +64,13 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 .is_some_and(|v| v.trim() == "application/x-www-form-urlencoded");
         let mut pairs = Vec::new();
         if is_form {
-            let body = Bytes::from_request(req, state).await.map_err(|e| {
-                error_response(&QueryError::BadData(format!(
-                    "error parsing form values: {e}"
-                )))
-            })?;
+            let body = to_bytes(req.into_body(), MAX_FORM_BYTES)
+                .await
+                .map_err(|_| {
+                    error_response(&QueryError::BadData(
+                        "error parsing form values: http: POST too large".into(),
+                    ))
+                })?;
             pairs.extend(
                 form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())),
             );
