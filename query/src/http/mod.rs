@@ -31,6 +31,7 @@ pub mod params;
 mod query_handlers;
 mod response;
 mod rfc3339;
+mod selector_error;
 mod status_handlers;
 
 pub use metrics::QueryMetrics;

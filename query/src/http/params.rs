@@ -10,6 +10,7 @@ use tianshu_tsdb::{MatchOp, Matcher};
 
 pub use super::form::Params;
 use super::rfc3339;
+use super::selector_error::not_a_selector;
 use crate::error::QueryError;
 
 /// Prometheus's `MinTime`/`MaxTime` in milliseconds: the default `start`/`end` of the
@@ -194,7 +195,8 @@ pub fn parse_match_params(selectors: &[&str]) -> Result<Vec<Vec<Matcher>>, Strin
             }
         })?;
         let Expr::VectorSelector(vs) = expr else {
-            return Err(format!("{} is not a series selector", go_quote(sel)));
+            return Err(not_a_selector(sel)
+                .unwrap_or_else(|| format!("{} is not a series selector", go_quote(sel))));
         };
         let name = vs.name.as_deref();
         let groups: Vec<Vec<&promql_parser::label::Matcher>> = if vs.matchers.or_matchers.is_empty()
