@@ -121,7 +121,7 @@ fn fixed_block(parent: &Path) -> (Block, Vec<Labels>) {
 }
 
 #[test]
-fn matchers_select_as_the_head_postings_do() {
+fn block_matchers_select_as_the_head_postings_do() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (block, labels) = fixed_block(tmp.path());
     let mut mem = MemPostings::new();
@@ -184,7 +184,7 @@ fn matchers_select_as_the_head_postings_do() {
 }
 
 #[test]
-fn label_names_and_values_follow_the_selection_and_the_range() {
+fn block_label_names_and_values_follow_the_selection_and_the_range() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (block, _) = fixed_block(tmp.path());
     let names = block.label_names(&[], 0, 20_000).unwrap_or_default();
@@ -216,7 +216,7 @@ fn label_names_and_values_follow_the_selection_and_the_range() {
 }
 
 #[test]
-fn select_trims_to_the_range_and_chunks_for_returns_xor() {
+fn block_select_trims_to_the_range_and_chunks_for_returns_xor() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let samples: Vec<Sample> = (0..1000)
         .map(|i| Sample::new(1_000 * i + (i % 3), i as f64 * 2.0))
@@ -270,7 +270,7 @@ fn select_trims_to_the_range_and_chunks_for_returns_xor() {
 }
 
 #[test]
-fn samples_outside_the_block_range_are_dropped_and_unsorted_input_is_refused() {
+fn block_samples_outside_the_block_range_are_dropped_and_unsorted_input_is_refused() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let samples: Vec<Sample> = (0..100).map(|i| Sample::new(i * 10, 1.0)).collect();
     let a = Labels::from_pairs([("__name__", "a")]);
@@ -317,7 +317,7 @@ fn samples_outside_the_block_range_are_dropped_and_unsorted_input_is_refused() {
 }
 
 #[test]
-fn overlapping_input_chunks_are_merged() {
+fn block_overlapping_input_chunks_are_merged() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let a: Vec<Sample> = (0..50).map(|i| Sample::new(i * 2, 1.0)).collect();
     let b: Vec<Sample> = (0..50).map(|i| Sample::new(i * 2 + 1, 2.0)).collect();
@@ -339,7 +339,7 @@ fn overlapping_input_chunks_are_merged() {
 }
 
 #[test]
-fn an_empty_block_opens_and_selects_nothing() {
+fn block_an_empty_block_opens_and_selects_nothing() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = write(
         tmp.path(),
@@ -355,7 +355,7 @@ fn an_empty_block_opens_and_selects_nothing() {
 }
 
 #[test]
-fn leftover_tmp_dirs_are_recognised() {
+fn block_leftover_tmp_dirs_are_recognised() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (block, _) = fixed_block(tmp.path());
     assert!(is_block_dir(block.dir()));
@@ -429,7 +429,7 @@ fn realistic_series(n: usize, samples: usize) -> Vec<SeriesChunks> {
 }
 
 #[test]
-fn every_flipped_index_byte_fails_open_with_corruption() {
+fn block_every_flipped_index_byte_fails_open_with_corruption() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = write(
         tmp.path(),
@@ -454,7 +454,7 @@ fn every_flipped_index_byte_fails_open_with_corruption() {
 }
 
 #[test]
-fn flipped_chunk_bytes_are_reported_by_reads_with_file_and_offset() {
+fn block_flipped_chunk_bytes_are_reported_by_reads_with_file_and_offset() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     for o in [
         opts(ChunkEncoding::Xor, None),
@@ -483,7 +483,10 @@ fn flipped_chunk_bytes_are_reported_by_reads_with_file_and_offset() {
                     let r = b.select(&all(), i64::MIN, i64::MAX).map(|_| ());
                     let at_off = corruption_in(r, &seg);
                     assert!(at_off.is_some(), "select missed a flip at {at} ({o:?})");
-                    assert!(at_off.unwrap_or(u64::MAX) <= at as u64);
+                    assert!(
+                        at_off.unwrap_or(u64::MAX) <= at as u64,
+                        "flip at {at} reported at {at_off:?} ({o:?})"
+                    );
                 }
             }
             restore(&seg, at, old);
@@ -496,7 +499,7 @@ fn flipped_chunk_bytes_are_reported_by_reads_with_file_and_offset() {
 }
 
 #[test]
-fn truncated_files_and_bad_meta_are_corruption() {
+fn block_truncated_files_and_bad_meta_are_corruption() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = write(
         tmp.path(),
@@ -562,7 +565,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
-    fn write_open_select_round_trips(
+    fn block_write_open_select_round_trips(
         input in block_input(),
         per_chunk in 1usize..300,
         enc in prop_oneof![Just(ChunkEncoding::Xor), Just(ChunkEncoding::Auto)],

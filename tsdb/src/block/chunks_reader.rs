@@ -174,11 +174,23 @@ impl Segment {
             .filter(|&o| o >= SEGMENT_HEADER_LEN as usize && o < self.map.len())
             .ok_or_else(|| corruption(&self.path, offset, "chunk reference outside the segment"))?;
         let mut c = Cursor::new(&self.path, &self.map[start..], offset);
-        let len = c.uvarint_len(self.map.len(), "chunk length")?;
-        let encoding = c.u8()?;
+        // A bad length runs past the end: report the record, whose start is the last
+        // position known to be good.
+        let framing = |e: Error| match e {
+            Error::Corruption { reason, .. } => corruption(
+                &self.path,
+                offset,
+                format!("chunk record framing: {reason}"),
+            ),
+            e => e,
+        };
+        let len = c
+            .uvarint_len(self.map.len(), "chunk length")
+            .map_err(framing)?;
+        let encoding = c.u8().map_err(framing)?;
         let data_offset = c.offset();
-        let data = c.bytes(len)?;
-        let crc = c.u32()?;
+        let data = c.bytes(len).map_err(framing)?;
+        let crc = c.u32().map_err(framing)?;
         if record_crc(encoding, data) != crc {
             return Err(corruption(&self.path, offset, "chunk checksum mismatch"));
         }

@@ -30,7 +30,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::codec::{crc32c, put_uvarint};
-use super::packed::{self, PackedParts};
+use super::packed;
 use super::{ENC_PACKED, ENC_XOR};
 use crate::chunk::XorChunk;
 use crate::error::{Error, Result};
@@ -42,9 +42,9 @@ pub(crate) const SEGMENT_HEADER_LEN: u64 = 8;
 /// Segments are kept well under the 4 GiB a reference can address, so that a segment can
 /// be copied or mmapped on its own without trouble.
 pub const MAX_SEGMENT_BYTES: u64 = 512 << 20;
-/// Bound on the timestamp columns remembered for sharing, so that a huge block cannot
-/// make the writer's memory grow without limit; past it, columns are simply not shared.
-const MAX_SHARED_TS_BYTES: usize = 64 << 20;
+/// Bound on the columns remembered for sharing, so that a huge block cannot make the
+/// writer's memory grow without limit; past it, new columns are simply not shared.
+const MAX_SHARED_BYTES: usize = 64 << 20;
 
 /// Segment file name for segment number `seq` (1-based).
 pub(crate) fn segment_name(seq: u32) -> String {
@@ -76,8 +76,9 @@ pub(crate) struct ChunksWriter {
     /// Bytes in the current segment.
     pos: u64,
     max_segment: u64,
-    /// Inline timestamp columns of the current segment: hash → (record offset, n, column).
-    shared: HashMap<u64, Vec<(u64, usize, Vec<u8>)>>,
+    /// Inline columns of the current segment, which later records may refer to.
+    shared_ts: Columns,
+    shared_values: Columns,
     shared_bytes: usize,
     files: Vec<PathBuf>,
 }
@@ -91,7 +92,8 @@ impl ChunksWriter {
             out: None,
             pos: 0,
             max_segment: max_segment.clamp(SEGMENT_HEADER_LEN + 64, u64::from(u32::MAX)),
-            shared: HashMap::new(),
+            shared_ts: HashMap::new(),
+            shared_values: HashMap::new(),
             shared_bytes: 0,
             files: Vec::new(),
         }
@@ -122,7 +124,8 @@ impl ChunksWriter {
         w.write_all(&header).map_err(|e| Error::io(&path, e))?;
         self.out = Some(w);
         self.pos = SEGMENT_HEADER_LEN;
-        self.shared.clear();
+        self.shared_ts.clear();
+        self.shared_values.clear();
         self.shared_bytes = 0;
         self.files.push(path);
         Ok(())
@@ -191,50 +194,50 @@ impl ChunksWriter {
             }
         };
         let xor_ok = samples.len() <= XorChunk::MAX_SAMPLES;
-        let parts = match encoding {
-            ChunkEncoding::Auto => packed::encode(samples),
-            ChunkEncoding::Xor => None,
-        };
-        let Some(parts) = parts else {
+        if encoding == ChunkEncoding::Xor || samples.is_empty() {
             if !xor_ok {
                 return Err(Error::io(
                     &self.dir,
-                    std::io::Error::other("chunk too long for XOR and not packable"),
+                    std::io::Error::other("chunk too long for XOR"),
                 ));
             }
             return self.write_record(ENC_XOR, xor);
-        };
-        let inline = parts.inline();
+        }
+        let parts = packed::encode(samples);
         // Decide the segment first: sharing only works within one.
-        let worst = inline.len().max(xor.len()) as u64 + 15;
+        let worst = (parts.ts.len() + parts.values.len()).max(xor.len()) as u64 + 32;
         self.ensure_room(worst)?;
-        let key = ts_key(&parts);
-        let shared = self
-            .find_shared(key, &parts)
-            .map(|off| parts.shared(self.pos - off));
-        let packed = shared.as_ref().unwrap_or(&inline);
-        if xor_ok && xor.len() <= packed.len() {
+        let ts_key = column_key(parts.n, &parts.ts);
+        let values_key = column_key(parts.n, &parts.values);
+        let ts_back =
+            find_shared(&self.shared_ts, ts_key, parts.n, &parts.ts).map(|o| self.pos - o);
+        let values_back = find_shared(&self.shared_values, values_key, parts.n, &parts.values)
+            .map(|o| self.pos - o);
+        let data = parts.record(ts_back, values_back);
+        if xor_ok && xor.len() <= data.len() {
             return self.write_record(ENC_XOR, xor);
         }
-        let is_inline = shared.is_none();
-        let w = self.write_record(ENC_PACKED, packed)?;
-        if is_inline && self.shared_bytes < MAX_SHARED_TS_BYTES {
-            self.shared_bytes += parts.ts.len();
-            self.shared.entry(key).or_default().push((
-                w.chunk_ref & u64::from(u32::MAX),
-                parts.n,
-                parts.ts,
-            ));
+        let w = self.write_record(ENC_PACKED, &data)?;
+        let offset = w.chunk_ref & u64::from(u32::MAX);
+        // Only inline columns may be referred to, which keeps every reference one hop.
+        if self.shared_bytes < MAX_SHARED_BYTES {
+            if ts_back.is_none() {
+                self.shared_bytes += parts.ts.len();
+                self.shared_ts
+                    .entry(ts_key)
+                    .or_default()
+                    .push((offset, parts.n, parts.ts));
+            }
+            if values_back.is_none() {
+                self.shared_bytes += parts.values.len();
+                self.shared_values.entry(values_key).or_default().push((
+                    offset,
+                    parts.n,
+                    parts.values,
+                ));
+            }
         }
         Ok(w)
-    }
-
-    fn find_shared(&self, key: u64, parts: &PackedParts) -> Option<u64> {
-        self.shared
-            .get(&key)?
-            .iter()
-            .find(|(_, n, ts)| *n == parts.n && *ts == parts.ts)
-            .map(|(off, _, _)| *off)
     }
 
     /// Flushes and fsyncs every segment; returns their paths.
@@ -244,11 +247,24 @@ impl ChunksWriter {
     }
 }
 
-fn ts_key(parts: &PackedParts) -> u64 {
+/// Inline columns of the current segment by hash: (record offset, n, column bytes).
+type Columns = HashMap<u64, Vec<(u64, usize, Vec<u8>)>>;
+
+fn column_key(n: usize, column: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
-    parts.n.hash(&mut h);
-    parts.ts.hash(&mut h);
+    n.hash(&mut h);
+    column.hash(&mut h);
     h.finish()
+}
+
+/// The offset of an earlier record with the same column; equal bytes and equal n mean
+/// equal decoded columns, as the encoding is deterministic.
+fn find_shared(columns: &Columns, key: u64, n: usize, column: &[u8]) -> Option<u64> {
+    columns
+        .get(&key)?
+        .iter()
+        .find(|(_, cn, c)| *cn == n && c == column)
+        .map(|(off, _, _)| *off)
 }
 
 /// The CRC of a record, as the reader recomputes it.

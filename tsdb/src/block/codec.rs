@@ -81,6 +81,10 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    pub(crate) fn path(&self) -> &'a Path {
+        self.path
+    }
+
     /// The absolute file offset of the next byte.
     pub(crate) fn offset(&self) -> u64 {
         self.base + self.pos as u64

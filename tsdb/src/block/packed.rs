@@ -8,114 +8,146 @@
 //! consecutive differences are small integers, whereas the XOR of their float bits is wide.
 //! Here both columns become small integers, bit-packed per group of [`GROUP`] with the
 //! group's minimum subtracted (frame of reference), so each group costs only the bits its
-//! actual spread needs: an idle counter costs 2 bytes per 32 samples.
+//! actual spread needs: an idle counter costs 2 bytes per 32 samples. Differences are
+//! divided by their greatest common divisor, which removes e.g. the page size from
+//! memory gauges.
 //!
-//! Second, every series scraped from one target carries the same timestamps, so a chunk
-//! may reference the timestamp column of an earlier chunk of the same segment instead of
-//! repeating it (`ts kind 2`). The block writer aligns chunk boundaries so such columns
+//! Series scraped together repeat each other: every series of one target carries the same
+//! timestamps, and a classic histogram's `_count` equals its `+Inf` bucket (often several
+//! upper buckets too). So either column may instead refer to the same column of an earlier
+//! record of the segment. The block writer aligns chunk boundaries so that such columns
 //! coincide.
 //!
 //! Layout (primitive types as in `codec.rs`):
 //!
-//! | field            | encoding | meaning                                                    |
-//! |------------------|----------|------------------------------------------------------------|
-//! | n                | uvarint  | number of samples, ≥ 1                                     |
-//! | ts kind          | u8       | 0 delta residuals, 1 grid residuals, 2 shared              |
-//! | — kind 0 and 1:  |          |                                                            |
-//! | t0               | varint   | first timestamp                                            |
-//! | base             | varint   | the interval; present when n ≥ 2                           |
-//! | residuals        | ints     | n − 1 values: kind 0 `r_i = t_i − t_{i−1} − base`,         |
-//! |                  |          | kind 1 `r_i = t_i − t0 − i·base` (all wrapping arithmetic) |
-//! | — kind 2:        |          |                                                            |
-//! | back             | uvarint  | bytes from this record's start back to the start of an     |
-//! |                  |          | earlier record of the same segment whose ts kind is 0 or 1 |
-//! |                  |          | and whose n is equal; its timestamps are this chunk's      |
-//! | value kind       | u8       | 0 decimal (the only kind so far)                           |
-//! | scale k          | u8       | 0..=[`MAX_SCALE`]; `v_i = m_i / 10^k` in IEEE-754 division |
-//! | order            | u8       | 1: ints are `m_i − m_{i−1}`; 2: second differences         |
-//! | exceptions       | uvarint  | count e, then e × (uvarint gap, u64 big-endian raw bits)   |
-//! | m0               | varint   | first integer                                              |
-//! | d1               | varint   | `m1 − m0`; present when order = 2 and n ≥ 2                |
-//! | differences      | ints     | the remaining n − order differences                        |
+//! | field         | encoding | meaning                                                  |
+//! |---------------|----------|----------------------------------------------------------|
+//! | n             | uvarint  | number of samples, ≥ 1                                   |
+//! | ts section    |          | below                                                    |
+//! | value section |          | below                                                    |
 //!
-//! Exception indexes: the first is `gap`, each next is the previous index + 1 + `gap`.
-//! An exception keeps the integer sequence going with the previous `m` (so NaN, the
-//! staleness marker, ±Inf or -0.0 cost their 8 bytes and nothing else).
+//! Timestamp section:
 //!
-//! `ints` is a sequence of c signed integers in groups of [`GROUP`] (the last may be
-//! shorter), each group:
+//! | field      | encoding | meaning                                                     |
+//! |------------|----------|-------------------------------------------------------------|
+//! | kind       | u8       | 0 delta residuals, 1 grid residuals, 2 shared               |
+//! | — kind 0, 1|          |                                                             |
+//! | t0         | varint   | first timestamp                                             |
+//! | base       | varint   | the interval; present when n ≥ 2                            |
+//! | residuals  | ints     | n − 1 values: kind 0 `r_i = t_i − t_{i−1} − base`,          |
+//! |            |          | kind 1 `r_i = t_i − t0 − i·base` (wrapping arithmetic)      |
+//! | — kind 2   |          |                                                             |
+//! | back       | uvarint  | bytes from this record's start back to the start of an      |
+//! |            |          | earlier record of the segment with an inline (kind 0 or 1)  |
+//! |            |          | timestamp section and the same n: its timestamps are these  |
+//!
+//! Value section:
+//!
+//! | field      | encoding | meaning                                                     |
+//! |------------|----------|-------------------------------------------------------------|
+//! | kind       | u8       | 0 decimal, 1 float bits, 2 shared                           |
+//! | — kind 0   |          | `v_i = m_i / 10^scale`, IEEE-754 division                   |
+//! | scale      | u8       | 0..=[`MAX_SCALE`]                                           |
+//! | exceptions | uvarint  | count e, then e × (uvarint gap, u64 big-endian raw bits);   |
+//! |            |          | the first index is `gap`, each next the previous + 1 + `gap`|
+//! | integers   | int seq  | the n integers `m_i`                                        |
+//! | — kind 1   |          | `v_i = f64::from_bits(m_i as u64)`                          |
+//! | integers   | int seq  | the n integers `m_i`                                        |
+//! | — kind 2   |          |                                                             |
+//! | back       | uvarint  | as for timestamps, for an inline (kind 0 or 1) value section|
+//!
+//! An exception (NaN, the staleness marker, ±Inf, -0.0, a value with more digits) keeps
+//! the integer sequence going with the previous `m`, so it costs its 8 bytes and nothing
+//! else.
+//!
+//! Integer sequence (`int seq`) of n integers:
 //!
 //! | field | encoding | meaning                                                         |
 //! |-------|----------|-----------------------------------------------------------------|
-//! | width | u8       | bits per value, 0..=64                                          |
-//! | min   | varint   | the group's minimum                                             |
-//! | data  | bytes    | `ceil(len·width/8)` bytes: `x − min` (wrapping, as u64) packed  |
-//! |       |          | least-significant bit first                                     |
+//! | order | u8       | 1: first differences, 2: second differences (wrapping)          |
+//! | gcd   | uvarint  | ≥ 1, divides every stored difference                            |
+//! | m0    | varint   | first integer                                                   |
+//! | d1    | varint   | `m1 − m0`; present when order = 2 and n ≥ 2                     |
+//! | diffs | ints     | n − order values (none when n = 1): the differences / gcd       |
+//!
+//! `ints` is a sequence of c signed integers as consecutive groups, each starting with a
+//! header byte. A group holds the next `len = min(GROUP, values left)` values, except a
+//! run, which holds as many as it says:
+//!
+//! | header    | then                | meaning                                           |
+//! |-----------|---------------------|---------------------------------------------------|
+//! | 0..=64    | varint min, bytes   | bit-packed: `ceil(len·width/8)` bytes holding each|
+//! |           |                     | `x − min` (wrapping, as u64) in `width` bits,     |
+//! |           |                     | least-significant bit first                       |
+//! | 0xfe      | varint base,        | sparse: every value is `base` except k of them,   |
+//! |           | uvarint k,          | each given as (uvarint gap, varint `x − base`);   |
+//! |           | k × (gap, offset)   | indexes within the group as for exceptions        |
+//! | 0xff      | varint v, uvarint r | run: the next r values (1 ≤ r ≤ values left) are v|
+//!
+//! The encoder picks per group whichever of packed and sparse is smaller, and a run for
+//! [`MIN_RUN`] or more equal values starting at a group boundary: an idle counter's
+//! differences become one run, a rarely incremented one mostly sparse groups.
 //!
 //! Decoding is exact: the encoder keeps a value as decimal only if dividing its integer by
-//! `10^k` gives back the same bits, and timestamps are integers throughout.
+//! `10^scale` gives back the same bits; everything else is integer arithmetic.
 
 use std::path::Path;
 
-use super::codec::{put_uvarint, put_varint, Cursor};
+use super::codec::{corruption, put_uvarint, put_varint, Cursor};
 use crate::error::Result;
 use crate::sample::Sample;
 
 /// Values per bit-packed group. Small enough that a burst widens only its own group, large
 /// enough that the 2–3 bytes of group header stay under 0.1 byte per sample.
 pub(crate) const GROUP: usize = 32;
-/// Largest decimal scale tried: sub-microsecond decimals are rare in metrics, and every
-/// further scale costs a pass over the values.
+/// Largest decimal scale tried: sub-nano decimals are rare in metrics, and every further
+/// scale costs a pass over the values.
 pub(crate) const MAX_SCALE: u8 = 9;
 /// Integers must stay exact in an f64.
 const MAX_EXACT: i64 = 1 << 53;
 
 pub(crate) const TS_DELTA: u8 = 0;
 pub(crate) const TS_GRID: u8 = 1;
-pub(crate) const TS_SHARED: u8 = 2;
+pub(crate) const SHARED: u8 = 2;
 const VALUE_DECIMAL: u8 = 0;
+const VALUE_BITS: u8 = 1;
 
 const POW10: [f64; MAX_SCALE as usize + 1] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
-/// A chunk encoded in parts, so that the writer can share `ts` between chunks.
+/// A chunk encoded in parts, so that the writer can share columns between chunks.
 pub(crate) struct PackedParts {
     pub(crate) n: usize,
-    /// The timestamp section, ts kind byte included.
+    /// The inline timestamp section, kind byte included.
     pub(crate) ts: Vec<u8>,
-    /// The value section, value kind byte included.
+    /// The inline value section, kind byte included.
     pub(crate) values: Vec<u8>,
 }
 
 impl PackedParts {
-    /// The record data with timestamps inline.
-    pub(crate) fn inline(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.ts.len() + self.values.len() + 3);
+    /// The record data; a column given a `back` distance refers to that earlier record.
+    pub(crate) fn record(&self, ts_back: Option<u64>, values_back: Option<u64>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.ts.len() + self.values.len() + 4);
         put_uvarint(&mut out, self.n as u64);
-        out.extend_from_slice(&self.ts);
-        out.extend_from_slice(&self.values);
-        out
-    }
-
-    /// The record data referring to the timestamps of the record `back` bytes earlier.
-    pub(crate) fn shared(&self, back: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.values.len() + 8);
-        put_uvarint(&mut out, self.n as u64);
-        out.push(TS_SHARED);
-        put_uvarint(&mut out, back);
-        out.extend_from_slice(&self.values);
+        for (inline, back) in [(&self.ts, ts_back), (&self.values, values_back)] {
+            match back {
+                Some(b) => {
+                    out.push(SHARED);
+                    put_uvarint(&mut out, b);
+                }
+                None => out.extend_from_slice(inline),
+            }
+        }
         out
     }
 }
 
-/// Encodes samples (timestamps strictly increasing, at least one), or `None` when the
-/// values are not decimals with few digits, for which XOR is kept.
-pub(crate) fn encode(samples: &[Sample]) -> Option<PackedParts> {
-    let values = encode_values(samples)?;
-    Some(PackedParts {
+/// Encodes samples (timestamps strictly increasing, at least one).
+pub(crate) fn encode(samples: &[Sample]) -> PackedParts {
+    PackedParts {
         n: samples.len(),
         ts: encode_timestamps(samples),
-        values,
-    })
+        values: encode_values(samples),
+    }
 }
 
 fn encode_timestamps(samples: &[Sample]) -> Vec<u8> {
@@ -128,7 +160,8 @@ fn encode_timestamps(samples: &[Sample]) -> Vec<u8> {
         return out;
     }
     let last = samples[n - 1].t;
-    // The mean interval; rounding keeps grid residuals centred on the jitter.
+    // The mean interval; rounding keeps grid residuals centred on the jitter. Wrapping
+    // the cast is fine: residuals use the same wrapping base.
     let span = i128::from(last) - i128::from(t0);
     let steps = (n - 1) as i128;
     let base = ((span + steps / 2).div_euclid(steps)) as i64;
@@ -176,11 +209,11 @@ fn as_decimal(v: f64, k: usize) -> Option<i64> {
     ((m as f64 / POW10[k]).to_bits() == v.to_bits()).then_some(m)
 }
 
-fn encode_values(samples: &[Sample]) -> Option<Vec<u8>> {
-    let n = samples.len();
+/// The smallest scale at which all but a few values are decimals, and how many are not.
+fn decimal_scale(samples: &[Sample]) -> Option<usize> {
     // Few exceptions are cheap (8 bytes each); many mean the values are not decimals.
-    let max_exceptions = n / 16;
-    let mut best: Option<(usize, usize)> = None; // (scale, exceptions)
+    let max_exceptions = samples.len() / 16;
+    let mut best: Option<(usize, usize)> = None;
     for k in 0..=MAX_SCALE as usize {
         let limit = best.map_or(max_exceptions, |(_, e)| e.saturating_sub(1));
         let mut exc = 0;
@@ -199,92 +232,178 @@ fn encode_values(samples: &[Sample]) -> Option<Vec<u8>> {
             }
         }
     }
-    let (k, _) = best?;
+    best.map(|(k, _)| k)
+}
+
+fn encode_values(samples: &[Sample]) -> Vec<u8> {
+    // Raw float bits always work; their differences are small only for floats of similar
+    // magnitude (e.g. a histogram's `_sum`), where they still beat XOR's windows.
+    let bits: Vec<i64> = samples.iter().map(|s| s.v.to_bits() as i64).collect();
+    let mut as_bits = vec![VALUE_BITS];
+    put_int_seq(&mut as_bits, &bits);
+    let Some(k) = decimal_scale(samples) else {
+        return as_bits;
+    };
     let mut exceptions = Vec::new();
-    let mut ms = Vec::with_capacity(n);
-    let mut prev = 0i64;
+    let mut ms = Vec::with_capacity(samples.len());
+    let mut prev = None;
     for (i, s) in samples.iter().enumerate() {
         match as_decimal(s.v, k) {
-            Some(m) => prev = m,
+            Some(m) => prev = Some(m),
             None => exceptions.push((i, s.v.to_bits())),
         }
         ms.push(prev);
     }
-    // The integers before the first decimal value are unknown yet; use the first known so
-    // that they cost no bits.
-    if let Some(first) = samples.iter().find_map(|s| as_decimal(s.v, k)) {
-        for (m, s) in ms.iter_mut().zip(samples) {
-            if as_decimal(s.v, k).is_some() {
-                break;
-            }
-            *m = first;
-        }
-    }
-    let d1: Vec<i64> = ms.windows(2).map(|w| w[1] - w[0]).collect();
-    let d2: Vec<i64> = d1.windows(2).map(|w| w[1] - w[0]).collect();
-    let mut o1 = Vec::new();
-    put_ints(&mut o1, &d1);
-    let mut o2 = Vec::new();
-    if let Some(&first) = d1.first() {
-        put_varint(&mut o2, first);
-    }
-    put_ints(&mut o2, &d2);
-    // Counters with a steady rate and smooth gauges favour second differences; random
-    // increments favour first differences.
-    let (order, diffs) = if o2.len() < o1.len() {
-        (2u8, o2)
-    } else {
-        (1u8, o1)
-    };
-    let mut out = Vec::with_capacity(diffs.len() + 16 + exceptions.len() * 10);
+    // Integers before the first decimal value repeat the first one, so they cost no bits.
+    let first = ms.iter().flatten().next().copied().unwrap_or(0);
+    let ms: Vec<i64> = ms.into_iter().map(|m| m.unwrap_or(first)).collect();
+    let mut out = Vec::with_capacity(16 + exceptions.len() * 10 + samples.len());
     out.push(VALUE_DECIMAL);
     out.push(k as u8);
-    out.push(order);
     put_uvarint(&mut out, exceptions.len() as u64);
     let mut next = 0usize;
-    for (i, bits) in exceptions {
+    for (i, b) in exceptions {
         put_uvarint(&mut out, (i - next) as u64);
-        out.extend_from_slice(&bits.to_be_bytes());
+        out.extend_from_slice(&b.to_be_bytes());
         next = i + 1;
     }
-    put_varint(&mut out, ms.first().copied().unwrap_or(0));
-    out.extend_from_slice(&diffs);
-    Some(out)
+    put_int_seq(&mut out, &ms);
+    if as_bits.len() < out.len() {
+        as_bits
+    } else {
+        out
+    }
 }
 
-/// Appends `xs` as bit-packed groups (see the module docs).
-pub(crate) fn put_ints(out: &mut Vec<u8>, xs: &[i64]) {
-    for g in xs.chunks(GROUP) {
-        let min = g.iter().copied().min().unwrap_or(0);
-        let max = g.iter().copied().max().unwrap_or(0);
-        let width = 64 - (max.wrapping_sub(min) as u64).leading_zeros();
-        out.push(width as u8);
-        put_varint(out, min);
-        let mut acc: u128 = 0;
-        let mut nbits = 0u32;
-        for &x in g {
-            acc |= u128::from(x.wrapping_sub(min) as u64) << nbits;
-            nbits += width;
-            while nbits >= 8 {
-                out.push(acc as u8);
-                acc >>= 8;
-                nbits -= 8;
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Appends an integer sequence (see the module docs), choosing the order and divisor that
+/// make it smallest.
+fn put_int_seq(out: &mut Vec<u8>, ms: &[i64]) {
+    let d1: Vec<i64> = ms.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    let d2: Vec<i64> = d1.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    let m0 = ms.first().copied().unwrap_or(0);
+    // Counters with a steady rate and smooth gauges favour second differences; random
+    // increments favour first differences.
+    let mut best: Option<Vec<u8>> = None;
+    for order in [1u8, 2] {
+        let diffs = if order == 1 { &d1 } else { &d2 };
+        let g = diffs.iter().fold(0, |g, d| gcd(g, d.unsigned_abs()));
+        // A divisor that does not fit an i64 (only 2^63) is not worth a special case.
+        let g = if g == 0 || g > i64::MAX as u64 { 1 } else { g };
+        let scaled: Vec<i64> = diffs.iter().map(|d| d / g as i64).collect();
+        let mut o = vec![order];
+        put_uvarint(&mut o, g);
+        put_varint(&mut o, m0);
+        if order == 2 {
+            if let Some(&first) = d1.first() {
+                put_varint(&mut o, first);
             }
         }
-        if nbits > 0 {
-            out.push(acc as u8);
+        put_ints(&mut o, &scaled);
+        if best.as_ref().is_none_or(|b| o.len() < b.len()) {
+            best = Some(o);
         }
     }
+    out.extend_from_slice(&best.unwrap_or_default());
+}
+
+/// Group header byte of a sparse group.
+const SPARSE: u8 = 0xfe;
+/// Group header byte of a run.
+const RUN: u8 = 0xff;
+/// Shortest run worth its own header: shorter ones cost no less than a width-0 group.
+const MIN_RUN: usize = GROUP;
+
+/// Appends `xs` as groups (see the module docs), choosing per group the smallest form.
+pub(crate) fn put_ints(out: &mut Vec<u8>, xs: &[i64]) {
+    let mut i = 0;
+    while i < xs.len() {
+        let v = xs[i];
+        let run = xs[i..].iter().take_while(|&&x| x == v).count();
+        if run >= MIN_RUN {
+            out.push(RUN);
+            put_varint(out, v);
+            put_uvarint(out, run as u64);
+            i += run;
+            continue;
+        }
+        let g = &xs[i..(i + GROUP).min(xs.len())];
+        let packed = packed_group(g);
+        let sparse = sparse_group(g);
+        out.extend_from_slice(if sparse.len() < packed.len() {
+            &sparse
+        } else {
+            &packed
+        });
+        i += g.len();
+    }
+}
+
+fn packed_group(g: &[i64]) -> Vec<u8> {
+    let min = g.iter().copied().min().unwrap_or(0);
+    let max = g.iter().copied().max().unwrap_or(0);
+    let width = 64 - (max.wrapping_sub(min) as u64).leading_zeros();
+    let mut out = Vec::with_capacity(10 + (g.len() * width as usize).div_ceil(8));
+    out.push(width as u8);
+    put_varint(&mut out, min);
+    let mut acc: u128 = 0;
+    let mut nbits = 0u32;
+    for &x in g {
+        acc |= u128::from(x.wrapping_sub(min) as u64) << nbits;
+        nbits += width;
+        while nbits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            nbits -= 8;
+        }
+    }
+    if nbits > 0 {
+        out.push(acc as u8);
+    }
+    out
+}
+
+/// A group as its most common value plus the positions and offsets of the others: the
+/// shape of an idle counter's differences (zeros and a rare increment).
+fn sparse_group(g: &[i64]) -> Vec<u8> {
+    let mut sorted = g.to_vec();
+    sorted.sort_unstable();
+    let mut base = sorted.first().copied().unwrap_or(0);
+    let mut best = 0;
+    for run in sorted.chunk_by(|a, b| a == b) {
+        if run.len() > best {
+            best = run.len();
+            base = run[0];
+        }
+    }
+    let mut out = vec![SPARSE];
+    put_varint(&mut out, base);
+    put_uvarint(&mut out, (g.len() - best) as u64);
+    let mut next = 0;
+    for (i, &x) in g.iter().enumerate().filter(|(_, &x)| x != base) {
+        put_uvarint(&mut out, (i - next) as u64);
+        put_varint(&mut out, x.wrapping_sub(base));
+        next = i + 1;
+    }
+    out
 }
 
 /// Reads a sequence written by [`put_ints`], one group at a time.
 struct IntReader<'a> {
     c: Cursor<'a>,
-    /// Values not yet decoded into `buf`.
+    /// Values not yet decoded into `buf` or a run.
     left: usize,
     buf: [i64; GROUP],
     len: usize,
     idx: usize,
+    run_value: i64,
+    run_left: usize,
 }
 
 impl<'a> IntReader<'a> {
@@ -295,26 +414,69 @@ impl<'a> IntReader<'a> {
             buf: [0; GROUP],
             len: 0,
             idx: 0,
+            run_value: 0,
+            run_left: 0,
         }
     }
 
     fn next(&mut self) -> Result<Option<i64>> {
-        if self.idx == self.len {
+        loop {
+            if self.idx < self.len {
+                let v = self.buf[self.idx];
+                self.idx += 1;
+                return Ok(Some(v));
+            }
+            if self.run_left > 0 {
+                self.run_left -= 1;
+                return Ok(Some(self.run_value));
+            }
             if self.left == 0 {
                 return Ok(None);
             }
             self.fill()?;
         }
-        let v = self.buf[self.idx];
-        self.idx += 1;
-        Ok(Some(v))
     }
 
     fn fill(&mut self) -> Result<()> {
+        let header = self.c.u8()?;
+        if header == RUN {
+            self.run_value = self.c.varint()?;
+            let at = self.c.offset();
+            let n = self.c.uvarint_len(self.left, "run length")?;
+            if n == 0 {
+                return Err(super::codec::corruption(self.c.path(), at, "empty run"));
+            }
+            self.run_left = n;
+            self.left -= n;
+            return Ok(());
+        }
         let len = self.left.min(GROUP);
-        let width = u32::from(self.c.u8()?);
+        if header == SPARSE {
+            let base = self.c.varint()?;
+            self.buf[..len].fill(base);
+            let k = self.c.uvarint_len(len, "sparse count")?;
+            let mut next = 0usize;
+            for _ in 0..k {
+                let gap = self.c.uvarint_len(len, "sparse gap")?;
+                let i = next + gap;
+                let Some(slot) = self.buf[..len].get_mut(i) else {
+                    return Err(self.c.err("sparse index past the group"));
+                };
+                *slot = base.wrapping_add(self.c.varint()?);
+                next = i + 1;
+            }
+        } else {
+            self.unpack(u32::from(header), len)?;
+        }
+        self.left -= len;
+        self.len = len;
+        self.idx = 0;
+        Ok(())
+    }
+
+    fn unpack(&mut self, width: u32, len: usize) -> Result<()> {
         if width > 64 {
-            return Err(self.c.err(format!("bit width {width} over 64")));
+            return Err(self.c.err(format!("bad group header {width}")));
         }
         let min = self.c.varint()?;
         let data = self.c.bytes((len * width as usize).div_ceil(8))?;
@@ -337,9 +499,6 @@ impl<'a> IntReader<'a> {
             acc >>= width;
             nbits -= width;
         }
-        self.left -= len;
-        self.len = len;
-        self.idx = 0;
         Ok(())
     }
 
@@ -348,31 +507,193 @@ impl<'a> IntReader<'a> {
     }
 }
 
-/// Where a chunk's timestamps are, for the decoder: `shared(back)` must return the data of
-/// the record `back` bytes before this one and that data's absolute file offset.
+/// Resolves a shared column: `back` bytes before the current record, returns the data of
+/// that record and the data's absolute file offset.
 pub(crate) type ResolveShared<'r, 'a> = dyn FnMut(u64) -> Result<(&'a [u8], u64)> + 'r;
+
+/// Moves `c` past an `ints` sequence of `count` values.
+fn skip_ints(c: &mut Cursor<'_>, count: usize) -> Result<()> {
+    let mut r = IntReader::new(c.clone(), count);
+    while r.next()?.is_some() {}
+    *c = r.c;
+    Ok(())
+}
+
+/// The decoding state of a timestamp column.
+struct TsColumn<'a> {
+    grid: bool,
+    t0: i64,
+    base: i64,
+    residuals: IntReader<'a>,
+}
+
+impl<'a> TsColumn<'a> {
+    /// Parses an inline timestamp section (after its kind byte) and moves `c` past it.
+    fn parse(c: &mut Cursor<'a>, kind: u8, n: usize) -> Result<Self> {
+        let t0 = c.varint()?;
+        let base = if n >= 2 { c.varint()? } else { 0 };
+        let residuals = IntReader::new(c.clone(), n - 1);
+        skip_ints(c, n - 1)?;
+        Ok(TsColumn {
+            grid: kind == TS_GRID,
+            t0,
+            base,
+            residuals,
+        })
+    }
+}
+
+/// The decoding state of an integer sequence.
+struct IntSeq<'a> {
+    order: u8,
+    gcd: i64,
+    m: i64,
+    d: i64,
+    diffs: IntReader<'a>,
+}
+
+impl<'a> IntSeq<'a> {
+    /// Parses the head of an integer sequence; the rest of `c` is its differences.
+    fn parse(mut c: Cursor<'a>, n: usize) -> Result<Self> {
+        let order = c.u8()?;
+        if order != 1 && order != 2 {
+            return Err(c.err(format!("difference order {order}")));
+        }
+        let at = c.offset();
+        let gcd = c
+            .uvarint()
+            .ok()
+            .and_then(|g| i64::try_from(g).ok())
+            .filter(|&g| g >= 1)
+            .ok_or_else(|| c.err(format!("bad divisor at {at}")))?;
+        let m = c.varint()?;
+        let d = if order == 2 && n >= 2 { c.varint()? } else { 0 };
+        let count = if n < 2 { 0 } else { n - usize::from(order) };
+        Ok(IntSeq {
+            order,
+            gcd,
+            m,
+            d,
+            diffs: IntReader::new(c, count),
+        })
+    }
+
+    /// Integer `i`; called for i = 0, 1, 2, … in turn.
+    fn next(&mut self, i: usize) -> Result<i64> {
+        if i == 0 {
+            return Ok(self.m);
+        }
+        if i == 1 && self.order == 2 {
+            self.m = self.m.wrapping_add(self.d);
+            return Ok(self.m);
+        }
+        let x = self
+            .diffs
+            .next()?
+            .ok_or_else(|| self.diffs.cursor().err("value column ended early"))?
+            .wrapping_mul(self.gcd);
+        if self.order == 2 {
+            self.d = self.d.wrapping_add(x);
+            self.m = self.m.wrapping_add(self.d);
+        } else {
+            self.m = self.m.wrapping_add(x);
+        }
+        Ok(self.m)
+    }
+}
+
+/// The decoding state of a value column.
+struct ValueColumn<'a> {
+    /// `Some(scale)` for decimals, `None` for float bits.
+    scale: Option<usize>,
+    exceptions: Vec<(usize, u64)>,
+    next_exc: usize,
+    ints: IntSeq<'a>,
+}
+
+impl<'a> ValueColumn<'a> {
+    /// Parses an inline value section (after its kind byte), which runs to the end of `c`.
+    fn parse(mut c: Cursor<'a>, kind: u8, n: usize) -> Result<Self> {
+        let mut scale = None;
+        let mut exceptions = Vec::new();
+        if kind == VALUE_DECIMAL {
+            let k = c.u8()?;
+            if k > MAX_SCALE {
+                return Err(c.err(format!("decimal scale {k} over {MAX_SCALE}")));
+            }
+            scale = Some(usize::from(k));
+            // Each exception takes at least 9 bytes: bounds the allocation on bad counts.
+            let e = c.uvarint_len(n.min(c.remaining() / 9), "exception count")?;
+            exceptions.reserve(e);
+            let mut next = 0usize;
+            for _ in 0..e {
+                let gap = c.uvarint_len(n, "exception gap")?;
+                let idx = next.saturating_add(gap);
+                if idx >= n {
+                    return Err(c.err("exception index past the last sample"));
+                }
+                exceptions.push((idx, c.u64()?));
+                next = idx + 1;
+            }
+        } else if kind != VALUE_BITS {
+            return Err(c.err(format!("unknown value kind {kind}")));
+        }
+        Ok(ValueColumn {
+            scale,
+            exceptions,
+            next_exc: 0,
+            ints: IntSeq::parse(c, n)?,
+        })
+    }
+
+    fn next(&mut self, i: usize) -> Result<f64> {
+        let m = self.ints.next(i)?;
+        if let Some(&(idx, bits)) = self.exceptions.get(self.next_exc) {
+            if idx == i {
+                self.next_exc += 1;
+                return Ok(f64::from_bits(bits));
+            }
+        }
+        Ok(match self.scale {
+            Some(k) => m as f64 / POW10[k],
+            None => f64::from_bits(m as u64),
+        })
+    }
+}
 
 /// Iterates over the samples of a packed chunk, oldest first, decoding one group of each
 /// column at a time.
 pub(crate) struct PackedIter<'a> {
     n: usize,
     i: usize,
-    ts_kind: u8,
-    t0: i64,
-    base: i64,
     prev_t: i64,
-    ts: Option<IntReader<'a>>,
-    scale: usize,
-    order: u8,
-    exceptions: Vec<(usize, u64)>,
-    next_exc: usize,
-    m: i64,
-    d: i64,
-    diffs: IntReader<'a>,
+    ts: TsColumn<'a>,
+    values: ValueColumn<'a>,
+}
+
+/// Reads the head of a referenced record: checks its sample count and moves past its
+/// timestamp section, returning that section's kind.
+fn shared_head<'a>(
+    path: &'a Path,
+    (data, base): (&'a [u8], u64),
+    n: usize,
+    at: u64,
+) -> Result<Cursor<'a>> {
+    let mut c = Cursor::new(path, data, base);
+    let on = c.uvarint_len(usize::MAX, "sample count")?;
+    if on != n {
+        return Err(corruption(
+            path,
+            at,
+            format!("shared column of {on} samples for a chunk of {n}"),
+        ));
+    }
+    Ok(c)
 }
 
 impl<'a> PackedIter<'a> {
-    /// Parses the headers of the chunk `data` found at file offset `base` of `path`.
+    /// Parses the headers of the chunk `data` found at file offset `base` of `path`;
+    /// `shared` resolves columns that refer to earlier records.
     pub(crate) fn new(
         path: &'a Path,
         data: &'a [u8],
@@ -384,75 +705,49 @@ impl<'a> PackedIter<'a> {
         if n == 0 {
             return Err(c.err("packed chunk without samples"));
         }
-        let kind = c.u8()?;
-        let (ts_kind, t0, tsbase, ts) = match kind {
-            TS_DELTA | TS_GRID => {
-                let (t0, b, r) = parse_ts_head(c, n)?;
-                c = r.0;
-                (kind, t0, b, r.1)
-            }
-            TS_SHARED => {
-                let at = c.offset();
+        let at = c.offset();
+        let ts = match c.u8()? {
+            k @ (TS_DELTA | TS_GRID) => TsColumn::parse(&mut c, k, n)?,
+            SHARED => {
                 let back = c.uvarint()?;
-                let (other, obase) = shared(back)?;
-                let mut oc = Cursor::new(path, other, obase);
-                let on = oc.uvarint_len(usize::MAX, "sample count")?;
-                let okind = oc.u8()?;
-                if on != n || !(okind == TS_DELTA || okind == TS_GRID) {
-                    return Err(super::codec::corruption(
-                        path,
-                        at,
-                        "shared timestamps refer to a chunk of another shape",
-                    ));
+                let mut oc = shared_head(path, shared(back)?, n, at)?;
+                match oc.u8()? {
+                    k @ (TS_DELTA | TS_GRID) => TsColumn::parse(&mut oc, k, n)?,
+                    _ => return Err(corruption(path, at, "shared timestamps are not inline")),
                 }
-                let (t0, b, r) = parse_ts_head(oc, n)?;
-                (okind, t0, b, r.1)
             }
             k => return Err(c.err(format!("unknown timestamp kind {k}"))),
         };
-        let vkind = c.u8()?;
-        if vkind != VALUE_DECIMAL {
-            return Err(c.err(format!("unknown value kind {vkind}")));
-        }
-        let scale = c.u8()?;
-        if scale > MAX_SCALE {
-            return Err(c.err(format!("decimal scale {scale} over {MAX_SCALE}")));
-        }
-        let order = c.u8()?;
-        if order != 1 && order != 2 {
-            return Err(c.err(format!("difference order {order}")));
-        }
-        // Each exception takes at least 9 bytes: bounds the allocation on corrupt counts.
-        let e = c.uvarint_len(n.min(c.remaining() / 9), "exception count")?;
-        let mut exceptions = Vec::with_capacity(e);
-        let mut next = 0usize;
-        for _ in 0..e {
-            let gap = c.uvarint_len(n, "exception gap")?;
-            let idx = next.saturating_add(gap);
-            if idx >= n {
-                return Err(c.err("exception index past the last sample"));
+        let at = c.offset();
+        let values = match c.u8()? {
+            SHARED => {
+                let back = c.uvarint()?;
+                if !c.is_empty() {
+                    return Err(c.err(format!("{} trailing bytes", c.remaining())));
+                }
+                let mut oc = shared_head(path, shared(back)?, n, at)?;
+                match oc.u8()? {
+                    k @ (TS_DELTA | TS_GRID) => {
+                        TsColumn::parse(&mut oc, k, n)?;
+                    }
+                    SHARED => {
+                        oc.uvarint()?;
+                    }
+                    k => return Err(oc.err(format!("unknown timestamp kind {k}"))),
+                }
+                match oc.u8()? {
+                    SHARED => return Err(corruption(path, at, "shared values are not inline")),
+                    k => ValueColumn::parse(oc, k, n)?,
+                }
             }
-            exceptions.push((idx, c.u64()?));
-            next = idx + 1;
-        }
-        let m = c.varint()?;
-        let d = if order == 2 && n >= 2 { c.varint()? } else { 0 };
-        let count = if n < 2 { 0 } else { n - usize::from(order) };
+            k => ValueColumn::parse(c, k, n)?,
+        };
         Ok(PackedIter {
             n,
             i: 0,
-            ts_kind,
-            t0,
-            base: tsbase,
-            prev_t: t0,
+            prev_t: ts.t0,
             ts,
-            scale: usize::from(scale),
-            order,
-            exceptions,
-            next_exc: 0,
-            m,
-            d,
-            diffs: IntReader::new(c, count),
+            values,
         })
     }
 
@@ -462,49 +757,28 @@ impl<'a> PackedIter<'a> {
     }
 
     fn next_t(&mut self) -> Result<i64> {
+        let ts = &mut self.ts;
         if self.i == 0 {
-            return Ok(self.t0);
+            return Ok(ts.t0);
         }
-        let r = match self.ts.as_mut() {
-            Some(ts) => ts.next()?,
-            None => None,
-        };
-        let r = r.ok_or_else(|| self.diffs.cursor().err("timestamp column ended early"))?;
-        let t = if self.ts_kind == TS_GRID {
-            self.t0
-                .wrapping_add((self.i as i64).wrapping_mul(self.base))
+        let r = ts
+            .residuals
+            .next()?
+            .ok_or_else(|| ts.residuals.cursor().err("timestamp column ended early"))?;
+        let t = if ts.grid {
+            ts.t0
+                .wrapping_add((self.i as i64).wrapping_mul(ts.base))
                 .wrapping_add(r)
         } else {
-            self.prev_t.wrapping_add(self.base).wrapping_add(r)
+            self.prev_t.wrapping_add(ts.base).wrapping_add(r)
         };
         if t <= self.prev_t {
-            return Err(self
-                .diffs
+            return Err(ts
+                .residuals
                 .cursor()
                 .err("timestamps of a packed chunk do not increase"));
         }
         Ok(t)
-    }
-
-    fn next_m(&mut self) -> Result<i64> {
-        let i = self.i;
-        if i == 0 || (i == 1 && self.order == 2) {
-            if i == 1 {
-                self.m = self.m.wrapping_add(self.d);
-            }
-            return Ok(self.m);
-        }
-        let x = self
-            .diffs
-            .next()?
-            .ok_or_else(|| self.diffs.cursor().err("value column ended early"))?;
-        if self.order == 2 {
-            self.d = self.d.wrapping_add(x);
-            self.m = self.m.wrapping_add(self.d);
-        } else {
-            self.m = self.m.wrapping_add(x);
-        }
-        Ok(self.m)
     }
 
     /// The next sample, `Ok(None)` at the end.
@@ -513,52 +787,17 @@ impl<'a> PackedIter<'a> {
             return Ok(None);
         }
         let t = self.next_t()?;
-        let m = self.next_m()?;
-        let v = match self.exceptions.get(self.next_exc) {
-            Some(&(idx, bits)) if idx == self.i => {
-                self.next_exc += 1;
-                f64::from_bits(bits)
-            }
-            _ => m as f64 / POW10[self.scale],
-        };
+        let v = self.values.next(self.i)?;
         self.prev_t = t;
         self.i += 1;
-        if self.i == self.n && !self.diffs.cursor().is_empty() {
-            let c = self.diffs.cursor();
-            return Err(c.err(format!("{} trailing bytes", c.remaining())));
+        if self.i == self.n {
+            let c = self.values.ints.diffs.cursor();
+            if !c.is_empty() {
+                return Err(c.err(format!("{} trailing bytes", c.remaining())));
+            }
         }
         Ok(Some(Sample { t, v }))
     }
-}
-
-/// Reads `t0`, `base` and positions the residual reader; returns the cursor after them
-/// (for inline timestamps, the values follow the residuals, so the caller must skip them).
-#[allow(clippy::type_complexity)]
-fn parse_ts_head<'a>(
-    mut c: Cursor<'a>,
-    n: usize,
-) -> Result<(i64, i64, (Cursor<'a>, Option<IntReader<'a>>))> {
-    let t0 = c.varint()?;
-    if n < 2 {
-        return Ok((t0, 0, (c, None)));
-    }
-    let base = c.varint()?;
-    // The values section starts after the residuals, whose length is known only by
-    // walking their group headers.
-    let mut skip = c.clone();
-    let mut left = n - 1;
-    while left > 0 {
-        let len = left.min(GROUP);
-        let width = usize::from(skip.u8()?);
-        if width > 64 {
-            return Err(skip.err(format!("bit width {width} over 64")));
-        }
-        skip.varint()?;
-        skip.bytes((len * width).div_ceil(8))?;
-        left -= len;
-    }
-    let residuals = IntReader::new(c, n - 1);
-    Ok((t0, base, (skip, Some(residuals))))
 }
 
 /// Decodes `count` values written by [`put_ints`].

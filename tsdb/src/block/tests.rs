@@ -48,10 +48,34 @@ fn ints_round_trip_every_width() {
     packed::put_ints(&mut buf, &xs);
     let got = packed::decode_ints(&buf, xs.len());
     assert_eq!(got.ok(), Some(xs));
-    // An all-equal group costs its width byte and minimum only.
+    // However long, a run of one value costs its header, value and length.
     let mut buf = Vec::new();
-    packed::put_ints(&mut buf, &[7; GROUP]);
-    assert_eq!(buf.len(), 2);
+    packed::put_ints(&mut buf, &[7; 10_000]);
+    assert_eq!(buf.len(), 4);
+    assert_eq!(
+        packed::decode_ints(&buf, 10_000).ok(),
+        Some(vec![7; 10_000])
+    );
+}
+
+#[test]
+fn ints_mix_runs_sparse_and_packed_groups() {
+    // Zeros with rare spikes (sparse), long idle stretches (runs) and dense noise.
+    let xs: Vec<i64> = (0..2000i64)
+        .map(|i| match i {
+            0..=499 => i64::from(i % 97 == 0) * 4096,
+            500..=1199 => 0,
+            _ => (i * 7919) % 1013 - 500,
+        })
+        .collect();
+    let mut buf = Vec::new();
+    packed::put_ints(&mut buf, &xs);
+    assert_eq!(packed::decode_ints(&buf, xs.len()).ok(), Some(xs.clone()));
+    // Fewer values than written is an error-free prefix; more is corruption.
+    assert!(packed::decode_ints(&buf, xs.len() + 1).is_err());
+    for cut in 0..buf.len() {
+        assert!(packed::decode_ints(&buf[..cut], xs.len()).is_err());
+    }
 }
 
 #[test]
@@ -66,11 +90,7 @@ fn counter_with_jitter_is_much_smaller_than_xor() {
             Sample::new(t, v)
         })
         .collect();
-    let parts = packed::encode(&samples);
-    let Some(parts) = parts else {
-        panic!("integral counter must pack");
-    };
-    let data = parts.inline();
+    let data = packed::encode(&samples).record(None, None);
     let mut xor = crate::chunk::XorChunk::new();
     for s in &samples {
         xor.append(s.t, s.v);
@@ -106,19 +126,36 @@ fn special_values_become_exceptions() {
             Sample::new(i as i64 * 1000, v)
         })
         .collect();
-    let Some(parts) = packed::encode(&samples) else {
-        panic!("five exceptions in 100 samples must still pack");
-    };
-    let got = decode_standalone(&parts.inline()).unwrap_or_default();
+    let parts = packed::encode(&samples);
+    // Five exceptions in 100 samples keep the decimal kind.
+    assert_eq!(parts.values[0], 0);
+    let got = decode_standalone(&parts.record(None, None)).unwrap_or_default();
     assert_eq!(bits(&got), bits(&samples));
 }
 
 #[test]
-fn non_decimal_values_are_not_packed() {
+fn non_decimal_values_are_packed_as_float_bits() {
     let samples: Vec<Sample> = (0..100)
         .map(|i| Sample::new(i * 1000, (i as f64).sqrt() / 3.0))
         .collect();
-    assert!(packed::encode(&samples).is_none());
+    let parts = packed::encode(&samples);
+    assert_eq!(parts.values[0], 1);
+    let got = decode_standalone(&parts.record(None, None)).unwrap_or_default();
+    assert_eq!(bits(&got), bits(&samples));
+}
+
+#[test]
+fn memory_gauges_lose_their_page_size() {
+    let samples: Vec<Sample> = (0..256)
+        .map(|i| Sample::new(i * 1000, ((1_000_000 + (i * 37 % 101)) * 4096) as f64))
+        .collect();
+    let data = packed::encode(&samples).record(None, None);
+    // 101 distinct page counts: 7 bits a sample, plus headers, once 4096 is divided out.
+    assert!(data.len() < 256 * 7 / 8 + 64, "{} bytes", data.len());
+    assert_eq!(
+        bits(&decode_standalone(&data).unwrap_or_default()),
+        bits(&samples)
+    );
 }
 
 #[test]
@@ -126,10 +163,7 @@ fn truncated_packed_chunks_are_errors_not_panics() {
     let samples: Vec<Sample> = (0..300)
         .map(|i| Sample::new(i * 1000 + (i % 3), (i * i) as f64 / 10.0))
         .collect();
-    let Some(parts) = packed::encode(&samples) else {
-        panic!("decimals must pack");
-    };
-    let data = parts.inline();
+    let data = packed::encode(&samples).record(None, None);
     for cut in 0..data.len() {
         let r = decode_standalone(&data[..cut]);
         assert!(
@@ -149,15 +183,17 @@ fn truncated_packed_chunks_are_errors_not_panics() {
 }
 
 #[test]
-fn shared_timestamps_are_written_once_and_resolved() {
+fn shared_columns_are_written_once_and_resolved() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let ts = jittered(GROUP * 10 + 5, 1_000_000, &[1, -2, 0, 3]);
     let mut w = ChunksWriter::new(dir.path(), 1 << 20);
-    let series: Vec<Vec<Sample>> = (0..3)
+    // The fourth series repeats the first one's values (as `_count` repeats `+Inf`).
+    let series: Vec<Vec<Sample>> = [1, 2, 3, 1]
+        .iter()
         .map(|k| {
             ts.iter()
                 .enumerate()
-                .map(|(i, &t)| Sample::new(t, (i * (k + 1)) as f64))
+                .map(|(i, &t)| Sample::new(t, (i * k * (i % 7)) as f64))
                 .collect()
         })
         .collect();
@@ -170,8 +206,9 @@ fn shared_timestamps_are_written_once_and_resolved() {
         assert_eq!(wc.encoding, ENC_PACKED);
         refs.push(wc);
     }
-    // The second and third chunks refer to the first one's timestamps.
-    assert!(refs[1].bytes < refs[0].bytes / 2, "{refs:?}");
+    // The later chunks refer to the first one's timestamps; the last one to its values too.
+    assert!(refs[1].bytes + 100 < refs[0].bytes, "{refs:?}");
+    assert!(refs[3].bytes < 16, "{refs:?}");
     assert!(w.finish().is_ok());
     let r = ChunksReader::open(dir.path());
     let Ok(r) = r else {
@@ -250,11 +287,9 @@ proptest! {
         (ts, vs) in (1usize..300).prop_flat_map(|n| (timestamps(n), prop::collection::vec(value(), n)))
     ) {
         let samples: Vec<Sample> = ts.iter().zip(&vs).map(|(&t, &v)| Sample::new(t, v)).collect();
-        if let Some(parts) = packed::encode(&samples) {
-            let got = decode_standalone(&parts.inline());
-            prop_assert!(got.is_ok(), "{:?}", got);
-            prop_assert_eq!(bits(&got.unwrap_or_default()), bits(&samples));
-        }
+        let got = decode_standalone(&packed::encode(&samples).record(None, None));
+        prop_assert!(got.is_ok(), "{:?}", got);
+        prop_assert_eq!(bits(&got.unwrap_or_default()), bits(&samples));
     }
 
     #[test]
