@@ -8,7 +8,7 @@ use tianshu_tsdb::Labels;
 
 use super::eval::Evaluator;
 use super::functions::math::{kahan_inc, quantile};
-use super::value::{per_step, Builder, Elem, Grid, Val};
+use super::value::{per_step, step_index, Builder, Elem, GSeries, Grid, IdBuilder, Val};
 use crate::error::QueryError;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -72,14 +72,13 @@ impl Grouping {
 
 #[derive(Default)]
 struct Group {
-    labels: Labels,
     drop_name: bool,
     count: f64,
     value: f64,
     comp: f64,
     mean: f64,
     incremental: bool,
-    elems: Vec<Elem>,
+    elems: Vec<(usize, f64)>,
 }
 
 pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr, g: &Grid) -> Result<Val, QueryError> {
@@ -142,9 +141,37 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr, g: &Grid) -> Result<Va
             }
         }
     }
-    let steps = per_step(&input, g);
-    let mut out = Builder::default();
-    for (i, elems) in steps.into_iter().enumerate() {
+    if op == AggOp::CountValues {
+        let label = string_param.unwrap_or_default();
+        let mut out = Builder::default();
+        for (i, elems) in per_step(&input, g).into_iter().enumerate() {
+            ev.check_deadline()?;
+            for e in count_values(&grouping, elems, &label) {
+                out.push(e, g.ts(i))?;
+            }
+        }
+        return Ok(Val::Vector(out.finish()));
+    }
+    // Group keys depend only on labels: compute them once per input series.
+    let mut group_ids: HashMap<Labels, usize> = HashMap::new();
+    let mut group_labels: Vec<Labels> = Vec::new();
+    let series_group: Vec<usize> = input
+        .iter()
+        .map(|s| {
+            let key = grouping.key(&s.labels);
+            *group_ids.entry(key.clone()).or_insert_with(|| {
+                group_labels.push(key);
+                group_labels.len() - 1
+            })
+        })
+        .collect();
+    let mut groups: Vec<Group> = (0..group_labels.len()).map(|_| Group::default()).collect();
+    let mut seen = vec![0usize; group_labels.len()];
+    let mut group_out: Vec<Option<usize>> = vec![None; group_labels.len()];
+    let mut series_out: Vec<Option<usize>> = vec![None; input.len()];
+    let mut out = IdBuilder::default();
+    let mut touched: Vec<usize> = Vec::new();
+    for (i, elems) in step_index(&input, g).into_iter().enumerate() {
         ev.check_deadline()?;
         let t = g.ts(i);
         let param = scalar_param
@@ -157,54 +184,49 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr, g: &Grid) -> Result<Va
         if op == AggOp::LimitRatio && param.is_nan() {
             return Err(QueryError::Execution("Ratio value is NaN".into()));
         }
-        if elems.is_empty() {
-            continue;
+        let mark = i + 1;
+        touched.clear();
+        for (si, v) in elems {
+            let gid = series_group[si];
+            if seen[gid] != mark {
+                seen[gid] = mark;
+                groups[gid] = Group::default();
+                touched.push(gid);
+            }
+            let grp = &mut groups[gid];
+            grp.drop_name |= input[si].drop_name;
+            add(op, grp, si, v);
         }
-        for e in aggregate_step(op, &grouping, elems, param, string_param.as_deref())? {
-            out.push(e, t)?;
+        for &gid in &touched {
+            let grp = std::mem::take(&mut groups[gid]);
+            match finish(op, grp, param, &input) {
+                Finished::Group(drop_name, v) => {
+                    let labels = &group_labels[gid];
+                    let id = *group_out[gid].get_or_insert_with(|| out.id_for(labels));
+                    let drop_name = drop_name && labels.get(METRIC_NAME).is_some();
+                    out.push(id, drop_name, t, v)?;
+                }
+                Finished::Series(picked) => {
+                    for (si, v) in picked {
+                        let id =
+                            *series_out[si].get_or_insert_with(|| out.id_for(&input[si].labels));
+                        out.push(id, input[si].drop_name, t, v)?;
+                    }
+                }
+            }
         }
     }
     Ok(Val::Vector(out.finish()))
 }
 
-fn aggregate_step(
-    op: AggOp,
-    grouping: &Grouping,
-    elems: Vec<Elem>,
-    param: f64,
-    label: Option<&str>,
-) -> Result<Vec<Elem>, QueryError> {
-    if op == AggOp::CountValues {
-        return Ok(count_values(grouping, elems, label.unwrap_or_default()));
-    }
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    let mut groups: Vec<Group> = Vec::new();
-    for e in elems {
-        let key = grouping.key(&e.labels);
-        let gi = match index.get(&key) {
-            Some(&gi) => gi,
-            None => {
-                index.insert(key.clone(), groups.len());
-                groups.push(Group {
-                    labels: key,
-                    ..Default::default()
-                });
-                groups.len() - 1
-            }
-        };
-        let grp = &mut groups[gi];
-        grp.drop_name |= e.drop_name;
-        add(op, grp, e);
-    }
-    let mut out = Vec::new();
-    for grp in groups {
-        finish(op, grp, param, &mut out);
-    }
-    Ok(out)
+enum Finished {
+    /// One value for the group: its members' drop flag and the value.
+    Group(bool, f64),
+    /// Input samples selected by topk, bottomk, limitk, limit_ratio.
+    Series(Vec<(usize, f64)>),
 }
 
-fn add(op: AggOp, grp: &mut Group, e: Elem) {
-    let f = e.v;
+fn add(op: AggOp, grp: &mut Group, si: usize, f: f64) {
     let first = grp.count == 0.0;
     grp.count += 1.0;
     if first && matches!(op, AggOp::Sum | AggOp::Avg | AggOp::Stddev | AggOp::Stdvar) {
@@ -270,18 +292,11 @@ fn add(op: AggOp, grp: &mut Group, e: Elem) {
         | AggOp::Quantile
         | AggOp::Limitk
         | AggOp::LimitRatio
-        | AggOp::CountValues => grp.elems.push(e),
+        | AggOp::CountValues => grp.elems.push((si, f)),
     }
 }
 
-fn finish(op: AggOp, mut grp: Group, param: f64, out: &mut Vec<Elem>) {
-    let mut emit = |labels: Labels, drop_name: bool, v: f64| {
-        out.push(Elem {
-            labels,
-            drop_name,
-            v,
-        })
-    };
+fn finish(op: AggOp, mut grp: Group, param: f64, input: &[GSeries]) -> Finished {
     let v = match op {
         AggOp::Sum => grp.value + grp.comp,
         AggOp::Avg => {
@@ -297,15 +312,15 @@ fn finish(op: AggOp, mut grp: Group, param: f64, out: &mut Vec<Elem>) {
         AggOp::Stdvar => grp.value / grp.count,
         AggOp::Stddev => (grp.value / grp.count).sqrt(),
         AggOp::Quantile => {
-            let mut vals: Vec<f64> = grp.elems.iter().map(|e| e.v).collect();
+            let mut vals: Vec<f64> = grp.elems.iter().map(|e| e.1).collect();
             quantile(param, &mut vals)
         }
         AggOp::Topk | AggOp::Bottomk => {
             let k = clamp_k(param, grp.elems.len());
             let top = op == AggOp::Topk;
-            // NaN ranks last for both directions.
+            // NaN ranks last in both directions.
             grp.elems.sort_by(|a, b| {
-                let (x, y) = (a.v, b.v);
+                let (x, y) = (a.1, b.1);
                 match (x.is_nan(), y.is_nan()) {
                     (true, true) => std::cmp::Ordering::Equal,
                     (true, false) => std::cmp::Ordering::Greater,
@@ -314,33 +329,26 @@ fn finish(op: AggOp, mut grp: Group, param: f64, out: &mut Vec<Elem>) {
                     _ => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
                 }
             });
-            for e in grp.elems.into_iter().take(k) {
-                out.push(e);
-            }
-            return;
+            grp.elems.truncate(k);
+            return Finished::Series(grp.elems);
         }
         AggOp::Limitk => {
             let k = clamp_k(param, grp.elems.len());
-            for e in grp.elems.into_iter().take(k) {
-                out.push(e);
-            }
-            return;
+            grp.elems.truncate(k);
+            return Finished::Series(grp.elems);
         }
         AggOp::LimitRatio => {
             let r = param.clamp(-1.0, 1.0);
-            for e in grp.elems {
+            grp.elems.retain(|&(si, _)| {
                 let offset =
-                    super::functions::hash::labels_hash(&e.labels) as f64 / u64::MAX as f64;
-                if (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r) {
-                    out.push(e);
-                }
-            }
-            return;
+                    super::functions::hash::labels_hash(&input[si].labels) as f64 / u64::MAX as f64;
+                (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r)
+            });
+            return Finished::Series(grp.elems);
         }
-        AggOp::CountValues => return,
+        AggOp::CountValues => f64::NAN,
     };
-    let drop_name = grp.drop_name && grp.labels.get(METRIC_NAME).is_some();
-    emit(grp.labels, drop_name, v);
+    Finished::Group(grp.drop_name, v)
 }
 
 fn clamp_k(param: f64, len: usize) -> usize {

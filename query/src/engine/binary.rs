@@ -1,13 +1,13 @@
 //! Binary operators: arithmetic, comparisons, set operators and vector matching.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use promql_parser::label::METRIC_NAME;
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use tianshu_tsdb::Labels;
 
 use super::eval::Evaluator;
-use super::value::{labels_string, per_step, Builder, Elem, GSeries, Grid, Val};
+use super::value::{labels_string, step_index, GSeries, Grid, IdBuilder, Val};
 use crate::error::QueryError;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -119,22 +119,12 @@ pub(crate) fn eval(ev: &mut Evaluator, b: &BinaryExpr, g: &Grid) -> Result<Val, 
         (Val::Vector(l), Val::Vector(r)) => {
             let modifier = b.modifier.clone().unwrap_or_default();
             let m = Matching::new(&modifier.matching, &modifier.card);
-            let lsteps = per_step(&l, g);
-            let rsteps = per_step(&r, g);
-            let mut out = Builder::default();
-            for (i, (ls, rs)) in lsteps.into_iter().zip(rsteps).enumerate() {
-                ev.check_deadline()?;
-                let t = g.ts(i);
-                let res = if op.is_set() {
-                    set_op(op, ls, rs, &m)
-                } else {
-                    vector_vector(op, ls, rs, &m, return_bool)?
-                };
-                for e in res {
-                    out.push(e, t)?;
-                }
-            }
-            Ok(Val::Vector(out.finish()))
+            let out = if op.is_set() {
+                set_op(ev, op, &l, &r, &m, g)?
+            } else {
+                vector_match(ev, op, &l, &r, &m, return_bool, g)?
+            };
+            Ok(Val::Vector(out))
         }
         (l, r) => Err(QueryError::BadData(format!(
             "binary expression must contain only scalar and instant vector types, got {} and {}",
@@ -216,124 +206,211 @@ impl Matching {
     }
 }
 
-fn set_op(op: Op, lhs: Vec<Elem>, rhs: Vec<Elem>, m: &Matching) -> Vec<Elem> {
-    match op {
-        Op::And => {
-            if lhs.is_empty() || rhs.is_empty() {
-                return Vec::new();
-            }
-            let sigs: HashSet<Labels> = rhs.iter().map(|e| m.sig(&e.labels)).collect();
-            lhs.into_iter()
-                .filter(|e| sigs.contains(&m.sig(&e.labels)))
-                .collect()
-        }
-        Op::Or => {
-            let sigs: HashSet<Labels> = lhs.iter().map(|e| m.sig(&e.labels)).collect();
-            let mut out = lhs;
-            out.extend(
-                rhs.into_iter()
-                    .filter(|e| !sigs.contains(&m.sig(&e.labels))),
-            );
-            out
-        }
-        _ => {
-            let sigs: HashSet<Labels> = rhs.iter().map(|e| m.sig(&e.labels)).collect();
-            lhs.into_iter()
-                .filter(|e| !sigs.contains(&m.sig(&e.labels)))
-                .collect()
-        }
-    }
+/// Interns the matching signatures of both sides: one small integer per distinct signature.
+fn signatures(l: &[GSeries], r: &[GSeries], m: &Matching) -> (Vec<usize>, Vec<usize>, Vec<Labels>) {
+    let mut ids: HashMap<Labels, usize> = HashMap::new();
+    let mut labels: Vec<Labels> = Vec::new();
+    let mut intern = |s: &GSeries| {
+        let sig = m.sig(&s.labels);
+        *ids.entry(sig.clone()).or_insert_with(|| {
+            labels.push(sig);
+            labels.len() - 1
+        })
+    };
+    let lsig: Vec<usize> = l.iter().map(&mut intern).collect();
+    let rsig: Vec<usize> = r.iter().map(&mut intern).collect();
+    (lsig, rsig, labels)
 }
 
-fn vector_vector(
+fn set_op(
+    ev: &mut Evaluator,
     op: Op,
-    lhs: Vec<Elem>,
-    rhs: Vec<Elem>,
+    l: &[GSeries],
+    r: &[GSeries],
+    m: &Matching,
+    g: &Grid,
+) -> Result<Vec<GSeries>, QueryError> {
+    let (lsig, rsig, sigs) = signatures(l, r, m);
+    let lsteps = step_index(l, g);
+    let rsteps = step_index(r, g);
+    let mut stamp = vec![0usize; sigs.len()];
+    let mut out = IdBuilder::default();
+    let mut lout: Vec<Option<usize>> = vec![None; l.len()];
+    let mut rout: Vec<Option<usize>> = vec![None; r.len()];
+    for (i, (ls, rs)) in lsteps.iter().zip(&rsteps).enumerate() {
+        ev.check_deadline()?;
+        let t = g.ts(i);
+        let mark = i + 1;
+        let emit = |out: &mut IdBuilder,
+                    side: &[GSeries],
+                    ids: &mut [Option<usize>],
+                    si: usize,
+                    v: f64| {
+            let id = *ids[si].get_or_insert_with(|| out.id_for(&side[si].labels));
+            out.push(id, side[si].drop_name, t, v)
+        };
+        match op {
+            Op::And => {
+                if ls.is_empty() || rs.is_empty() {
+                    continue;
+                }
+                for &(ri, _) in rs {
+                    stamp[rsig[ri]] = mark;
+                }
+                for &(li, v) in ls {
+                    if stamp[lsig[li]] == mark {
+                        emit(&mut out, l, &mut lout, li, v)?;
+                    }
+                }
+            }
+            Op::Or => {
+                for &(li, v) in ls {
+                    stamp[lsig[li]] = mark;
+                    emit(&mut out, l, &mut lout, li, v)?;
+                }
+                for &(ri, v) in rs {
+                    if stamp[rsig[ri]] != mark {
+                        emit(&mut out, r, &mut rout, ri, v)?;
+                    }
+                }
+            }
+            _ => {
+                for &(ri, _) in rs {
+                    stamp[rsig[ri]] = mark;
+                }
+                for &(li, v) in ls {
+                    if stamp[lsig[li]] != mark {
+                        emit(&mut out, l, &mut lout, li, v)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(out.finish())
+}
+
+/// Arithmetic and comparisons between two vectors, matched one-to-one or many-to-one.
+fn vector_match(
+    ev: &mut Evaluator,
+    op: Op,
+    l: &[GSeries],
+    r: &[GSeries],
     m: &Matching,
     return_bool: bool,
-) -> Result<Vec<Elem>, QueryError> {
-    if lhs.is_empty() || rhs.is_empty() {
-        return Ok(Vec::new());
-    }
+    g: &Grid,
+) -> Result<Vec<GSeries>, QueryError> {
+    let (lsig, rsig, sigs) = signatures(l, r, m);
     let swap = matches!(m.card, VectorMatchCardinality::OneToMany(_));
-    let (many, one) = if swap { (rhs, lhs) } else { (lhs, rhs) };
-    let mut one_sigs: HashMap<Labels, usize> = HashMap::with_capacity(one.len());
-    for (i, e) in one.iter().enumerate() {
-        let sig = m.sig(&e.labels);
-        if let Some(&prev) = one_sigs.get(&sig) {
-            let side = if swap { "left" } else { "right" };
-            return Err(QueryError::Execution(format!(
-                "found duplicate series for the match group {} on the {} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                labels_string(&sig),
-                side,
-                labels_string(&one[prev].labels),
-                labels_string(&e.labels),
-            )));
-        }
-        one_sigs.insert(sig, i);
-    }
+    let (many, one, msig, osig) = if swap {
+        (r, l, &rsig, &lsig)
+    } else {
+        (l, r, &lsig, &rsig)
+    };
+    let msteps = step_index(many, g);
+    let osteps = step_index(one, g);
     let include: Vec<String> = match &m.card {
-        VectorMatchCardinality::ManyToOne(l) | VectorMatchCardinality::OneToMany(l) => {
-            l.labels.clone()
+        VectorMatchCardinality::ManyToOne(x) | VectorMatchCardinality::OneToMany(x) => {
+            x.labels.clone()
         }
         _ => Vec::new(),
     };
     let one_to_one = matches!(m.card, VectorMatchCardinality::OneToOne);
-    let mut matched: HashSet<Labels> = HashSet::new();
-    let mut produced: HashSet<Labels> = HashSet::new();
-    let mut out = Vec::new();
-    for e in many {
-        let sig = m.sig(&e.labels);
-        let Some(&ri) = one_sigs.get(&sig) else {
+    let user_ignoring: Vec<String> = m
+        .names
+        .iter()
+        .filter(|n| n.as_str() != METRIC_NAME)
+        .cloned()
+        .collect();
+    // Per signature: the step it was last seen on the one side, and that sample.
+    let mut one_seen = vec![0usize; sigs.len()];
+    let mut one_at: Vec<(usize, f64)> = vec![(0, 0.0); sigs.len()];
+    let mut many_seen = vec![0usize; sigs.len()];
+    let mut out = IdBuilder::default();
+    let mut out_ids: HashMap<(usize, usize), usize> = HashMap::new();
+    let mut produced: Vec<usize> = Vec::new();
+    for (i, (ms, os)) in msteps.iter().zip(&osteps).enumerate() {
+        ev.check_deadline()?;
+        if ms.is_empty() || os.is_empty() {
             continue;
-        };
-        let r = &one[ri];
-        // Checked before comparison filtering so the error does not depend on values.
-        if one_to_one && !matched.insert(sig.clone()) {
-            return Err(QueryError::Execution(
-                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
-            ));
         }
-        let (vl, vr) = if swap { (r.v, e.v) } else { (e.v, r.v) };
-        let (mut v, keep) = apply(op, vl, vr);
-        if op.is_comparison() {
-            if return_bool {
-                v = if keep { 1.0 } else { 0.0 };
-            } else if !keep {
+        let t = g.ts(i);
+        let mark = i + 1;
+        for &(oi, v) in os {
+            let sig = osig[oi];
+            if one_seen[sig] == mark {
+                let side = if swap { "left" } else { "right" };
+                return Err(QueryError::Execution(format!(
+                    "found duplicate series for the match group {} on the {} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                    labels_string(&sigs[sig]),
+                    side,
+                    labels_string(&one[one_at[sig].0].labels),
+                    labels_string(&one[oi].labels),
+                )));
+            }
+            one_seen[sig] = mark;
+            one_at[sig] = (oi, v);
+        }
+        for &(mi, mv) in ms {
+            let sig = msig[mi];
+            if one_seen[sig] != mark {
                 continue;
             }
-        }
-        let mut labels = e.labels.clone();
-        if one_to_one {
-            labels = if m.on {
-                labels.keep(&m.names)
-            } else {
-                let user: Vec<String> = m
-                    .names
-                    .iter()
-                    .filter(|n| n.as_str() != METRIC_NAME)
-                    .cloned()
-                    .collect();
-                labels.drop_names(&user)
-            };
-        }
-        for name in &include {
-            match r.labels.get(name) {
-                Some(val) if !val.is_empty() => labels.set(name, val),
-                _ => labels.remove(name),
+            let (oi, ov) = one_at[sig];
+            // Checked before comparison filtering so the error does not depend on values.
+            if one_to_one {
+                if many_seen[sig] == mark {
+                    return Err(QueryError::Execution(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                    ));
+                }
+                many_seen[sig] = mark;
             }
+            let (vl, vr) = if swap { (ov, mv) } else { (mv, ov) };
+            let (mut v, keep) = apply(op, vl, vr);
+            if op.is_comparison() {
+                if return_bool {
+                    v = if keep { 1.0 } else { 0.0 };
+                } else if !keep {
+                    continue;
+                }
+            }
+            let id = match out_ids.get(&(mi, oi)) {
+                Some(&id) => id,
+                None => {
+                    let mut labels = many[mi].labels.clone();
+                    if one_to_one {
+                        labels = if m.on {
+                            labels.keep(&m.names)
+                        } else {
+                            labels.drop_names(&user_ignoring)
+                        };
+                    }
+                    for name in &include {
+                        match one[oi].labels.get(name) {
+                            Some(val) if !val.is_empty() => labels.set(name, val),
+                            _ => labels.remove(name),
+                        }
+                    }
+                    let id = out.id_for(&labels);
+                    out_ids.insert((mi, oi), id);
+                    id
+                }
+            };
+            if !one_to_one {
+                if produced.len() <= id {
+                    produced.resize(id + 1, 0);
+                }
+                if produced[id] == mark {
+                    return Err(QueryError::Execution(
+                        "multiple matches for labels: grouping labels must ensure unique matches"
+                            .into(),
+                    ));
+                }
+                produced[id] = mark;
+            }
+            let drop_name = many[mi].drop_name || return_bool || !op.is_comparison();
+            out.push(id, drop_name, t, v)?;
         }
-        if !one_to_one && !produced.insert(labels.clone()) {
-            return Err(QueryError::Execution(
-                "multiple matches for labels: grouping labels must ensure unique matches".into(),
-            ));
-        }
-        let drop_name = e.drop_name || return_bool || !op.is_comparison();
-        out.push(Elem {
-            labels,
-            drop_name,
-            v,
-        });
     }
-    Ok(out)
+    Ok(out.finish())
 }

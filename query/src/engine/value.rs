@@ -194,3 +194,60 @@ pub(crate) fn labels_string(l: &Labels) -> String {
     s.push('}');
     s
 }
+
+/// For every step, the `(series index, value)` pairs present at that step, in series order.
+pub(crate) fn step_index(series: &[GSeries], grid: &Grid) -> Vec<Vec<(usize, f64)>> {
+    let n = grid.len();
+    let mut out: Vec<Vec<(usize, f64)>> = (0..n).map(|_| Vec::new()).collect();
+    for (si, s) in series.iter().enumerate() {
+        for p in &s.points {
+            if let Some(i) = grid.index_of(p.t) {
+                out[i].push((si, p.v));
+            }
+        }
+    }
+    out
+}
+
+/// Like [`Builder`], but callers resolve labels to an output id once and then push by id,
+/// so the per-step work does not hash label sets.
+#[derive(Default)]
+pub(crate) struct IdBuilder {
+    ids: HashMap<Labels, usize>,
+    series: Vec<GSeries>,
+}
+
+impl IdBuilder {
+    pub fn id_for(&mut self, labels: &Labels) -> usize {
+        if let Some(&id) = self.ids.get(labels) {
+            return id;
+        }
+        let id = self.series.len();
+        self.ids.insert(labels.clone(), id);
+        self.series.push(GSeries {
+            labels: labels.clone(),
+            drop_name: false,
+            points: Vec::new(),
+        });
+        id
+    }
+
+    pub fn push(&mut self, id: usize, drop_name: bool, t: i64, v: f64) -> Result<(), QueryError> {
+        let Some(s) = self.series.get_mut(id) else {
+            return Ok(());
+        };
+        if s.points.last().is_some_and(|p| p.t == t) {
+            return Err(QueryError::Execution(DUPLICATE_LABELSET.into()));
+        }
+        s.drop_name |= drop_name;
+        s.points.push(Sample::new(t, v));
+        Ok(())
+    }
+
+    pub fn finish(self) -> Vec<GSeries> {
+        self.series
+            .into_iter()
+            .filter(|s| !s.points.is_empty())
+            .collect()
+    }
+}
