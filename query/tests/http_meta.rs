@@ -131,6 +131,16 @@ async fn series_parameter_errors() {
         msg,
         "invalid parameter \"match[]\": 1:5: parse error: unexpected \"(\""
     );
+    let msg = get(
+        &api,
+        &format!("/api/v1/series?match[]={}", enc("up offset 5m")),
+    )
+    .await
+    .error(400, "bad_data");
+    assert_eq!(
+        msg,
+        "invalid parameter \"match[]\": 1:4: parse error: unexpected <offset>"
+    );
 
     let msg = get(&api, "/api/v1/series?match[]=up&limit=abc")
         .await

@@ -10,7 +10,7 @@ use tianshu_tsdb::{MatchOp, Matcher};
 
 pub use super::form::Params;
 use super::rfc3339;
-use super::selector_error::not_a_selector;
+use super::selector_error::{not_a_selector, trailing_token};
 use crate::error::QueryError;
 
 /// Prometheus's `MinTime`/`MaxTime` in milliseconds: the default `start`/`end` of the
@@ -185,18 +185,19 @@ const EMPTY_MATCHERS: &str = "match[] must contain at least one non-empty matche
 pub fn parse_match_params(selectors: &[&str]) -> Result<Vec<Vec<Matcher>>, String> {
     let mut sets = Vec::new();
     for sel in selectors {
-        let expr = promql_parser::parser::parse(sel).map_err(|e| {
+        let vs = match promql_parser::parser::parse(sel) {
+            // Offsets and `@` are query syntax: Prometheus's selector parser stops at them.
+            Ok(Expr::VectorSelector(vs)) if vs.offset.is_none() && vs.at.is_none() => vs,
+            Ok(_) => {
+                return Err(not_a_selector(sel)
+                    .unwrap_or_else(|| format!("{} is not a series selector", go_quote(sel))))
+            }
             // promql-parser applies the query rule to selectors; Prometheus parses `match[]`
             // without it and then reports the API's own wording.
-            if e.contains("at least one non-empty matcher") {
-                EMPTY_MATCHERS.to_string()
-            } else {
-                e
+            Err(e) if e.contains("at least one non-empty matcher") => {
+                return Err(EMPTY_MATCHERS.to_string())
             }
-        })?;
-        let Expr::VectorSelector(vs) = expr else {
-            return Err(not_a_selector(sel)
-                .unwrap_or_else(|| format!("{} is not a series selector", go_quote(sel))));
+            Err(e) => return Err(trailing_token(sel).unwrap_or(e)),
         };
         let name = vs.name.as_deref();
         let groups: Vec<Vec<&promql_parser::label::Matcher>> = if vs.matchers.or_matchers.is_empty()

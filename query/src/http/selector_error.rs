@@ -1,7 +1,7 @@
-//! Prometheus's error text for a `match[]` value that is valid PromQL but not a series
-//! selector (`rate(up[5m])`, `up == 1`): its metric-selector parser stops at the first token
+//! Prometheus's error text for a `match[]` value that is not just a series selector
+//! (`rate(up[5m])`, `up == 1`, `up x`): its metric-selector parser stops at the first token
 //! after the selector and reports it as `1:5: parse error: unexpected "("`. promql-parser
-//! parses the whole expression instead, so the position and token are found here.
+//! parses whole expressions instead, so the position and token are found here.
 
 use super::params::go_quote;
 
@@ -130,6 +130,20 @@ pub(super) fn not_a_selector(s: &str) -> Option<String> {
     Some(format!("{line}:{col}: parse error: unexpected {token}"))
 }
 
+/// For input that does not parse at all: when it starts with a valid selector followed by a
+/// token (`up x`, `up 5m`), Prometheus names that token; otherwise `None`, and the parser's
+/// own message stands.
+pub(super) fn trailing_token(s: &str) -> Option<String> {
+    let i = selector_end(s.as_bytes());
+    if i == 0 || i >= s.len() {
+        return None;
+    }
+    match promql_parser::parser::parse(&s[..i]) {
+        Ok(promql_parser::parser::Expr::VectorSelector(_)) => not_a_selector(s),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +176,27 @@ mod tests {
             ("up\n+ 1", "2:1: parse error: unexpected <op:+>"),
         ] {
             assert_eq!(not_a_selector(input).as_deref(), Some(want), "{input}");
+        }
+    }
+
+    #[test]
+    fn names_tokens_after_a_valid_selector_only() {
+        for (input, want) in [
+            (
+                "up x",
+                Some(r#"1:4: parse error: unexpected identifier "x""#),
+            ),
+            (
+                "up 5m",
+                Some(r#"1:4: parse error: unexpected duration "5m""#),
+            ),
+            ("up,", Some(r#"1:3: parse error: unexpected ",""#)),
+            ("up{a=} x", None),
+            ("up{", None),
+            ("up)", None),
+            (")", None),
+        ] {
+            assert_eq!(trailing_token(input).as_deref(), want, "{input}");
         }
     }
 }
