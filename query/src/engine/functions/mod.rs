@@ -277,7 +277,9 @@ fn range_function(
             )))
         }
     };
+    ev.check_deadline()?;
     let mut out = range_apply_win(&input, g, &*f);
+    ev.check_deadline()?;
     if (name == "rate" || name == "increase") && input.from_selector {
         let pos = args.get(matrix_idx).map(|a| ev.pos(a)).unwrap_or_default();
         for s in &out {
