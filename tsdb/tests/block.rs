@@ -624,3 +624,81 @@ proptest! {
         prop_assert_eq!(bits(&from_raw), bits(&all_want));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Series of one target: equal timestamps, often equal values, so packed chunks refer
+    /// to each other's columns; reading back must still give every series its own samples.
+    #[test]
+    fn block_series_sharing_columns_round_trip(
+        jitter in prop::collection::vec(-3i64..=3, 4000),
+        shapes in prop::collection::vec((0usize..5, 1usize..4000, 0usize..50), 1..16),
+        span_min in 1i64..40,
+    ) {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let ts: Vec<i64> = jitter
+            .iter()
+            .enumerate()
+            .map(|(i, j)| 1_700_000_000_000 + i as i64 * 1000 + j)
+            .collect();
+        let input: Vec<(Labels, Vec<Sample>)> = shapes
+            .iter()
+            .enumerate()
+            .map(|(k, &(shape, len, skip))| {
+                let samples = ts
+                    .iter()
+                    .enumerate()
+                    .skip(skip)
+                    .take(len)
+                    .map(|(i, &t)| {
+                        let v = match shape {
+                            0 => 1.0,
+                            1 | 2 => (i * 3) as f64,
+                            3 => (i % 10) as f64 / 10.0,
+                            _ => (i as f64).ln_1p(),
+                        };
+                        Sample::new(t, v)
+                    })
+                    .collect();
+                (Labels::from_pairs([("__name__", "m".to_string()), ("k", format!("{k:03}"))]), samples)
+            })
+            .filter(|(_, s): &(Labels, Vec<Sample>)| !s.is_empty())
+            .collect();
+        let series: Vec<SeriesChunks> = input
+            .iter()
+            .map(|(l, s)| SeriesChunks { labels: l.clone(), chunks: chunks_of(s, 240) })
+            .collect();
+        let o = opts(
+            ChunkEncoding::Auto,
+            Some(Rechunk { span_ms: span_min * 60_000, max_samples: XorChunk::MAX_SAMPLES }),
+        );
+        let dir = write(tmp.path(), i64::MIN, i64::MAX, series, &o);
+        let b = open(&dir);
+        prop_assert!(b.verify().is_ok());
+        let want: Vec<Series> = input
+            .iter()
+            .map(|(l, s)| Series { labels: l.clone(), samples: s.clone() })
+            .collect();
+        let got = b.select(&all(), i64::MIN, i64::MAX).unwrap_or_default();
+        prop_assert_eq!(bits(&got), bits(&want));
+    }
+}
+
+#[test]
+fn block_is_shareable_between_query_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Block>();
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (block, labels) = fixed_block(tmp.path());
+    let block = std::sync::Arc::new(block);
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let b = block.clone();
+            std::thread::spawn(move || b.select(&all(), 0, 20_000).map(|s| s.len()).ok())
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().ok().flatten(), Some(labels.len()));
+    }
+}
