@@ -197,7 +197,7 @@ fn compliance_queries_run_without_errors_or_panics() {
                     .trim()
                     .trim_matches(['[', ']'])
                     .split(',')
-                    .map(|s| unquote(s))
+                    .map(&unquote)
                     .collect();
             }
         } else if t.starts_with("should_fail: true") {
