@@ -142,11 +142,9 @@ impl Builder {
 pub(crate) fn merge_same_labels(series: Vec<GSeries>) -> Result<Vec<GSeries>, QueryError> {
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut out: Vec<GSeries> = Vec::with_capacity(series.len());
-    let mut merged = false;
     for s in series {
         match index.get(&s.labels) {
             Some(&i) => {
-                merged = true;
                 let dst = &mut out[i];
                 dst.drop_name |= s.drop_name;
                 dst.points.extend(s.points);
@@ -161,7 +159,6 @@ pub(crate) fn merge_same_labels(series: Vec<GSeries>) -> Result<Vec<GSeries>, Qu
             }
         }
     }
-    let _ = merged;
     Ok(out)
 }
 
