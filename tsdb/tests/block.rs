@@ -702,3 +702,33 @@ fn block_is_shareable_between_query_threads() {
         assert_eq!(h.join().ok().flatten(), Some(labels.len()));
     }
 }
+
+#[test]
+fn block_empty_label_values_are_absent_labels() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let samples = [Sample::new(1, 1.0)];
+    let with_empty = Labels::from_pairs([("__name__", "a"), ("b", "")]);
+    let plain = Labels::from_pairs([("__name__", "a")]);
+    let one = |l: &Labels| SeriesChunks {
+        labels: l.clone(),
+        chunks: chunks_of(&samples, 1),
+    };
+    let dir = write(
+        tmp.path(),
+        0,
+        10,
+        vec![one(&with_empty)],
+        &BlockWriterOptions::default(),
+    );
+    let got = open(&dir).select(&all(), 0, 10).unwrap_or_default();
+    assert_eq!(got[0].labels, plain);
+    // The two label sets are one series once read back: refused as duplicates.
+    let dup = write_block(
+        tmp.path(),
+        0,
+        10,
+        vec![one(&plain), one(&with_empty)],
+        &BlockWriterOptions::default(),
+    );
+    assert!(dup.is_err());
+}
