@@ -383,6 +383,9 @@ async fn queries_wait_for_a_free_evaluation_slot() {
     )
     .await;
     assert!(waiting.is_err(), "query ran without a free slot");
+    // Time spent queued counts against the query's timeout.
+    let r = get(&api, "/api/v1/query?query=1&time=1&timeout=0.1").await;
+    assert_eq!(r.error(503, "timeout"), "query timed out in query queue");
     // Metadata endpoints do not evaluate PromQL and are not held back.
     let r = get(&api, "/api/v1/labels").await;
     assert_eq!(r.status, 200);

@@ -108,9 +108,9 @@ fn align_tree(node: &mut serde_json::Value) {
 async fn instant(st: &State, p: Params) -> ApiResult {
     let limit = parse_limit(&p)?;
     let ts = parse_time_param(&p, "time", now_ms())?;
-    let opts = query_options(st, &p)?;
+    let mut opts = query_options(st, &p)?;
     let query = p.get("query").to_owned();
-    let slot = query_slot(st).await?;
+    let slot = query_slot(st, &mut opts).await?;
     let st = st.clone();
     let res = blocking(move || {
         let _slot = slot;
@@ -146,12 +146,12 @@ async fn range(st: &State, p: Params) -> ApiResult {
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
         ));
     }
-    let opts = query_options(st, &p)?;
+    let mut opts = query_options(st, &p)?;
     // Steps below a millisecond pass Prometheus's check but are meaningless at millisecond
     // sample resolution.
     let step_ms = (step_ns / 1_000_000).max(1);
     let query = p.get("query").to_owned();
-    let slot = query_slot(st).await?;
+    let slot = query_slot(st, &mut opts).await?;
     let st = st.clone();
     let res = blocking(move || {
         let _slot = slot;
@@ -163,14 +163,22 @@ async fn range(st: &State, p: Params) -> ApiResult {
     Ok(query_success(res, limit))
 }
 
-/// Waits for a free evaluation slot. The permit moves into the blocking task so that it is
-/// held until evaluation ends, even when the client has gone away.
-async fn query_slot(st: &ApiState) -> Result<OwnedSemaphorePermit, QueryError> {
-    st.query_slots
-        .clone()
-        .acquire_owned()
+/// Waits for a free evaluation slot. As in Prometheus, the wait counts against the query's
+/// timeout, and running out of it while queued is `query timed out in query queue`. The
+/// permit moves into the blocking task so that it is held until evaluation ends, even when
+/// the client has gone away.
+async fn query_slot(
+    st: &ApiState,
+    opts: &mut QueryOptions,
+) -> Result<OwnedSemaphorePermit, QueryError> {
+    let budget = opts.timeout.unwrap_or(st.engine.opts.timeout);
+    let queued = Instant::now();
+    let permit = tokio::time::timeout(budget, st.query_slots.clone().acquire_owned())
         .await
-        .map_err(|_| QueryError::Internal("query slots closed".into()))
+        .map_err(|_| QueryError::Timeout("query queue"))?
+        .map_err(|_| QueryError::Internal("query slots closed".into()))?;
+    opts.timeout = Some(budget.saturating_sub(queued.elapsed()));
+    Ok(permit)
 }
 
 /// The `timeout` and `lookback_delta` parameters, with Prometheus's error texts.
