@@ -1,6 +1,19 @@
-//! The PromQL engine (stub: being implemented).
+//! The PromQL engine.
 //!
-//! Queries are parsed with `promql-parser` and evaluated here against any [`Queryable`].
+//! Queries are parsed with `promql-parser` and evaluated here against any [`Queryable`],
+//! following Prometheus 3 semantics (left-open range windows, staleness markers, `@` and
+//! negative offsets, delayed metric-name removal as Prometheus's own test suite runs it).
+//!
+//! Every node is evaluated once over the whole step grid of the query, not step by step:
+//! a selector reads its series once for the widest window any step needs and walks each
+//! series across the steps; operators and aggregations then work step by step on series
+//! ids interned once per node. An instant query is a grid of one step.
+//!
+//! Layout: `eval` (the AST walk, range-vector inputs, subqueries), `selector` (matchers,
+//! lookback, staleness), `functions/` (one file per family), `aggregate`, `binary`
+//! (operators and vector matching), `value` (grid-wide values and builders).
+//!
+//! `../shared/promql-conformance/testdata` is run by `tests/promqltest.rs`.
 
 mod aggregate;
 mod binary;
