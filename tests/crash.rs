@@ -1,4 +1,4 @@
-//! `kill -9` while a writer is sending: every sample that got a 2xx answer
+//! `kill -9` while writers are sending: every sample that got a 2xx answer
 //! must be there after the restarts.
 //!
 //! Set `TIANSHU_CRASH_SEED` to replay a run; each run prints its seed.
@@ -17,6 +17,9 @@ use rand::{Rng, SeedableRng};
 const SERIES: u64 = 3;
 const SAMPLES_PER_REQUEST: u64 = 10;
 const KILLS: usize = 5;
+/// Concurrent writers, each on its own series, so that appends (and, with
+/// `--wal.fsync always`, group commits) overlap when the kill comes.
+const WRITERS: usize = 2;
 
 /// Sample `seq` of series `k` is at `base + seq` ms with this value, so any
 /// stored point can be checked on its own.
@@ -24,7 +27,7 @@ fn value_of(seq: u64, k: u64) -> f64 {
     (seq * SERIES + k) as f64
 }
 
-fn request(n: u64, base_ms: i64) -> WriteRequest {
+fn request(w: usize, n: u64, base_ms: i64) -> WriteRequest {
     let timeseries = (0..SERIES)
         .map(|k| {
             let samples: Vec<(i64, f64)> = (n * SAMPLES_PER_REQUEST..(n + 1) * SAMPLES_PER_REQUEST)
@@ -34,7 +37,7 @@ fn request(n: u64, base_ms: i64) -> WriteRequest {
                 &[
                     ("__name__", "crash_test"),
                     ("series", &k.to_string()),
-                    ("writer", "0"),
+                    ("writer", &w.to_string()),
                 ],
                 &samples,
             )
@@ -65,11 +68,17 @@ struct WriterLog {
 /// Sends requests 0, 1, 2, ... in order, resending each after connection
 /// errors and 5xx, and dropping it after other 4xx, as Prometheus's
 /// remote-write queue does.
-fn writer(base: String, base_ms: i64, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) -> WriterLog {
+fn writer(
+    w: usize,
+    base: String,
+    base_ms: i64,
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
+) -> WriterLog {
     let ag = agent_with_timeout(Duration::from_secs(10));
     let mut log = WriterLog::default();
     let mut n = 0u64;
-    let mut body = encode_write(&request(n, base_ms));
+    let mut body = encode_write(&request(w, n, base_ms));
     let mut resend = false;
     while !stop.load(Ordering::SeqCst) {
         log.attempts += 1;
@@ -105,7 +114,7 @@ fn writer(base: String, base_ms: i64, stop: Arc<AtomicBool>, done: Arc<AtomicU64
             n += 1;
             log.completed = n;
             done.store(n, Ordering::SeqCst);
-            body = encode_write(&request(n, base_ms));
+            body = encode_write(&request(w, n, base_ms));
             resend = false;
             // Paced so a run stores tens of thousands of samples, not millions.
             thread::sleep(Duration::from_millis(1));
@@ -116,14 +125,14 @@ fn writer(base: String, base_ms: i64, stop: Arc<AtomicBool>, done: Arc<AtomicU64
 
 /// Checks every sample of requests `0..completed` is stored with its value
 /// and nothing stored is wrong. Returns the number of points read.
-fn verify(ts: &Tianshu, base_ms: i64, log: &WriterLog, when: &str) -> usize {
+fn verify(ts: &Tianshu, base_ms: i64, w: usize, log: &WriterLog, when: &str) -> usize {
     let completed = log.completed;
     let last_seq = completed * SAMPLES_PER_REQUEST;
     let eval = base_ms + last_seq as i64 + 1000;
     let range_s = (eval - base_ms) / 1000 + 10;
     let mut total = 0;
     for k in 0..SERIES {
-        let q = format!("crash_test{{series=\"{k}\",writer=\"0\"}}[{range_s}s]");
+        let q = format!("crash_test{{series=\"{k}\",writer=\"{w}\"}}[{range_s}s]");
         let data = query_instant(&ts.url(""), &q, eval);
         let points = matrix_points(&data);
         total += points.len();
@@ -148,7 +157,7 @@ fn verify(ts: &Tianshu, base_ms: i64, log: &WriterLog, when: &str) -> usize {
             .collect();
         assert!(
             missing.is_empty() && wrong.is_empty(),
-            "{when}: series {k}: {} of {last_seq} samples missing (first: seq {:?}; \
+            "{when}: writer {w} series {k}: {} of {last_seq} samples missing (first: seq {:?}; \
              sample seq s is at base+s ms, base = {base_ms}) from requests {:?}; \
              of these, {dropped:?} were refused on resend as out of order/duplicate \
              (so their first attempt was stored, but not whole), the others were \
@@ -178,61 +187,75 @@ fn crash_run(extra: &[&str]) {
     let mut ts = Tianshu::start(extra);
     let base_ms = now_ms() - 600_000;
     let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
-    let w = {
-        let (base, stop, done) = (ts.url(""), stop.clone(), done.clone());
-        thread::spawn(move || writer(base, base_ms, stop, done))
-    };
+    let done: Vec<Arc<AtomicU64>> = (0..WRITERS).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let handles: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (base, stop, done) = (ts.url(""), stop.clone(), done[w].clone());
+            thread::spawn(move || writer(w, base, base_ms, stop, done))
+        })
+        .collect();
+    let progress = || -> Vec<u64> { done.iter().map(|d| d.load(Ordering::SeqCst)).collect() };
 
     let started = Instant::now();
     for i in 0..KILLS {
         thread::sleep(Duration::from_millis(rng.random_range(200..=1500)));
         ts.kill9();
         println!(
-            "kill {} at {:?}: {} requests done",
+            "kill {} at {:?}: requests done by each writer {:?}",
             i + 1,
             started.elapsed(),
-            done.load(Ordering::SeqCst)
+            progress()
         );
-        // Let the writer run into the dead server before it comes back.
+        // Let the writers run into the dead server before it comes back.
         thread::sleep(Duration::from_millis(rng.random_range(0..300)));
         ts.restart();
     }
     // Some acknowledged writes after the last restart.
-    let before = done.load(Ordering::SeqCst);
+    let before = progress();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while done.load(Ordering::SeqCst) < before + 20 && Instant::now() < deadline {
+    while progress().iter().zip(&before).any(|(now, b)| *now < b + 20) && Instant::now() < deadline
+    {
         thread::sleep(Duration::from_millis(50));
     }
     stop.store(true, Ordering::SeqCst);
-    let log = w.join().expect("writer thread");
-    println!(
-        "writer: {} requests acknowledged, {} refused on resend as already stored {:?}, \
-         {} attempts, {} failed attempts",
-        log.acked,
-        log.dropped_on_resend.len(),
-        log.dropped_on_resend,
-        log.attempts,
-        log.failed_attempts
-    );
-    assert!(
-        log.refused.is_empty(),
-        "valid writes were refused with 4xx:\n{}",
-        log.refused.join("\n")
-    );
-    assert!(
-        log.completed > before + 1,
-        "no write was acknowledged after the last restart ({before} before)"
-    );
+    let logs: Vec<WriterLog> = handles
+        .into_iter()
+        .map(|h| h.join().expect("writer thread"))
+        .collect();
+    for (w, log) in logs.iter().enumerate() {
+        println!(
+            "writer {w}: {} requests acknowledged, {} refused on resend as already stored {:?}, \
+             {} attempts, {} failed attempts",
+            log.acked,
+            log.dropped_on_resend.len(),
+            log.dropped_on_resend,
+            log.attempts,
+            log.failed_attempts
+        );
+        assert!(
+            log.refused.is_empty(),
+            "writer {w}: valid writes were refused with 4xx:\n{}",
+            log.refused.join("\n")
+        );
+        assert!(
+            log.completed > before[w] + 1,
+            "writer {w}: no write was acknowledged after the last restart ({} before)",
+            before[w]
+        );
+    }
 
-    let n = verify(&ts, base_ms, &log, "after the kills");
+    let n: usize = (0..WRITERS)
+        .map(|w| verify(&ts, base_ms, w, &logs[w], "after the kills"))
+        .sum();
     println!("verified {n} points after {KILLS} kills");
 
     // A clean shutdown keeps everything as well.
     let status = ts.sigterm();
     assert!(status.success(), "SIGTERM: tianshu exited with {status}");
     ts.restart();
-    verify(&ts, base_ms, &log, "after SIGTERM and restart");
+    for (w, log) in logs.iter().enumerate() {
+        verify(&ts, base_ms, w, log, "after SIGTERM and restart");
+    }
 }
 
 #[test]
