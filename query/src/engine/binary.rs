@@ -122,7 +122,8 @@ pub(crate) fn eval(ev: &mut Evaluator, b: &BinaryExpr, g: &Grid) -> Result<Val, 
             let out = if op.is_set() {
                 set_op(ev, op, &l, &r, &m, g)?
             } else {
-                vector_match(ev, op, &l, &r, &m, return_bool, g)?
+                let fill = (modifier.fill_values.lhs, modifier.fill_values.rhs);
+                vector_match(ev, op, &l, &r, &m, return_bool, fill, g)?
             };
             Ok(Val::Vector(out))
         }
@@ -290,6 +291,8 @@ fn set_op(
 }
 
 /// Arithmetic and comparisons between two vectors, matched one-to-one or many-to-one.
+/// `fill` holds the `fill_left`/`fill_right` values that stand in for a missing partner.
+#[allow(clippy::too_many_arguments)]
 fn vector_match(
     ev: &mut Evaluator,
     op: Op,
@@ -297,6 +300,7 @@ fn vector_match(
     r: &[GSeries],
     m: &Matching,
     return_bool: bool,
+    fill: (Option<f64>, Option<f64>),
     g: &Grid,
 ) -> Result<Vec<GSeries>, QueryError> {
     let (lsig, rsig, sigs) = signatures(l, r, m);
@@ -306,6 +310,10 @@ fn vector_match(
     } else {
         (l, r, &lsig, &rsig)
     };
+    // Prometheus applies fill_left to the "many" side and fill_right to the "one" side,
+    // also for group_right where those are the right and left operands.
+    let (many_fill, one_fill) = fill;
+    let mut many_present = vec![0usize; sigs.len()];
     let msteps = step_index(many, g);
     let osteps = step_index(one, g);
     let include: Vec<String> = match &m.card {
@@ -330,11 +338,15 @@ fn vector_match(
     let mut produced: Vec<usize> = Vec::new();
     for (i, (ms, os)) in msteps.iter().zip(&osteps).enumerate() {
         ev.check_deadline()?;
-        if ms.is_empty() || os.is_empty() {
+        let filling = many_fill.is_some() || one_fill.is_some();
+        if (ms.is_empty() || os.is_empty()) && !filling {
             continue;
         }
         let t = g.ts(i);
         let mark = i + 1;
+        for &(mi, _) in ms {
+            many_present[msig[mi]] = mark;
+        }
         for &(oi, v) in os {
             let sig = osig[oi];
             if one_seen[sig] == mark {
@@ -353,6 +365,33 @@ fn vector_match(
         for &(mi, mv) in ms {
             let sig = msig[mi];
             if one_seen[sig] != mark {
+                let Some(f) = one_fill else { continue };
+                let (vl, vr) = if swap { (f, mv) } else { (mv, f) };
+                let Some(v) = binop_value(op, vl, vr, return_bool) else {
+                    continue;
+                };
+                let id = match out_ids.get(&(mi, usize::MAX)) {
+                    Some(&id) => id,
+                    None => {
+                        let mut labels = many[mi].labels.clone();
+                        if one_to_one {
+                            labels = if m.on {
+                                labels.keep(&m.names)
+                            } else {
+                                labels.drop_names(&user_ignoring)
+                            };
+                        }
+                        // Labels joined from a missing "one" side cannot be filled.
+                        for name in &include {
+                            labels.remove(name);
+                        }
+                        let id = out.id_for(&labels);
+                        out_ids.insert((mi, usize::MAX), id);
+                        id
+                    }
+                };
+                let drop_name = many[mi].drop_name || return_bool || !op.is_comparison();
+                out.push(id, drop_name, t, v)?;
                 continue;
             }
             let (oi, ov) = one_at[sig];
@@ -411,6 +450,42 @@ fn vector_match(
             let drop_name = many[mi].drop_name || return_bool || !op.is_comparison();
             out.push(id, drop_name, t, v)?;
         }
+        // A match group present only on the "one" side yields one series with the
+        // group's labels when the "many" side has a fill value.
+        if let Some(f) = many_fill {
+            for &(oi, ov) in os {
+                let sig = osig[oi];
+                if many_present[sig] == mark {
+                    continue;
+                }
+                let (vl, vr) = if swap { (ov, f) } else { (f, ov) };
+                let Some(v) = binop_value(op, vl, vr, return_bool) else {
+                    continue;
+                };
+                let id = match out_ids.get(&(usize::MAX, oi)) {
+                    Some(&id) => id,
+                    None => {
+                        let id = out.id_for(&sigs[sig]);
+                        out_ids.insert((usize::MAX, oi), id);
+                        id
+                    }
+                };
+                let drop_name = return_bool || !op.is_comparison();
+                out.push(id, drop_name, t, v)?;
+            }
+        }
     }
     Ok(out.finish())
+}
+
+/// The result of `l op r`, or `None` when a filtering comparison drops it.
+fn binop_value(op: Op, l: f64, r: f64, return_bool: bool) -> Option<f64> {
+    let (v, keep) = apply(op, l, r);
+    if !op.is_comparison() {
+        return Some(v);
+    }
+    if return_bool {
+        return Some(if keep { 1.0 } else { 0.0 });
+    }
+    keep.then_some(v)
 }
