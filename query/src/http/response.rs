@@ -5,6 +5,8 @@
 //! timestamps as seconds with exactly three fraction digits, HTML-escaped strings) that a
 //! generic serializer would need as many special cases to reproduce.
 
+use std::fmt::Write;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tianshu_tsdb::Labels;
@@ -26,6 +28,11 @@ impl Json {
         self.buf
     }
 
+    /// Formats straight into the buffer; writing to a `String` cannot fail.
+    fn write(&mut self, args: std::fmt::Arguments<'_>) {
+        let _ = self.buf.write_fmt(args);
+    }
+
     pub(crate) fn raw(&mut self, s: &str) -> &mut Self {
         self.buf.push_str(s);
         self
@@ -43,9 +50,9 @@ impl Json {
                 '\r' => self.buf.push_str("\\r"),
                 '\t' => self.buf.push_str("\\t"),
                 '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                    self.buf.push_str(&format!("\\u{:04x}", c as u32))
+                    self.write(format_args!("\\u{:04x}", c as u32))
                 }
-                c if (c as u32) < 0x20 => self.buf.push_str(&format!("\\u{:04x}", c as u32)),
+                c if (c as u32) < 0x20 => self.write(format_args!("\\u{:04x}", c as u32)),
                 c => self.buf.push(c),
             }
         }
@@ -65,7 +72,7 @@ impl Json {
     }
 
     pub(crate) fn int(&mut self, i: i64) -> &mut Self {
-        self.buf.push_str(&i.to_string());
+        self.write(format_args!("{i}"));
         self
     }
 
@@ -88,7 +95,7 @@ impl Json {
     pub(crate) fn float_seconds(&mut self, t_ms: i64) -> &mut Self {
         // Milliseconds as f64 are exact up to 2^53 and the quotient is then the closest
         // double, so shortest-digit printing matches Go's.
-        self.buf.push_str(&(t_ms as f64 / 1000.0).to_string());
+        self.write(format_args!("{}", t_ms as f64 / 1000.0));
         self
     }
 
@@ -101,7 +108,7 @@ impl Json {
         } else if v.is_infinite() {
             self.buf.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
         } else {
-            self.buf.push_str(&v.to_string());
+            self.write(format_args!("{v}"));
         }
         self.buf.push('"');
         self
@@ -168,10 +175,10 @@ fn push_timestamp(buf: &mut String, t_ms: i64) {
         buf.push('-');
     }
     let abs = t_ms.unsigned_abs();
-    buf.push_str(&(abs / 1000).to_string());
+    let _ = write!(buf, "{}", abs / 1000);
     let frac = abs % 1000;
     if frac != 0 {
-        buf.push_str(&format!(".{frac:03}"));
+        let _ = write!(buf, ".{frac:03}");
     }
 }
 
@@ -217,7 +224,7 @@ fn push_float(buf: &mut String, v: f64) {
     } else {
         // Rust's `Display` for f64 is the shortest round-trip digits without an exponent,
         // which is what Go's 'f' with precision -1 prints (including "-0").
-        buf.push_str(&v.to_string());
+        let _ = write!(buf, "{v}");
     }
 }
 
