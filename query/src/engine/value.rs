@@ -168,7 +168,10 @@ pub(crate) fn drop_names(series: Vec<GSeries>) -> Vec<GSeries> {
         .into_iter()
         .map(|mut s| {
             if s.drop_name {
+                // The type and unit metadata labels describe the metric name and go with it.
                 s.labels.remove(METRIC_NAME);
+                s.labels.remove("__type__");
+                s.labels.remove("__unit__");
                 s.drop_name = false;
             }
             s
