@@ -242,6 +242,24 @@ pub fn diff(want: &Answer, got: &Answer, limit: usize) -> Vec<String> {
     out
 }
 
+/// `a` without `__name__` in its series' labels. VictoriaMetrics keeps the metric name
+/// where Prometheus drops it (e.g. `max_over_time`); that is a documented difference of
+/// label handling, not of values, so it is compared without the name.
+pub fn without_name(a: &Answer) -> Answer {
+    a.iter()
+        .map(|(k, v)| {
+            let key = match k.strip_prefix("{__name__=") {
+                Some(rest) => match rest.find("\",") {
+                    Some(i) => format!("{{{}", &rest[i + 2..]),
+                    None => "{}".to_string(),
+                },
+                None => k.clone(),
+            };
+            (key, v.clone())
+        })
+        .collect()
+}
+
 /// How far `got` is from `want` where both have a point: (common series, largest relative
 /// difference). Used for VictoriaMetrics's `rate`, which is not meant to match.
 pub fn loose_distance(want: &Answer, got: &Answer) -> (usize, f64) {
@@ -342,6 +360,18 @@ mod tests {
         assert!(diff(&a, &b, 5).is_empty());
         b.get_mut("{}").expect("series")[1].1 = 3.1;
         assert_eq!(diff(&a, &b, 5).len(), 1);
+    }
+
+    #[test]
+    fn strips_metric_name() {
+        let a: Answer = [
+            (r#"{__name__="m",a="1"}"#.to_string(), vec![]),
+            (r#"{__name__="m"}"#.to_string(), vec![]),
+            (r#"{a="2"}"#.to_string(), vec![]),
+        ]
+        .into();
+        let keys: Vec<String> = without_name(&a).into_keys().collect();
+        assert_eq!(keys, [r#"{a="1"}"#, r#"{a="2"}"#, "{}"]);
     }
 
     #[test]
