@@ -18,6 +18,20 @@
 //! record of the segment. The block writer aligns chunk boundaries so that such columns
 //! coincide.
 //!
+//! Measured by `tests/block_size.rs` (`BLOCK_SIZE_TARGETS=8 BLOCK_SIZE_HOURS=2 cargo test
+//! -p tianshu-tsdb --test block_size -- --nocapture`), whole block bytes per sample:
+//!
+//! | mix (1 s, ±3 ms jitter)            | XOR, 240-sample chunks | packed, 30 min aligned |
+//! |------------------------------------|------------------------|------------------------|
+//! | counters                           | 4.21                   | 1.10                   |
+//! | gauges                             | 2.72                   | 0.46                   |
+//! | histogram (buckets, count, sum)    | 3.49                   | 0.99                   |
+//! | static and slow series             | 1.32                   | 0.09                   |
+//! | all of the above                   | 2.89                   | 0.61                   |
+//!
+//! zstd over the packed segments saves a further 5% (0.58), not worth losing random access
+//! to chunks in the mmapped segment or a C dependency.
+//!
 //! Layout (primitive types as in `codec.rs`):
 //!
 //! | field         | encoding | meaning                                                  |
