@@ -194,6 +194,12 @@ impl ChunksWriter {
             }
         };
         let xor_ok = samples.len() <= XorChunk::MAX_SAMPLES;
+        if samples.len() > packed::MAX_SAMPLES {
+            return Err(Error::io(
+                &self.dir,
+                std::io::Error::other("chunk over the maximum sample count"),
+            ));
+        }
         if encoding == ChunkEncoding::Xor || samples.is_empty() {
             if !xor_ok {
                 return Err(Error::io(

@@ -36,7 +36,7 @@
 //!
 //! | field         | encoding | meaning                                                  |
 //! |---------------|----------|----------------------------------------------------------|
-//! | n             | uvarint  | number of samples, ≥ 1                                   |
+//! | n             | uvarint  | number of samples, 1..=[`MAX_SAMPLES`]                   |
 //! | ts section    |          | below                                                    |
 //! | value section |          | below                                                    |
 //!
@@ -117,6 +117,9 @@ pub(crate) const GROUP: usize = 32;
 /// Largest decimal scale tried: sub-nano decimals are rare in metrics, and every further
 /// scale costs a pass over the values.
 pub(crate) const MAX_SCALE: u8 = 9;
+/// Most samples in one packed chunk, as for XOR, so that a chunk can always be handed out
+/// as XOR and a corrupt count cannot drive unbounded decoding.
+pub(crate) const MAX_SAMPLES: usize = u16::MAX as usize;
 /// Integers must stay exact in an f64.
 const MAX_EXACT: i64 = 1 << 53;
 
@@ -155,7 +158,7 @@ impl PackedParts {
     }
 }
 
-/// Encodes samples (timestamps strictly increasing, at least one).
+/// Encodes samples (timestamps strictly increasing, 1..=[`MAX_SAMPLES`] of them).
 pub(crate) fn encode(samples: &[Sample]) -> PackedParts {
     PackedParts {
         n: samples.len(),
@@ -715,7 +718,7 @@ impl<'a> PackedIter<'a> {
         shared: &mut ResolveShared<'_, 'a>,
     ) -> Result<Self> {
         let mut c = Cursor::new(path, data, base);
-        let n = c.uvarint_len(usize::MAX, "sample count")?;
+        let n = c.uvarint_len(MAX_SAMPLES, "sample count")?;
         if n == 0 {
             return Err(c.err("packed chunk without samples"));
         }

@@ -283,6 +283,22 @@ fn value() -> impl Strategy<Value = f64> {
 
 proptest! {
     #[test]
+    fn arbitrary_bytes_never_panic_the_packed_decoder(
+        data in prop::collection::vec(any::<u8>(), 0..200),
+        other in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let p = Path::new("chunk");
+        let mut resolve = |_: u64| -> Result<(&[u8], u64)> { Ok((&other, 0)) };
+        if let Ok(mut it) = PackedIter::new(p, &data, 0, &mut resolve) {
+            let mut n = 0;
+            while let Ok(Some(_)) = it.next_sample() {
+                n += 1;
+            }
+            prop_assert!(n <= packed::MAX_SAMPLES);
+        }
+    }
+
+    #[test]
     fn packed_round_trips_bit_exact(
         (ts, vs) in (1usize..300).prop_flat_map(|n| (timestamps(n), prop::collection::vec(value(), n)))
     ) {
