@@ -2,6 +2,7 @@
 
 pub(crate) mod hash;
 mod histogram;
+mod info;
 mod labels;
 pub(crate) mod math;
 mod over_time;
@@ -127,6 +128,7 @@ pub(crate) fn call(ev: &mut Evaluator, c: &Call, g: &Grid) -> Result<Val, QueryE
             labels::sort(ev, c, &args, g)
         }
         "histogram_quantile" => histogram::histogram_quantile(ev, &args, g),
+        "info" => info::info(ev, &args, g),
         "histogram_fraction" => histogram::histogram_fraction(ev, &args, g),
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
         | "histogram_stdvar" => {
