@@ -732,3 +732,39 @@ fn block_empty_label_values_are_absent_labels() {
     );
     assert!(dup.is_err());
 }
+
+#[test]
+fn block_chunks_spread_over_several_segments() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let one = write(
+        tmp.path(),
+        0,
+        i64::MAX,
+        realistic_series(12, 3000),
+        &BlockWriterOptions::default(),
+    );
+    let small = BlockWriterOptions {
+        max_segment_bytes: 4096,
+        ..BlockWriterOptions::default()
+    };
+    let many = write(tmp.path(), 0, i64::MAX, realistic_series(12, 3000), &small);
+    let (one, many) = (open(&one), open(&many));
+    assert_eq!(one.num_segments(), 1);
+    assert!(many.num_segments() > 3, "{}", many.num_segments());
+    assert!(many.verify().is_ok());
+    let a = one.select(&all(), i64::MIN, i64::MAX).unwrap_or_default();
+    let b = many.select(&all(), i64::MIN, i64::MAX).unwrap_or_default();
+    assert_eq!(a.len(), 12);
+    assert_eq!(bits(&a), bits(&b));
+    // A missing segment is corruption of the block, not a silent gap.
+    let last = many
+        .dir()
+        .join("chunks")
+        .join(format!("{:06}", many.num_segments()));
+    let first = many.dir().join("chunks").join("000001");
+    let dir = many.dir().to_path_buf();
+    drop(many);
+    assert!(std::fs::remove_file(&first).is_ok());
+    assert!(matches!(Block::open(&dir), Err(Error::Corruption { .. })));
+    assert!(last.exists());
+}
