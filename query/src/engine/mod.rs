@@ -312,7 +312,16 @@ impl Engine {
         end: i64,
         qopts: &QueryOptions,
     ) -> Evaluator<'a> {
-        let lookback = qopts.lookback_delta.unwrap_or(self.opts.lookback_delta);
+        // Zero means "the default", for the engine option as for the per-query one.
+        let engine_default = if self.opts.lookback_delta.is_zero() {
+            Duration::from_secs(300)
+        } else {
+            self.opts.lookback_delta
+        };
+        let lookback = qopts
+            .lookback_delta
+            .filter(|d| !d.is_zero())
+            .unwrap_or(engine_default);
         let timeout = qopts.timeout.unwrap_or(self.opts.timeout);
         let now = Instant::now();
         let deadline = now
