@@ -515,6 +515,31 @@ mod tests {
     }
 
     #[test]
+    fn limits_stop_the_query() {
+        let store = Store(vec![series(
+            &[("__name__", "a")],
+            &(0..100).map(|i| (i * 1000, 1.0)).collect::<Vec<_>>(),
+        )]);
+        let o = QueryOptions::default();
+        let small = Engine::new(EngineOptions {
+            max_samples: 10,
+            ..EngineOptions::default()
+        });
+        let err = small.range_query(&store, "a", 0, 99_000, 1000, &o).err();
+        assert!(
+            matches!(err, Some(QueryError::TooManySamples(_))),
+            "{err:?}"
+        );
+        let timed = QueryOptions {
+            timeout: Some(Duration::ZERO),
+            ..QueryOptions::default()
+        };
+        let engine = Engine::new(EngineOptions::default());
+        let err = engine.instant_query(&store, "sum(a)", 0, &timed).err();
+        assert!(matches!(err, Some(QueryError::Timeout(_))), "{err:?}");
+    }
+
+    #[test]
     fn hostile_queries_error_instead_of_panicking() {
         let store = Store(vec![series(&[("__name__", "a")], &[(0, 1.0)])]);
         let engine = Engine::new(EngineOptions::default());
