@@ -54,7 +54,9 @@ impl RangeInput {
 
     /// Samples of `s` in `(eff - range, eff]`.
     pub fn window<'s>(&self, s: &'s GSeries, eff: i64) -> &'s [Sample] {
-        let lo = s.points.partition_point(|p| p.t <= eff - self.range);
+        let lo = s
+            .points
+            .partition_point(|p| p.t <= eff.saturating_sub(self.range));
         let hi = s.points.partition_point(|p| p.t <= eff);
         if lo >= hi {
             return &[];
@@ -222,8 +224,8 @@ impl<'a> Evaluator<'a> {
         let offset = offset_ms(&ms.vs.offset);
         let at = self.resolve_at(&ms.vs.at);
         let (lo, hi) = match at {
-            Some(a) => (a - offset, a - offset),
-            None => (g.start - offset, g.end - offset),
+            Some(a) => (a.saturating_sub(offset), a.saturating_sub(offset)),
+            None => (g.start.saturating_sub(offset), g.end.saturating_sub(offset)),
         };
         let selected = self.select(&ms.vs, lo.saturating_sub(range).saturating_add(1), hi)?;
         let mut series = Vec::with_capacity(selected.len());
@@ -274,7 +276,9 @@ impl<'a> Evaluator<'a> {
         // The first step-aligned timestamp after the left-open window start.
         let mut start = step * (bound / step);
         if start <= bound {
-            start += step;
+            start = start
+                .checked_add(step)
+                .ok_or_else(|| QueryError::BadData("subquery range out of bounds".into()))?;
         }
         let inner = Grid {
             start,

@@ -557,6 +557,19 @@ mod tests {
         assert!(engine.instant_query(&store, &chain, 0, &o).is_ok());
         assert!(engine.instant_query(&store, "a[1000y:1ms]", 0, &o).is_err());
         assert!(engine.instant_query(&store, "topk(NaN, a)", 0, &o).is_err());
+        for t in [i64::MIN, i64::MAX] {
+            for q in [
+                "a offset -1h",
+                "a offset 1h",
+                "rate(a[5m] offset -5m)",
+                "predict_linear(a[5m], 60)",
+                "max_over_time(a[1h:1m] offset -1h)",
+                "timestamp(a @ 100)",
+            ] {
+                let _ = engine.instant_query(&store, q, t, &o);
+                let _ = engine.range_query(&store, q, t, t, 1000, &o);
+            }
+        }
         assert!(engine
             .instant_query(&store, "rate(a[5m] offset -1000y)", 0, &o)
             .is_ok());

@@ -108,8 +108,8 @@ impl Evaluator<'_> {
         let at = self.resolve_at(&vs.at);
         let lookback = self.lookback;
         let (lo, hi) = match at {
-            Some(a) => (a - offset, a - offset),
-            None => (g.start - offset, g.end - offset),
+            Some(a) => (a.saturating_sub(offset), a.saturating_sub(offset)),
+            None => (g.start.saturating_sub(offset), g.end.saturating_sub(offset)),
         };
         let selected = self.select(vs, lo.saturating_sub(lookback).saturating_add(1), hi)?;
         let n = g.len();
@@ -122,7 +122,7 @@ impl Evaluator<'_> {
                     return None;
                 }
                 let smp = s.samples[idx - 1];
-                if smp.t <= eff - lookback || is_stale_nan(smp.v) {
+                if smp.t <= eff.saturating_sub(lookback) || is_stale_nan(smp.v) {
                     return None;
                 }
                 Some(smp)
@@ -145,7 +145,7 @@ impl Evaluator<'_> {
                 let mut idx = 0;
                 for i in 0..n {
                     let ts = g.ts(i);
-                    let eff = ts - offset;
+                    let eff = ts.saturating_sub(offset);
                     while idx < s.samples.len() && s.samples[idx].t <= eff {
                         idx += 1;
                     }

@@ -19,12 +19,19 @@ const IDENTIFYING: [&str; 2] = ["instance", "job"];
 /// selector or subquery the value comes from, so info series are looked up at that time.
 fn sample_time(ev: &Evaluator, e: &Expr, ts: i64) -> i64 {
     match e {
-        Expr::VectorSelector(vs) => ev.resolve_at(&vs.at).unwrap_or(ts) - offset_ms(&vs.offset),
-        Expr::MatrixSelector(ms) => {
-            ev.resolve_at(&ms.vs.at).unwrap_or(ts) - offset_ms(&ms.vs.offset)
-        }
+        Expr::VectorSelector(vs) => ev
+            .resolve_at(&vs.at)
+            .unwrap_or(ts)
+            .saturating_sub(offset_ms(&vs.offset)),
+        Expr::MatrixSelector(ms) => ev
+            .resolve_at(&ms.vs.at)
+            .unwrap_or(ts)
+            .saturating_sub(offset_ms(&ms.vs.offset)),
         Expr::Subquery(sq) => {
-            let t = ev.resolve_at(&sq.at).unwrap_or(ts) - offset_ms(&sq.offset);
+            let t = ev
+                .resolve_at(&sq.at)
+                .unwrap_or(ts)
+                .saturating_sub(offset_ms(&sq.offset));
             sample_time(ev, &sq.expr, t)
         }
         Expr::Paren(p) => sample_time(ev, &p.expr, ts),
@@ -55,7 +62,7 @@ impl InfoSeries {
     fn visible_at(&self, t: i64, lookback: i64) -> Option<i64> {
         let idx = self.samples.partition_point(|p| p.t <= t);
         let s = self.samples.get(idx.checked_sub(1)?)?;
-        (s.t > t - lookback && !is_stale_nan(s.v)).then_some(s.t)
+        (s.t > t.saturating_sub(lookback) && !is_stale_nan(s.v)).then_some(s.t)
     }
 }
 

@@ -334,7 +334,7 @@ fn range_apply_win(input: &RangeInput, g: &Grid, f: &WindowFn<'_>) -> Vec<GSerie
             let eff = input.eff(ts);
             let w = input.window(s, eff);
             let win = Win {
-                start: eff - input.range,
+                start: eff.saturating_sub(input.range),
                 end: eff,
                 range_ms: input.range,
                 ts,

@@ -34,8 +34,8 @@ pub(crate) fn extrapolated_rate(
             }
         }
     }
-    let mut to_start = (first.t - w.start) as f64 / 1000.0;
-    let mut to_end = (w.end - last.t) as f64 / 1000.0;
+    let mut to_start = (first.t as f64 - w.start as f64) / 1000.0;
+    let mut to_end = (w.end as f64 - last.t as f64) / 1000.0;
     let sampled = (last.t - first.t) as f64 / 1000.0;
     let avg = sampled / (s.len() - 1) as f64;
     let threshold = avg * 1.1;
@@ -97,7 +97,7 @@ pub(crate) fn linear_regression(s: &[Sample], intercept_time: i64) -> (f64, f64)
             const_y = false;
         }
         n += 1.0;
-        let x = (p.t - intercept_time) as f64 / 1000.0;
+        let x = (p.t as f64 - intercept_time as f64) / 1000.0;
         (sx, cx) = kahan_inc(x, sx, cx);
         (sy, cy) = kahan_inc(p.v, sy, cy);
         (sxy, cxy) = kahan_inc(x * p.v, sxy, cxy);
