@@ -1,4 +1,16 @@
-//! The database facade: opening (WAL replay), appending, and reading.
+//! The database facade: opening (blocks, WAL replay), appending, and reading.
+//!
+//! ## Storage
+//! Recent samples live in the head (memory, made durable by the WAL); older ones in
+//! immutable blocks under the data directory, cut from the head in the background
+//! (`compact.rs`). Queries read both and merge per series (`querier.rs`). Samples older
+//! than the end of the newest block are out of bounds: that range is closed.
+//!
+//! ## Opening
+//! Blocks are opened first (`blocks.rs`: unfinished ones removed, corrupt ones moved
+//! aside), then the WAL is replayed: its newest checkpoint, then the segments after it.
+//! Samples the blocks already hold are skipped, which covers a crash between writing a
+//! block and checkpointing the WAL.
 //!
 //! ## Write path
 //! [`Db::append`] holds the append lock while it (1) resolves or creates each series,
@@ -10,15 +22,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::blocks::BlockSet;
+use crate::compact::HeadCutter;
 use crate::error::{Error, Result};
+use crate::fault::CrashPoints;
 use crate::head::{Head, HeadAppender, SampleVerdict};
 use crate::index::{Matcher, SeriesId};
 use crate::labels::Labels;
+use crate::querier::{self, OnBlockError};
 use crate::sample::Sample;
 use crate::wal::{FsyncPolicy, MetadataRecord, Record, RefSample, SeriesRecord, Wal, WalOptions};
 
@@ -32,6 +49,16 @@ pub struct DbOptions {
     /// Samples older than the newest sample in the head minus this are rejected as too old,
     /// as Prometheus does with half its 2h block range.
     pub max_sample_age_ms: i64,
+    /// Time range of a block cut from the head; a cut happens once the head spans 1.5 of
+    /// these. Blocks are aligned to multiples of it.
+    pub block_range_ms: i64,
+    /// How often the background thread checks whether to cut the head; `None` runs no
+    /// thread (cuts happen only through [`Db::compact_head`]).
+    pub head_cut_interval: Option<Duration>,
+    /// Read every chunk of every block at open and move blocks with a bad checksum aside.
+    /// Without it only `meta.json`, the index and the chunk file headers are checked at
+    /// open, and damaged chunks surface as query errors. Costs a read of all blocks.
+    pub verify_blocks_on_open: bool,
 }
 
 impl Default for DbOptions {
@@ -40,6 +67,9 @@ impl Default for DbOptions {
             wal_fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
             wal_segment_size: 128 << 20,
             max_sample_age_ms: 60 * 60 * 1000,
+            block_range_ms: 2 * 60 * 60 * 1000,
+            head_cut_interval: Some(Duration::from_secs(60)),
+            verify_blocks_on_open: true,
         }
     }
 }
@@ -119,46 +149,197 @@ pub struct DbStats {
     pub wal_bytes: u64,
     pub head_min_time: Option<i64>,
     pub head_max_time: Option<i64>,
+    /// Blocks served, and their bytes on disk.
+    pub num_blocks: u64,
+    pub blocks_bytes: u64,
 }
 
 /// Maximum number of distinct metadata entries kept per metric family; more than one
 /// happens when targets disagree on help text, a handful is plenty.
 const MAX_METADATA_PER_METRIC: usize = 10;
 
-/// One shard's database.
+/// One shard's database. `Send + Sync`; dropping it stops the background head cutter
+/// (waiting for a cut in progress) and syncs the WAL.
 pub struct Db {
-    dir: PathBuf,
-    opts: DbOptions,
-    head: Head,
-    wal: Wal,
-    /// Serialises appends; see the module docs for what it protects.
-    append_lock: Mutex<AppendState>,
+    inner: Arc<DbInner>,
+    /// `None` when [`DbOptions::head_cut_interval`] is `None`.
+    cutter: Option<HeadCutter>,
+}
+
+/// The state shared by [`Db`] and its background head cutter.
+pub(crate) struct DbInner {
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: DbOptions,
+    pub(crate) head: Head,
+    pub(crate) wal: Wal,
+    pub(crate) blocks: BlockSet,
+    /// Serialises appends; see the module docs for what it protects. Also taken briefly by
+    /// head cuts, whose changes to which samples and series are valid must not fall
+    /// between an append's validation and its application.
+    pub(crate) append_lock: Mutex<AppendState>,
+    /// Samples older than this are out of bounds: their range is (being) written as a
+    /// block. Only grows; changed under `append_lock`. `i64::MIN` without blocks.
+    pub(crate) block_floor: AtomicI64,
+    /// Serialises head cuts.
+    pub(crate) cut_lock: Mutex<()>,
     metadata: RwLock<HashMap<String, Vec<MetricMetadata>>>,
     samples_appended: AtomicU64,
+    pub(crate) crash_points: CrashPoints,
 }
 
 /// State owned by the append lock.
 #[derive(Default)]
-struct AppendState {
+pub(crate) struct AppendState {
     /// Series created in the head whose WAL record has not been written yet (the WAL
     /// write that should have carried them failed). They go out with the next write.
     unlogged_series: Vec<SeriesId>,
 }
 
 impl Db {
-    /// Opens (or creates) the database in `dir`, replaying its WAL.
+    /// Opens (or creates) the database in `dir`: opens its blocks, replays its WAL, and
+    /// starts the background head cutter.
     pub fn open(dir: &Path, opts: DbOptions) -> Result<Db> {
+        let inner = Arc::new(DbInner::open(dir, opts)?);
+        let cutter = match inner.opts.head_cut_interval {
+            Some(every) => Some(HeadCutter::spawn(Arc::clone(&inner), every)?),
+            None => None,
+        };
+        Ok(Db { inner, cutter })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Cuts the head into blocks now, as far as the background cutter would; returns the
+    /// number of blocks written.
+    pub fn compact_head(&self) -> Result<usize> {
+        self.inner.compact_head()
+    }
+
+    /// Appends a batch of series' samples. Returns once the accepted samples are in the
+    /// WAL (and fsynced when the policy says so). Per-sample rejections are reported, not
+    /// returned as errors; an `Err` means nothing of this batch was acknowledged.
+    pub fn append(&self, batch: &[SeriesSamples]) -> Result<AppendReport> {
+        self.inner.append(batch)
+    }
+
+    /// Records metric metadata (help, type, unit), keeping distinct entries per family.
+    pub fn set_metadata(&self, md: Vec<MetricMetadata>) -> Result<()> {
+        self.inner.set_metadata(md)
+    }
+
+    /// Series matching all `matchers` with their samples in `[mint, maxt]`, sorted by
+    /// labels. A block that cannot be read is logged and left out; see [`Db::try_select`].
+    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
+        self.inner
+            .select(matchers, mint, maxt, OnBlockError::Skip)
+            .unwrap_or_default()
+    }
+
+    /// As [`Db::select`], but a block that cannot be read is an error.
+    pub fn try_select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
+        self.inner.select(matchers, mint, maxt, OnBlockError::Fail)
+    }
+
+    /// Label sets of series matching `matchers` with samples in `[mint, maxt]`, sorted.
+    pub fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
+        let i = &*self.inner;
+        querier::series(
+            &i.head,
+            &|| i.blocks.snapshot(),
+            matchers,
+            mint,
+            maxt,
+            OnBlockError::Skip,
+        )
+        .unwrap_or_default()
+    }
+
+    /// Sorted label names; all series' when `matchers` is empty.
+    pub fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<String> {
+        let i = &*self.inner;
+        querier::label_names(
+            &i.head,
+            &|| i.blocks.snapshot(),
+            matchers,
+            mint,
+            maxt,
+            OnBlockError::Skip,
+        )
+        .unwrap_or_default()
+    }
+
+    /// Sorted values of label `name`; over all series when `matchers` is empty.
+    pub fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<String> {
+        let i = &*self.inner;
+        querier::label_values(
+            &i.head,
+            &|| i.blocks.snapshot(),
+            name,
+            matchers,
+            mint,
+            maxt,
+            OnBlockError::Skip,
+        )
+        .unwrap_or_default()
+    }
+
+    /// Metadata by metric family, optionally for one metric, at most `limit` families.
+    pub fn metadata(
+        &self,
+        metric: Option<&str>,
+        limit: Option<usize>,
+    ) -> BTreeMap<String, Vec<MetricMetadata>> {
+        self.inner.metadata(metric, limit)
+    }
+
+    pub fn stats(&self) -> DbStats {
+        self.inner.stats()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &DbInner {
+        &self.inner
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // Stop the cutter before the last reference to the state goes.
+        drop(self.cutter.take());
+    }
+}
+
+impl DbInner {
+    fn open(dir: &Path, opts: DbOptions) -> Result<DbInner> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let blocks = BlockSet::load(dir, opts.verify_blocks_on_open)?;
+        let floor = blocks.max_time().unwrap_or(i64::MIN);
         let wal_dir = dir.join("wal");
         let head = Head::new();
         let mut metadata: HashMap<String, Vec<MetricMetadata>> = HashMap::new();
         let started = Instant::now();
-        let (stats, remapped) = replay(&wal_dir, &head, &mut metadata)?;
+        let (stats, remapped) = replay(&wal_dir, &head, &mut metadata, floor)?;
+        // Series whose samples are all in blocks came back from their WAL records alone.
+        let pass = head.truncate_before(floor);
+        let dropped = head.remove_empty(pass);
+        let (num_blocks, blocks_bytes) = blocks.stats();
         tracing::info!(
             segments = stats.segments,
+            checkpoint = stats.checkpoint,
             records = stats.records,
             bytes = stats.bytes,
             series = head.num_series(),
+            series_only_in_blocks = dropped,
+            blocks = num_blocks,
+            blocks_bytes,
             torn_tail_truncated = stats.torn_tail_truncated,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "WAL replayed"
@@ -170,14 +351,18 @@ impl Db {
                 fsync: opts.wal_fsync,
             },
         )?;
-        let db = Db {
+        let db = DbInner {
             dir: dir.to_path_buf(),
             opts,
             head,
             wal,
+            blocks,
             append_lock: Mutex::new(AppendState::default()),
+            block_floor: AtomicI64::new(floor),
+            cut_lock: Mutex::new(()),
             metadata: RwLock::new(metadata),
             samples_appended: AtomicU64::new(0),
+            crash_points: CrashPoints::default(),
         };
         if remapped {
             // Some series got other ids than the WAL gave them (a corrupt record was
@@ -186,10 +371,6 @@ impl Db {
             db.relog_all_series()?;
         }
         Ok(db)
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     fn relog_all_series(&self) -> Result<()> {
@@ -206,15 +387,16 @@ impl Db {
         self.wal.sync_to(pos)
     }
 
-    /// Appends a batch of series' samples. Returns once the accepted samples are in the
-    /// WAL (and fsynced when the policy says so). Per-sample rejections are reported, not
-    /// returned as errors; an `Err` means nothing of this batch was acknowledged.
-    pub fn append(&self, batch: &[SeriesSamples]) -> Result<AppendReport> {
+    fn append(&self, batch: &[SeriesSamples]) -> Result<AppendReport> {
         let mut report = AppendReport::default();
         let pos = {
             let mut state = self.append_lock.lock();
             let mut new_series: Vec<SeriesId> = std::mem::take(&mut state.unlogged_series);
-            let mut app = HeadAppender::new(&self.head, self.opts.max_sample_age_ms);
+            let mut app = HeadAppender::new(
+                &self.head,
+                self.opts.max_sample_age_ms,
+                self.block_floor.load(Ordering::SeqCst),
+            );
             for entry in batch {
                 if entry.samples.is_empty() {
                     continue;
@@ -285,8 +467,7 @@ impl Db {
         Ok(report)
     }
 
-    /// Records metric metadata (help, type, unit), keeping distinct entries per family.
-    pub fn set_metadata(&self, md: Vec<MetricMetadata>) -> Result<()> {
+    fn set_metadata(&self, md: Vec<MetricMetadata>) -> Result<()> {
         let changed: Vec<MetricMetadata> = {
             let mut map = self.metadata.write();
             md.into_iter()
@@ -301,34 +482,35 @@ impl Db {
         self.wal.sync_to(pos)
     }
 
-    /// Series matching all `matchers` with their samples in `[mint, maxt]`, sorted by labels.
-    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Series> {
-        self.head.select(matchers, mint, maxt)
-    }
-
-    /// Label sets of series matching `matchers` with samples in `[mint, maxt]`, sorted.
-    pub fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Labels> {
-        self.head.series_labels(matchers, mint, maxt)
-    }
-
-    /// Sorted label names; all series' when `matchers` is empty.
-    pub fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<String> {
-        self.head.label_names(matchers, mint, maxt)
-    }
-
-    /// Sorted values of label `name`; over all series when `matchers` is empty.
-    pub fn label_values(
+    fn select(
         &self,
-        name: &str,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Vec<String> {
-        self.head.label_values(name, matchers, mint, maxt)
+        on_err: OnBlockError,
+    ) -> Result<Vec<Series>> {
+        querier::select(
+            &self.head,
+            &|| self.blocks.snapshot(),
+            matchers,
+            mint,
+            maxt,
+            on_err,
+        )
     }
 
-    /// Metadata by metric family, optionally for one metric, at most `limit` families.
-    pub fn metadata(
+    /// Every metadata entry, as WAL records (for checkpoints).
+    pub(crate) fn metadata_records(&self) -> Vec<MetadataRecord> {
+        self.metadata
+            .read()
+            .values()
+            .flatten()
+            .cloned()
+            .map(to_metadata_record)
+            .collect()
+    }
+
+    fn metadata(
         &self,
         metric: Option<&str>,
         limit: Option<usize>,
@@ -350,13 +532,16 @@ impl Db {
         out
     }
 
-    pub fn stats(&self) -> DbStats {
+    fn stats(&self) -> DbStats {
+        let (num_blocks, blocks_bytes) = self.blocks.stats();
         DbStats {
             num_series: self.head.num_series() as u64,
             samples_appended_total: self.samples_appended.load(Ordering::Relaxed),
             wal_bytes: self.wal.size_bytes(),
             head_min_time: self.head.min_time(),
             head_max_time: self.head.max_time(),
+            num_blocks,
+            blocks_bytes,
         }
     }
 }
@@ -408,12 +593,14 @@ fn from_metadata_record(r: MetadataRecord) -> MetricMetadata {
     }
 }
 
-/// Rebuilds the head from the WAL. Returns the replay statistics and whether any series
-/// ended up with a different id than its WAL record named.
+/// Rebuilds the head from the WAL, skipping samples older than `floor` (in blocks).
+/// Returns the replay statistics and whether any series ended up with a different id than
+/// its WAL record named.
 fn replay(
     wal_dir: &Path,
     head: &Head,
     metadata: &mut HashMap<String, Vec<MetricMetadata>>,
+    floor: i64,
 ) -> Result<(crate::wal::ReplayStats, bool)> {
     // WAL id → head id. Identity in the normal case; differs only after a skipped record.
     let mut ids: HashMap<SeriesId, SeriesId> = HashMap::new();
@@ -424,14 +611,14 @@ fn replay(
         match rec {
             Record::Series(series) => {
                 for s in series {
-                    let id = head.create_for_replay(&s.labels);
+                    let id = head.create_for_replay(&s.labels, s.id);
                     remapped |= id != s.id;
                     ids.insert(s.id, id);
                 }
             }
             Record::Samples(samples) => {
                 buf.clear();
-                for s in samples {
+                for s in samples.into_iter().filter(|s| s.t >= floor) {
                     match ids.get(&s.id) {
                         Some(id) => buf.push(RefSample { id: *id, ..s }),
                         None => unknown_refs += 1,

@@ -9,15 +9,21 @@
 //! - [`chunk`]: Gorilla XOR chunk codec.
 //! - [`index`]: matchers and the inverted index.
 //! - [`wal`]: segmented, checksummed write-ahead log.
-//! - `head`: series registry and open chunks; `db`: the public facade tying them together.
+//! - [`block`]: immutable persisted blocks; `blocks`: the set a database serves.
+//! - `head`: series registry and open chunks; `compact`: cutting the head into blocks;
+//!   `querier`: merging head and blocks; `db`: the public facade tying them together.
 
 pub mod block;
+mod blocks;
 pub mod chunk;
+mod compact;
 mod db;
 pub mod error;
+mod fault;
 mod head;
 pub mod index;
 pub mod labels;
+mod querier;
 pub mod sample;
 pub mod wal;
 

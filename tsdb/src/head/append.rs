@@ -28,19 +28,25 @@ pub(crate) struct HeadAppender<'a> {
     head: &'a Head,
     /// Samples older than this are too old for the head.
     min_valid_t: i64,
+    /// Samples older than this belong to a time range already in a block; nothing older
+    /// is accepted whatever the series holds (Prometheus's `minValidTime`).
+    block_floor: i64,
     /// Newest (timestamp, value bits) per series accepted so far in this write.
     pending: HashMap<SeriesId, (i64, u64)>,
     accepted: Vec<RefSample>,
 }
 
 impl<'a> HeadAppender<'a> {
-    pub(crate) fn new(head: &'a Head, max_sample_age_ms: i64) -> Self {
+    /// `block_floor` is the end of the newest block (`i64::MIN` without blocks).
+    pub(crate) fn new(head: &'a Head, max_sample_age_ms: i64, block_floor: i64) -> Self {
         let min_valid_t = head
             .max_time()
-            .map_or(i64::MIN, |t| t.saturating_sub(max_sample_age_ms));
+            .map_or(i64::MIN, |t| t.saturating_sub(max_sample_age_ms))
+            .max(block_floor);
         HeadAppender {
             head,
             min_valid_t,
+            block_floor,
             pending: HashMap::new(),
             accepted: Vec::new(),
         }
@@ -63,7 +69,9 @@ impl<'a> HeadAppender<'a> {
                 None => (i64::MIN, 0),
             },
         };
-        let verdict = if t > last_t {
+        let verdict = if t < self.block_floor {
+            SampleVerdict::TooOld
+        } else if t > last_t {
             if t < self.min_valid_t {
                 SampleVerdict::TooOld
             } else {

@@ -10,12 +10,13 @@
 mod append;
 mod read;
 mod series;
+mod truncate;
 
 pub(crate) use append::{apply as apply_replayed, HeadAppender, SampleVerdict};
 pub(crate) use series::MemSeries;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -23,10 +24,22 @@ use parking_lot::{Mutex, RwLock};
 use crate::index::{MemPostings, SeriesId};
 use crate::labels::{Labels, Symbols};
 
+/// Furthest a series id read from the WAL may lie beyond the table's end. Ids are
+/// monotonic, so a checkpoint that dropped many series starts with a gap; a gap this large
+/// means a corrupt record (one that passed its CRC), and its series gets a fresh id instead
+/// of an allocation sized by garbage.
+const MAX_REPLAY_ID_GAP: usize = 1 << 26;
+
 pub(crate) struct Head {
-    /// Series by id. Invariant: `series[i].id == i`; append-only (series are never removed
-    /// until retention exists), so an id handed out stays valid.
-    series: RwLock<Vec<Arc<MemSeries>>>,
+    /// Series by id. Invariant: `series[i]` is `Some(s)` with `s.id == i` for a series in
+    /// the head and `None` for an id whose series was removed (all its samples moved into
+    /// blocks) or never seen on replay. Ids are handed out as `series.len()`, so they are
+    /// monotonic and never reused: an id in the WAL, in a checkpoint or held by an appender
+    /// never names another series. A removed id costs one pointer-sized hole until the
+    /// table ends; WAL replay keeps ids, so holes survive restarts.
+    series: RwLock<Vec<Option<Arc<MemSeries>>>>,
+    /// Live series, i.e. `Some` entries in `series`.
+    num_series: AtomicUsize,
     /// Label set → id. Keys share their strings with `series` through `symbols`.
     by_labels: RwLock<HashMap<Labels, SeriesId>>,
     postings: RwLock<MemPostings>,
@@ -34,26 +47,32 @@ pub(crate) struct Head {
     /// Oldest and newest sample timestamps in the head; `i64::MAX`/`i64::MIN` while empty.
     min_time: AtomicI64,
     max_time: AtomicI64,
+    /// Oldest timestamp applied since the current truncation pass began (`i64::MAX` when
+    /// none); lets the pass, which scans series without blocking appends, finish with an
+    /// exact `min_time`. See `truncate.rs`.
+    applied_min: AtomicI64,
 }
 
 impl Head {
     pub(crate) fn new() -> Self {
         Head {
             series: RwLock::new(Vec::new()),
+            num_series: AtomicUsize::new(0),
             by_labels: RwLock::new(HashMap::new()),
             postings: RwLock::new(MemPostings::default()),
             symbols: Mutex::new(Symbols::default()),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
+            applied_min: AtomicI64::new(i64::MAX),
         }
     }
 
     pub(crate) fn num_series(&self) -> usize {
-        self.series.read().len()
+        self.num_series.load(Ordering::Relaxed)
     }
 
     pub(crate) fn get(&self, id: SeriesId) -> Option<Arc<MemSeries>> {
-        self.series.read().get(id as usize).cloned()
+        self.series.read().get(id as usize).cloned().flatten()
     }
 
     pub(crate) fn lookup(&self, labels: &Labels) -> Option<SeriesId> {
@@ -63,6 +82,11 @@ impl Head {
     /// Returns the id of `labels`, creating the series if it is new. The boolean is true
     /// when the series was created by this call.
     pub(crate) fn get_or_create(&self, labels: &Labels) -> (SeriesId, bool) {
+        self.create(labels, None)
+    }
+
+    /// Creates `labels` under `want` when that id is free, else under the next id.
+    fn create(&self, labels: &Labels, want: Option<SeriesId>) -> (SeriesId, bool) {
         if let Some(id) = self.lookup(labels) {
             return (id, false);
         }
@@ -73,23 +97,55 @@ impl Head {
         if let Some(id) = by_labels.get(labels) {
             return (*id, false);
         }
-        let id = SeriesId::try_from(series.len()).unwrap_or(SeriesId::MAX);
-        series.push(Arc::new(MemSeries::new(id, interned.clone())));
+        let slot = want
+            .map(|w| w as usize)
+            .filter(|&w| w <= series.len().saturating_add(MAX_REPLAY_ID_GAP))
+            .filter(|&w| series.get(w).is_none_or(|s| s.is_none()))
+            .unwrap_or(series.len());
+        let id = SeriesId::try_from(slot).unwrap_or(SeriesId::MAX);
+        if slot >= series.len() {
+            series.resize(slot + 1, None);
+        }
+        series[slot] = Some(Arc::new(MemSeries::new(id, interned.clone())));
+        self.num_series.fetch_add(1, Ordering::Relaxed);
         self.postings.write().add(id, &interned);
         by_labels.insert(interned, id);
         (id, true)
     }
 
-    /// Creates a series with a given id, as read back from the WAL. Ids in the WAL are dense
-    /// and in order, so the expected case is `id == len`; anything else returns the id the
-    /// head assigned, and the caller records the difference.
-    pub(crate) fn create_for_replay(&self, labels: &Labels) -> SeriesId {
-        self.get_or_create(labels).0
+    /// Creates a series read back from the WAL, keeping the id the WAL gave it when that id
+    /// is free (the normal case); otherwise returns the id the head assigned and the caller
+    /// records the difference. A series already in the head keeps its id.
+    pub(crate) fn create_for_replay(&self, labels: &Labels, wal_id: SeriesId) -> SeriesId {
+        self.create(labels, Some(wal_id)).0
+    }
+
+    /// Removes series `id` from the table, the label map and the postings. The caller makes
+    /// sure no appender is between resolving and applying to it (the database's append
+    /// lock), because samples applied to a removed series are lost.
+    pub(crate) fn remove(&self, id: SeriesId) {
+        let mut series = self.series.write();
+        let mut by_labels = self.by_labels.write();
+        let Some(s) = series.get_mut(id as usize).and_then(Option::take) else {
+            return;
+        };
+        by_labels.remove(&s.labels);
+        self.postings.write().remove(id, &s.labels);
+        self.num_series.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Whether series `id` is in the head.
+    pub(crate) fn contains(&self, id: SeriesId) -> bool {
+        self.series
+            .read()
+            .get(id as usize)
+            .is_some_and(Option::is_some)
     }
 
     pub(crate) fn note_time(&self, t: i64) {
         self.min_time.fetch_min(t, Ordering::Relaxed);
         self.max_time.fetch_max(t, Ordering::Relaxed);
+        self.applied_min.fetch_min(t, Ordering::Relaxed);
     }
 
     pub(crate) fn min_time(&self) -> Option<i64> {
@@ -115,6 +171,6 @@ impl Head {
     }
 
     pub(crate) fn all_series(&self) -> Vec<Arc<MemSeries>> {
-        self.series.read().clone()
+        self.series.read().iter().flatten().cloned().collect()
     }
 }

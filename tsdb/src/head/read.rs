@@ -18,7 +18,7 @@ impl Head {
     fn resolve(&self, ids: &RoaringBitmap) -> Vec<Arc<MemSeries>> {
         let series = self.series.read();
         ids.iter()
-            .filter_map(|id| series.get(id as usize).cloned())
+            .filter_map(|id| series.get(id as usize).cloned().flatten())
             .collect()
     }
 

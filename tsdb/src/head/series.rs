@@ -2,6 +2,7 @@
 
 use parking_lot::Mutex;
 
+use crate::block::InputChunk;
 use crate::chunk::XorChunk;
 use crate::index::SeriesId;
 use crate::labels::Labels;
@@ -113,6 +114,63 @@ impl SeriesData {
             .map(|s| s.v.to_bits())
     }
 
+    /// Timestamp of the oldest sample, if any.
+    pub(crate) fn first_t(&self) -> Option<i64> {
+        match self.closed.first() {
+            Some(c) => Some(c.min_t),
+            None => (self.open.num_samples() > 0).then_some(self.open_min_t),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.closed.is_empty() && self.open.num_samples() == 0
+    }
+
+    /// Copies the chunks holding samples older than `maxt`, the open one included, as
+    /// encoded bytes; a chunk straddling `maxt` is copied whole (the block writer drops what
+    /// lies outside its range).
+    pub(crate) fn chunks_before(&self, maxt: i64, out: &mut Vec<InputChunk>) {
+        for c in self.closed.iter().take_while(|c| c.min_t < maxt) {
+            out.push(InputChunk {
+                min_t: c.min_t,
+                max_t: c.max_t,
+                data: c.chunk.bytes().to_vec(),
+            });
+        }
+        if self.open.num_samples() > 0 && self.open_min_t < maxt {
+            out.push(InputChunk {
+                min_t: self.open_min_t,
+                max_t: self.last_t,
+                data: self.open.bytes().to_vec(),
+            });
+        }
+    }
+
+    /// Drops every sample older than `t`. A chunk straddling `t` is re-encoded with its
+    /// newer samples so that the head and the blocks never hold the same sample, which keeps
+    /// the head's time range exact. `last_t` and `last_v_bits` are kept: they still order
+    /// the next append.
+    pub(crate) fn truncate_before(&mut self, t: i64) {
+        let drop = self.closed.partition_point(|c| c.max_t < t);
+        self.closed.drain(..drop);
+        if let Some(c) = self.closed.first_mut() {
+            if c.min_t < t {
+                let (chunk, min_t) = reencode_from(&c.chunk, t);
+                c.chunk = chunk;
+                c.min_t = min_t;
+            }
+        }
+        if self.open.num_samples() > 0 && self.open_min_t < t {
+            let (chunk, min_t) = reencode_from(&self.open, t);
+            self.open = chunk;
+            self.open_min_t = if self.open.num_samples() > 0 {
+                min_t
+            } else {
+                i64::MIN
+            };
+        }
+    }
+
     /// True when any sample lies in `[mint, maxt]`. Approximated by chunk ranges, which is
     /// exact at the ends of the series and errs on "yes" only inside gaps between samples.
     pub(crate) fn overlaps(&self, mint: i64, maxt: i64) -> bool {
@@ -122,6 +180,19 @@ impl SeriesData {
         let first = self.closed.first().map_or(self.open_min_t, |c| c.min_t);
         first <= maxt && self.last_t >= mint
     }
+}
+
+/// A chunk of the samples of `c` at or after `t`, and its first timestamp. Callers pass a
+/// chunk holding at least one such sample, except for the open chunk, which may end empty.
+fn reencode_from(c: &XorChunk, t: i64) -> (XorChunk, i64) {
+    let mut out = XorChunk::new();
+    let mut first = i64::MAX;
+    for s in c.iter().filter(|s| s.t >= t) {
+        first = first.min(s.t);
+        out.append(s.t, s.v);
+    }
+    out.shrink_to_fit();
+    (out, first)
 }
 
 fn extend_in_range(it: impl Iterator<Item = Sample>, mint: i64, maxt: i64, out: &mut Vec<Sample>) {

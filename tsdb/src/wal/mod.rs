@@ -6,6 +6,7 @@
 //! On start, [`Wal::replay`] reads everything back and [`Wal::open`] continues in a fresh
 //! segment. File layout and framing: `segment.rs`; record payloads: `record.rs`.
 
+mod checkpoint;
 mod codec;
 mod reader;
 mod record;
@@ -13,6 +14,10 @@ mod segment;
 mod sync;
 mod writer;
 
+pub use checkpoint::{
+    CheckpointFilter, CheckpointStats, CRASH_CHECKPOINT_RENAMED, CRASH_CHECKPOINT_WRITTEN,
+    CRASH_SEGMENTS_PARTLY_DELETED,
+};
 pub use record::{MetadataRecord, Record, RefSample, SeriesRecord};
 
 use std::path::{Path, PathBuf};
@@ -65,6 +70,8 @@ pub struct ReplayStats {
     pub torn_tail_truncated: bool,
     /// Segments other than the last whose remaining records were skipped as corrupt.
     pub corrupted_segments: usize,
+    /// The checkpoint read before the segments: the last segment it covers.
+    pub checkpoint: Option<u64>,
 }
 
 /// Buffers kept for reuse; bounds memory held by the pool after a burst of huge writes.
@@ -83,7 +90,8 @@ struct Shared {
     dir: PathBuf,
     writer: Mutex<SegmentWriter>,
     group: GroupSync,
-    /// Bytes in all segments of the directory, including those from before `open`.
+    /// Bytes in all segments of the directory, including those from before `open`, and in
+    /// the newest checkpoint.
     size: AtomicU64,
     /// Encoding happens outside the writer lock, each writer in a buffer from here.
     pool: Mutex<Vec<EncodeBuf>>,
@@ -118,12 +126,25 @@ impl Wal {
         reader::replay(dir, f)
     }
 
-    /// Opens `dir` (creating it) for writing, in a new segment after the existing ones.
+    /// Opens `dir` (creating it) for writing, in a new segment after the existing ones and
+    /// after the newest checkpoint. Removes checkpoints whose writing never finished.
     pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        checkpoint::remove_tmp(dir)?;
         let existing = list_segments(dir)?;
-        let size: u64 = existing.iter().map(|s| s.len).sum();
-        let seq = existing.last().map_or(1, |s| s.seq + 1);
+        let newest_cp = checkpoint::list(dir)?.pop();
+        let cp_size = match &newest_cp {
+            Some(cp) => cp.size_bytes()?,
+            None => 0,
+        };
+        let size: u64 = existing.iter().map(|s| s.len).sum::<u64>() + cp_size;
+        // Segment numbers continue after the checkpoint even when every segment it covers
+        // is gone, or replay would skip the new segments as covered by it.
+        let seq = existing
+            .last()
+            .map_or(0, |s| s.seq)
+            .max(newest_cp.map_or(0, |c| c.seq))
+            + 1;
         let writer = SegmentWriter::create(dir, seq, opts.segment_size, opts.fsync)?;
         let start = writer.position();
         let shared = Arc::new(Shared {
@@ -200,7 +221,34 @@ impl Wal {
         }
     }
 
-    /// Total bytes in all segment files.
+    /// Closes the current segment (unless it is empty) so that everything written so far is
+    /// in segments no write will touch again; returns the last such segment's number.
+    pub fn cut_segment(&self) -> Result<u64> {
+        let sh = &*self.shared;
+        sh.writer.lock().cut(&sh.group)
+    }
+
+    /// Checkpoints the segments up to `last` (see `checkpoint.rs`) and deletes them and
+    /// older checkpoints. `crash_point` is called at each named step (`CRASH_*`); an error
+    /// from it stops there, as a crash would.
+    pub fn checkpoint(
+        &self,
+        last: u64,
+        filter: &CheckpointFilter<'_>,
+        crash_point: &dyn Fn(&str) -> Result<()>,
+    ) -> Result<CheckpointStats> {
+        let sh = &*self.shared;
+        let res = checkpoint::write(&sh.dir, last, filter, crash_point);
+        if let Ok(stats) = &res {
+            let size = &sh.size;
+            let _ = size.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                Some(s.saturating_sub(stats.deleted_bytes) + stats.bytes)
+            });
+        }
+        res
+    }
+
+    /// Total bytes in all segment files and the newest checkpoint.
     pub fn size_bytes(&self) -> u64 {
         self.shared.size.load(Ordering::Relaxed)
     }

@@ -17,12 +17,38 @@ struct Damage {
 
 /// See [`super::Wal::replay`].
 pub(crate) fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Result<ReplayStats> {
-    let segments = list_segments(dir)?;
     let mut stats = ReplayStats::default();
+    let mut payload = Vec::new();
+    // The newest checkpoint stands for every segment up to its number; older checkpoints
+    // and such segments are leftovers of a checkpoint interrupted while deleting them.
+    let after = match super::checkpoint::list(dir)?.pop() {
+        Some(cp) => {
+            for file in cp.files()? {
+                let Some(damage) = read_segment(&file, &mut payload, &mut stats, &mut f)? else {
+                    continue;
+                };
+                // Checkpoints are fsynced before they are renamed into place, so damage
+                // here is corruption, not a torn write: report it and go on.
+                tracing::error!(
+                    path = %file.path.display(),
+                    offset = damage.offset,
+                    reason = damage.reason,
+                    "corrupt WAL checkpoint; skipping its remaining records"
+                );
+                stats.corrupted_segments += 1;
+            }
+            stats.checkpoint = Some(cp.seq);
+            cp.seq
+        }
+        None => 0,
+    };
+    let segments: Vec<SegmentFile> = list_segments(dir)?
+        .into_iter()
+        .filter(|s| s.seq > after)
+        .collect();
     // Segments after the last non-empty one were created (on open or rotation) but never
     // written, so the last non-empty segment is where a crash can have torn a write.
     let tail = segments.iter().rposition(|s| s.len > 0);
-    let mut payload = Vec::new();
     for (i, seg) in segments.iter().enumerate() {
         stats.segments += 1;
         let Some(damage) = read_segment(seg, &mut payload, &mut stats, &mut f)? else {
@@ -51,6 +77,17 @@ pub(crate) fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Res
         }
     }
     Ok(stats)
+}
+
+/// Reads the records of one file until its end or the first damaged record, which is
+/// returned as its offset and the reason.
+pub(crate) fn read_file(
+    seg: &SegmentFile,
+    payload: &mut Vec<u8>,
+    f: &mut impl FnMut(Record) -> Result<()>,
+) -> Result<Option<(u64, String)>> {
+    let mut stats = ReplayStats::default();
+    Ok(read_segment(seg, payload, &mut stats, f)?.map(|d| (d.offset, d.reason)))
 }
 
 /// Reads records until the end of `seg` or the first damaged one. I/O errors and errors of

@@ -119,6 +119,17 @@ impl SegmentWriter {
         }
     }
 
+    /// Makes the current segment the last one written, starting the next one unless it is
+    /// still empty; returns the number of the last segment holding records.
+    pub(crate) fn cut(&mut self, group: &GroupSync) -> Result<u64> {
+        if self.offset == 0 && !self.damaged {
+            return Ok(self.seq.saturating_sub(1));
+        }
+        let last = self.seq;
+        self.rotate(group)?;
+        Ok(last)
+    }
+
     /// Finishes the current segment (fsynced unless the policy is `Never`) and starts the
     /// next one.
     fn rotate(&mut self, group: &GroupSync) -> Result<()> {
