@@ -1,0 +1,56 @@
+//! Crash points: named steps of block cutting and WAL checkpointing where tests make the
+//! database stop as if the process died there.
+//!
+//! Outside tests a crash point is a no-op that compiles away. In tests one point can be
+//! armed; reaching it returns an error, the operation stops without any cleanup (as a
+//! killed process would), and the test drops the database and reopens the directory.
+
+use crate::error::Result;
+
+/// Samples of the range are copied and about to be written as a block.
+pub(crate) const BEFORE_BLOCK_WRITE: &str = "before_block_write";
+/// The block is renamed into place but not yet served.
+pub(crate) const BLOCK_WRITTEN: &str = "block_written";
+/// The block is served; the head still holds its samples.
+pub(crate) const BLOCK_LOADED: &str = "block_loaded";
+/// The head is truncated; the WAL is not yet checkpointed.
+pub(crate) const HEAD_TRUNCATED: &str = "head_truncated";
+
+#[derive(Default)]
+pub(crate) struct CrashPoints {
+    #[cfg(test)]
+    armed: parking_lot::Mutex<Option<String>>,
+}
+
+impl CrashPoints {
+    /// Arms `point`: the next time it is reached it fails, once.
+    #[cfg(test)]
+    pub(crate) fn arm(&self, point: &str) {
+        *self.armed.lock() = Some(point.to_string());
+    }
+
+    /// Whether an armed point has not been reached yet.
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> bool {
+        self.armed.lock().is_some()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn check(&self, point: &str) -> Result<()> {
+        let mut armed = self.armed.lock();
+        if armed.as_deref() != Some(point) {
+            return Ok(());
+        }
+        *armed = None;
+        Err(crate::error::Error::io(
+            point,
+            std::io::Error::other("simulated crash"),
+        ))
+    }
+
+    #[cfg(not(test))]
+    #[inline(always)]
+    pub(crate) fn check(&self, _point: &str) -> Result<()> {
+        Ok(())
+    }
+}
