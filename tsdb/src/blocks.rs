@@ -65,6 +65,13 @@ impl BlockSet {
         });
     }
 
+    /// Stops serving the blocks with these ids.
+    pub(crate) fn remove(&self, ulids: &[String]) {
+        self.blocks
+            .write()
+            .retain(|b| !ulids.contains(&b.meta().ulid));
+    }
+
     /// The blocks at this moment; a query works on such a snapshot so that blocks added
     /// meanwhile do not change its answer half-way.
     pub(crate) fn snapshot(&self) -> Vec<Arc<Block>> {

@@ -70,7 +70,18 @@ impl DbInner {
             &BlockWriterOptions::default(),
         )?;
         self.crash_points.check(fault::BLOCK_WRITTEN)?;
-        let block = Block::open(&self.dir.join(&meta.ulid))?;
+        let block_dir = self.dir.join(&meta.ulid);
+        let block = match Block::open(&block_dir) {
+            Ok(b) => b,
+            Err(e) => {
+                // Not served, so the next attempt cuts the range again; left in place it
+                // would be a second block of the same range at the next start.
+                if let Err(rm) = std::fs::remove_dir_all(&block_dir) {
+                    tracing::error!(block = %meta.ulid, error = %rm, "cannot remove unservable block");
+                }
+                return Err(e);
+            }
+        };
         let block_bytes = block.size_bytes();
         self.blocks.add(block);
         self.crash_points.check(fault::BLOCK_LOADED)?;
@@ -126,7 +137,7 @@ impl DbInner {
     }
 }
 
-/// The thread that cuts the head periodically. Stops (and is joined) when dropped.
+/// The thread that cuts the head and applies retention periodically. Stops (and is joined) when dropped.
 pub(crate) struct HeadCutter {
     /// Set to stop the thread; the condvar wakes it early.
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -155,6 +166,9 @@ impl HeadCutter {
                 // tick tries again.
                 if let Err(e) = db.compact_head() {
                     tracing::error!(error = %e, "cutting the head into a block failed");
+                }
+                if let Err(e) = db.apply_retention() {
+                    tracing::error!(error = %e, "deleting blocks beyond retention failed");
                 }
             })
             .map_err(|e| Error::io(dir, e))?;

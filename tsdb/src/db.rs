@@ -59,6 +59,11 @@ pub struct DbOptions {
     /// Without it only `meta.json`, the index and the chunk file headers are checked at
     /// open, and damaged chunks surface as query errors. Costs a read of all blocks.
     pub verify_blocks_on_open: bool,
+    /// Blocks ending this long before the newest block's end are deleted; `None` keeps
+    /// them (by time).
+    pub retention_ms: Option<i64>,
+    /// The oldest blocks are deleted while blocks and WAL take more bytes than this.
+    pub retention_bytes: Option<u64>,
 }
 
 impl Default for DbOptions {
@@ -70,6 +75,8 @@ impl Default for DbOptions {
             block_range_ms: 2 * 60 * 60 * 1000,
             head_cut_interval: Some(Duration::from_secs(60)),
             verify_blocks_on_open: true,
+            retention_ms: Some(15 * 24 * 60 * 60 * 1000),
+            retention_bytes: None,
         }
     }
 }
@@ -215,6 +222,12 @@ impl Db {
     /// number of blocks written.
     pub fn compact_head(&self) -> Result<usize> {
         self.inner.compact_head()
+    }
+
+    /// Deletes the blocks that retention (by time and size) no longer keeps, as the
+    /// background thread does after each cut; returns how many.
+    pub fn apply_retention(&self) -> Result<usize> {
+        self.inner.apply_retention()
     }
 
     /// Appends a batch of series' samples. Returns once the accepted samples are in the

@@ -24,6 +24,7 @@ mod head;
 pub mod index;
 pub mod labels;
 mod querier;
+mod retention;
 pub mod sample;
 pub mod wal;
 

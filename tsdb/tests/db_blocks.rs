@@ -388,3 +388,54 @@ fn db_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Db>();
 }
+
+#[test]
+fn retention_deletes_the_oldest_blocks_by_time_and_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = [m(MatchOp::RegexMatch, "__name__", ".+")];
+    let first_t = |db: &Db| {
+        db.select(&all, i64::MIN, i64::MAX)
+            .iter()
+            .filter_map(|s| s.samples.first().map(|x| x.t))
+            .min()
+    };
+    {
+        let db = Db::open(
+            dir.path(),
+            DbOptions {
+                retention_ms: Some(25_000),
+                ..opts()
+            },
+        )
+        .unwrap();
+        fill(&db);
+        db.compact_head().unwrap();
+        // Blocks end at 10, 20, 30, 40 and 50 s; those 25 s or more behind 50 s go.
+        assert_eq!(db.apply_retention().unwrap(), 2);
+        assert_eq!(db.apply_retention().unwrap(), 0);
+        assert_eq!(db.stats().num_blocks, 3);
+        assert_eq!(block_dirs(dir.path()).len(), 3);
+        assert_eq!(first_t(&db), Some(20_000));
+        // The series that ended at 4 s is gone with its blocks.
+        let cpu_a = [
+            m(MatchOp::Equal, "__name__", "cpu"),
+            m(MatchOp::Equal, "instance", "a"),
+        ];
+        assert!(db.series(&cpu_a, i64::MIN, i64::MAX).is_empty());
+    }
+    let db = Db::open(
+        dir.path(),
+        DbOptions {
+            retention_bytes: Some(1),
+            ..opts()
+        },
+    )
+    .unwrap();
+    assert_eq!(first_t(&db), Some(20_000));
+    // Over the size limit every block goes; the head stays.
+    assert_eq!(db.apply_retention().unwrap(), 3);
+    assert_eq!(db.stats().num_blocks, 0);
+    assert_eq!(db.stats().blocks_bytes, 0);
+    assert_eq!(first_t(&db), Some(50_000));
+    assert!(block_dirs(dir.path()).is_empty());
+}
