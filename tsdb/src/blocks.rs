@@ -54,15 +54,50 @@ impl BlockSet {
                 Err(e) => move_aside(dir, &path, name, &e),
             }
         }
+        set.remove_superseded();
         Ok(set)
+    }
+
+    /// Deletes blocks replaced by a compaction that crashed before deleting them: those
+    /// whose sources are all among the sources of a block with more of them.
+    fn remove_superseded(&self) {
+        let blocks = self.snapshot();
+        let superseded: Vec<Arc<Block>> = blocks
+            .iter()
+            .filter(|b| {
+                let mine = &b.meta().compaction.sources;
+                blocks.iter().any(|c| {
+                    let theirs = &c.meta().compaction.sources;
+                    theirs.len() > mine.len() && mine.iter().all(|s| theirs.contains(s))
+                })
+            })
+            .cloned()
+            .collect();
+        if superseded.is_empty() {
+            return;
+        }
+        let ulids: Vec<String> = superseded.iter().map(|b| b.meta().ulid.clone()).collect();
+        self.remove(&ulids);
+        for b in superseded {
+            tracing::info!(block = %b.meta().ulid, "deleting a block replaced by a compaction");
+            if let Err(e) = delete_block_dir(b.dir()) {
+                tracing::error!(block = %b.meta().ulid, error = %e, "cannot delete a replaced block");
+            }
+        }
+    }
+
+    /// Serves `block` instead of the blocks `old`, in one step for queries.
+    pub(crate) fn replace(&self, old: &[String], block: Block) {
+        let mut blocks = self.blocks.write();
+        blocks.retain(|b| !old.contains(&b.meta().ulid));
+        blocks.push(Arc::new(block));
+        sort(&mut blocks);
     }
 
     pub(crate) fn add(&self, block: Block) {
         let mut blocks = self.blocks.write();
         blocks.push(Arc::new(block));
-        blocks.sort_by(|a, b| {
-            (a.meta().min_time, &a.meta().ulid).cmp(&(b.meta().min_time, &b.meta().ulid))
-        });
+        sort(&mut blocks);
     }
 
     /// Stops serving the blocks with these ids.
@@ -89,6 +124,23 @@ impl BlockSet {
         let bytes = blocks.iter().map(|b| b.size_bytes()).sum();
         (blocks.len() as u64, bytes)
     }
+}
+
+fn sort(blocks: &mut [Arc<Block>]) {
+    blocks.sort_by(|a, b| {
+        (a.meta().min_time, &a.meta().ulid).cmp(&(b.meta().min_time, &b.meta().ulid))
+    });
+}
+
+/// Deletes a block directory no longer served: renamed to `<ulid>.tmp` first, so that a
+/// crash half-way leaves what start-up removes rather than a damaged block.
+pub(crate) fn delete_block_dir(dir: &Path) -> Result<()> {
+    let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+        return Ok(());
+    };
+    let tmp = dir.with_file_name(format!("{name}.tmp"));
+    std::fs::rename(dir, &tmp).map_err(|e| Error::io(dir, e))?;
+    std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))
 }
 
 fn open_block(path: &Path, verify: bool) -> Result<Block> {

@@ -137,7 +137,7 @@ impl DbInner {
     }
 }
 
-/// The thread that cuts the head and applies retention periodically. Stops (and is joined) when dropped.
+/// The thread that cuts the head, compacts blocks and applies retention periodically. Stops (and is joined) when dropped.
 pub(crate) struct HeadCutter {
     /// Set to stop the thread; the condvar wakes it early.
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -166,6 +166,9 @@ impl HeadCutter {
                 // tick tries again.
                 if let Err(e) = db.compact_head() {
                     tracing::error!(error = %e, "cutting the head into a block failed");
+                }
+                if let Err(e) = db.compact_blocks() {
+                    tracing::error!(error = %e, "compacting blocks failed");
                 }
                 if let Err(e) = db.apply_retention() {
                     tracing::error!(error = %e, "deleting blocks beyond retention failed");

@@ -128,3 +128,33 @@ fn a_crash_at_any_step_of_a_cut_loses_and_duplicates_nothing() {
         }
     }
 }
+
+#[test]
+fn a_crash_during_compaction_loses_and_duplicates_nothing() {
+    for point in [fault::COMPACTION_WRITTEN, fault::COMPACTION_PARTLY_DELETED] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let copts = || DbOptions {
+            compaction_ranges_ms: vec![3 * RANGE],
+            ..opts()
+        };
+        {
+            let db = Db::open(dir, copts()).unwrap();
+            write(&db, 0, 60_000);
+            db.compact_head().unwrap();
+            db.inner().crash_points.arm(point);
+            assert!(db.compact_blocks().is_err(), "{point}: no crash");
+        }
+        let db = Db::open(dir, copts()).unwrap();
+        check(&db, dir, 60_000, &format!("{point}, reopened"));
+        assert_eq!(db.stats().num_blocks, 3, "{point}");
+        assert_eq!(db.compact_blocks().unwrap(), 0, "{point}");
+        write(&db, 60_000, 80_000);
+        db.compact_head().unwrap();
+        db.compact_blocks().unwrap();
+        check(&db, dir, 80_000, &format!("{point}, compacted again"));
+        drop(db);
+        let db = Db::open(dir, copts()).unwrap();
+        check(&db, dir, 80_000, &format!("{point}, reopened again"));
+    }
+}

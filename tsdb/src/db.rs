@@ -64,6 +64,10 @@ pub struct DbOptions {
     pub retention_ms: Option<i64>,
     /// The oldest blocks are deleted while blocks and WAL take more bytes than this.
     pub retention_bytes: Option<u64>,
+    /// Ranges of compacted blocks, each a multiple of the one before and of
+    /// `block_range_ms`: blocks are merged into aligned windows of these once the
+    /// windows are closed. Empty disables compaction.
+    pub compaction_ranges_ms: Vec<i64>,
 }
 
 impl Default for DbOptions {
@@ -77,6 +81,7 @@ impl Default for DbOptions {
             verify_blocks_on_open: true,
             retention_ms: Some(15 * 24 * 60 * 60 * 1000),
             retention_bytes: None,
+            compaction_ranges_ms: vec![6 * 60 * 60 * 1000, 24 * 60 * 60 * 1000],
         }
     }
 }
@@ -189,6 +194,9 @@ pub(crate) struct DbInner {
     pub(crate) block_floor: AtomicI64,
     /// Serialises head cuts.
     pub(crate) cut_lock: Mutex<()>,
+    /// Serialises the changes that remove blocks (compaction, retention); cuts only add
+    /// blocks and need not wait for them.
+    pub(crate) blocks_lock: Mutex<()>,
     metadata: RwLock<HashMap<String, Vec<MetricMetadata>>>,
     samples_appended: AtomicU64,
     pub(crate) crash_points: CrashPoints,
@@ -222,6 +230,12 @@ impl Db {
     /// number of blocks written.
     pub fn compact_head(&self) -> Result<usize> {
         self.inner.compact_head()
+    }
+
+    /// Merges closed windows of blocks into larger blocks, as the background thread does
+    /// after each cut; returns the number of blocks written.
+    pub fn compact_blocks(&self) -> Result<usize> {
+        self.inner.compact_blocks()
     }
 
     /// Deletes the blocks that retention (by time and size) no longer keeps, as the
@@ -373,6 +387,7 @@ impl DbInner {
             append_lock: Mutex::new(AppendState::default()),
             block_floor: AtomicI64::new(floor),
             cut_lock: Mutex::new(()),
+            blocks_lock: Mutex::new(()),
             metadata: RwLock::new(metadata),
             samples_appended: AtomicU64::new(0),
             crash_points: CrashPoints::default(),

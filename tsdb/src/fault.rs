@@ -1,4 +1,4 @@
-//! Crash points: named steps of block cutting and WAL checkpointing where tests make the
+//! Crash points: named steps of block cutting, compaction and WAL checkpointing where tests make the
 //! database stop as if the process died there.
 //!
 //! Outside tests a crash point is a no-op that compiles away. In tests one point can be
@@ -15,6 +15,11 @@ pub(crate) const BLOCK_WRITTEN: &str = "block_written";
 pub(crate) const BLOCK_LOADED: &str = "block_loaded";
 /// The head is truncated; the WAL is not yet checkpointed.
 pub(crate) const HEAD_TRUNCATED: &str = "head_truncated";
+
+/// A compacted block is in place; the blocks it replaces are still on disk.
+pub(crate) const COMPACTION_WRITTEN: &str = "compaction_written";
+/// One of the blocks a compaction replaced is deleted, the others not yet.
+pub(crate) const COMPACTION_PARTLY_DELETED: &str = "compaction_partly_deleted";
 
 #[derive(Default)]
 pub(crate) struct CrashPoints {

@@ -11,12 +11,14 @@
 //! - [`wal`]: segmented, checksummed write-ahead log.
 //! - [`block`]: immutable persisted blocks; `blocks`: the set a database serves.
 //! - `head`: series registry and open chunks; `compact`: cutting the head into blocks;
+//!   `compactor`: merging blocks; `retention`: deleting old blocks;
 //!   `querier`: merging head and blocks; `db`: the public facade tying them together.
 
 pub mod block;
 mod blocks;
 pub mod chunk;
 mod compact;
+mod compactor;
 mod db;
 pub mod error;
 mod fault;

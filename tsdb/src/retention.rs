@@ -13,14 +13,15 @@
 use std::sync::Arc;
 
 use crate::block::Block;
+use crate::blocks::delete_block_dir;
 use crate::db::DbInner;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 impl DbInner {
     /// Deletes the blocks retention no longer keeps; returns how many.
     pub(crate) fn apply_retention(&self) -> Result<usize> {
-        // Compaction and cuts change the block set too: one at a time.
-        let _cutting = self.cut_lock.lock();
+        // Compaction removes blocks too: one at a time.
+        let _blocks_changing = self.blocks_lock.lock();
         let blocks = self.blocks.snapshot();
         let doomed = beyond_retention(
             &blocks,
@@ -34,10 +35,7 @@ impl DbInner {
         let ulids: Vec<String> = doomed.iter().map(|b| b.meta().ulid.clone()).collect();
         self.blocks.remove(&ulids);
         for b in &doomed {
-            let dir = b.dir();
-            let tmp = dir.with_file_name(format!("{}.tmp", b.meta().ulid));
-            std::fs::rename(dir, &tmp).map_err(|e| Error::io(dir, e))?;
-            std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            delete_block_dir(b.dir())?;
             tracing::info!(
                 block = %b.meta().ulid,
                 mint = b.meta().min_time,

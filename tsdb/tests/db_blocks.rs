@@ -439,3 +439,58 @@ fn retention_deletes_the_oldest_blocks_by_time_and_by_size() {
     assert_eq!(first_t(&db), Some(50_000));
     assert!(block_dirs(dir.path()).is_empty());
 }
+
+#[test]
+fn compaction_merges_closed_windows_and_answers_stay_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let copts = || DbOptions {
+        compaction_ranges_ms: vec![3 * RANGE, 6 * RANGE],
+        ..opts()
+    };
+    let sel = [m(MatchOp::RegexMatch, "__name__", ".+")];
+    let (before, first_minute);
+    {
+        let db = Db::open(dir.path(), copts()).unwrap();
+        fill(&db);
+        before = answers(&db);
+        first_minute = db.select(&sel, 0, 59_999);
+        db.compact_head().unwrap();
+        // Blocks [0,10) … [40,50) s; the floor is 50 s. Only [0,30) is a closed 30 s
+        // window; [30,60) still takes blocks, and no 60 s window is closed.
+        assert_eq!(db.compact_blocks().unwrap(), 1);
+        assert_eq!(db.compact_blocks().unwrap(), 0);
+        assert_eq!(db.stats().num_blocks, 3);
+        assert_same(&before, &answers(&db), "after compaction");
+        let metas: Vec<_> = block_dirs(dir.path())
+            .iter()
+            .map(|p| Block::open(p).unwrap().meta().clone())
+            .collect();
+        let merged = metas.iter().find(|m| m.min_time == 0).unwrap();
+        assert_eq!(merged.max_time, 3 * RANGE);
+        assert_eq!(merged.compaction.level, 2);
+        assert_eq!(merged.compaction.sources.len(), 3);
+
+        // Once the head moves on, the second window closes, then the 60 s one.
+        let w = workload();
+        for t in (60_000..80_000).step_by(100) {
+            db.append(&[SeriesSamples {
+                labels: w[0].0.clone(),
+                samples: vec![Sample::new(t, value(0, t))],
+            }])
+            .unwrap();
+        }
+        db.compact_head().unwrap();
+        assert_eq!(db.compact_blocks().unwrap(), 2);
+        let metas: Vec<_> = block_dirs(dir.path())
+            .iter()
+            .map(|p| Block::open(p).unwrap().meta().clone())
+            .collect();
+        let big = metas.iter().find(|m| m.min_time == 0).unwrap();
+        assert_eq!((big.max_time, big.compaction.level), (6 * RANGE, 3));
+        assert_eq!(big.compaction.sources.len(), 6);
+        assert!(db.select(&sel, 0, 59_999) == first_minute);
+    }
+    let db = Db::open(dir.path(), copts()).unwrap();
+    assert!(db.select(&sel, 0, 59_999) == first_minute);
+    assert_eq!(db.compact_blocks().unwrap(), 0);
+}

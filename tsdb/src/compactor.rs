@@ -1,0 +1,133 @@
+//! Compaction: merging adjacent blocks into larger ones (with the default options
+//! 2h → 6h → 24h), so that long queries open few blocks and chunks of one series are
+//! packed together.
+//!
+//! Planning: for each compaction range `R` (ascending), blocks are grouped by the aligned
+//! window `[k*R, (k+1)*R)` that wholly contains them. A window with two or more blocks is
+//! compacted once it is closed, i.e. its end is at or before the block floor (no cut will
+//! add to it any more). The oldest such window goes first.
+//!
+//! Execution, and what a crash after each step leaves:
+//!
+//! 1. Read the windows' blocks and write the merged block (`write_block`: `.tmp`, fsync,
+//!    rename). *Crash before the rename:* a `.tmp` directory, removed at start.
+//! 2. Serve the new block in place of the old ones, in one swap: a query sees either.
+//!    *Crash:* old and new blocks on disk. At start, a block whose sources are all among
+//!    another block's sources is superseded and deleted (`blocks.rs`), as Prometheus does.
+//! 3. Delete the old blocks (renamed to `.tmp` first, then removed).
+//!
+//! Known cost: the window's chunks are held in memory while the block is written.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::block::{
+    write_block, Block, BlockCompaction, BlockWriterOptions, InputChunk, SeriesChunks,
+};
+use crate::db::DbInner;
+use crate::error::Result;
+use crate::fault;
+use crate::index::{MatchOp, Matcher};
+use crate::labels::Labels;
+
+impl DbInner {
+    /// Compacts closed windows until none is left; returns the number of blocks written.
+    pub(crate) fn compact_blocks(&self) -> Result<usize> {
+        let _blocks_changing = self.blocks_lock.lock();
+        let mut written = 0;
+        loop {
+            let floor = self.block_floor.load(std::sync::atomic::Ordering::SeqCst);
+            let Some(group) = plan(
+                &self.blocks.snapshot(),
+                &self.opts.compaction_ranges_ms,
+                floor,
+            ) else {
+                return Ok(written);
+            };
+            self.compact_group(&group)?;
+            written += 1;
+        }
+    }
+
+    fn compact_group(&self, group: &[Arc<Block>]) -> Result<()> {
+        let started = Instant::now();
+        let mint = group.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
+        let maxt = group.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
+        let all = Matcher::new(MatchOp::RegexMatch, crate::labels::METRIC_NAME, ".*")?;
+        let mut series: BTreeMap<Labels, Vec<InputChunk>> = BTreeMap::new();
+        for b in group {
+            for s in b.chunks_for(std::slice::from_ref(&all), i64::MIN, i64::MAX)? {
+                let chunks = series.entry(s.labels).or_default();
+                chunks.extend(s.chunks.into_iter().map(|c| InputChunk {
+                    min_t: c.min_t,
+                    max_t: c.max_t,
+                    data: c.data.into_owned(),
+                }));
+            }
+        }
+        let sources: BTreeSet<String> = group
+            .iter()
+            .flat_map(|b| b.meta().compaction.sources.iter().cloned())
+            .collect();
+        let level = group
+            .iter()
+            .map(|b| b.meta().compaction.level)
+            .max()
+            .unwrap_or(1)
+            + 1;
+        let opts = BlockWriterOptions {
+            compaction: Some(BlockCompaction {
+                level,
+                sources: sources.into_iter().collect(),
+            }),
+            ..BlockWriterOptions::default()
+        };
+        let input = series
+            .into_iter()
+            .map(|(labels, chunks)| SeriesChunks { labels, chunks });
+        let meta = write_block(&self.dir, mint, maxt, input, &opts)?;
+        self.crash_points.check(fault::COMPACTION_WRITTEN)?;
+        let block = Block::open(&self.dir.join(&meta.ulid))?;
+        let old: Vec<String> = group.iter().map(|b| b.meta().ulid.clone()).collect();
+        self.blocks.replace(&old, block);
+        for (i, b) in group.iter().enumerate() {
+            crate::blocks::delete_block_dir(b.dir())?;
+            if i == 0 {
+                self.crash_points.check(fault::COMPACTION_PARTLY_DELETED)?;
+            }
+        }
+        tracing::info!(
+            ulid = %meta.ulid,
+            mint,
+            maxt,
+            level,
+            merged = group.len(),
+            series = meta.stats.num_series,
+            samples = meta.stats.num_samples,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "blocks compacted"
+        );
+        Ok(())
+    }
+}
+
+/// The oldest group of blocks to compact, per the module docs.
+fn plan(blocks: &[Arc<Block>], ranges: &[i64], floor: i64) -> Option<Vec<Arc<Block>>> {
+    let mut ranges: Vec<i64> = ranges.iter().copied().filter(|r| *r > 0).collect();
+    ranges.sort_unstable();
+    for r in ranges {
+        let mut windows: BTreeMap<i64, Vec<Arc<Block>>> = BTreeMap::new();
+        for b in blocks {
+            let k = b.meta().min_time.div_euclid(r);
+            let end = k.saturating_add(1).saturating_mul(r);
+            if b.meta().max_time <= end && end <= floor {
+                windows.entry(k).or_default().push(Arc::clone(b));
+            }
+        }
+        if let Some((_, group)) = windows.into_iter().find(|(_, g)| g.len() >= 2) {
+            return Some(group);
+        }
+    }
+    None
+}
