@@ -6,8 +6,8 @@
 //!
 //! 1. Raise the block floor under the append lock: from now on samples older than the
 //!    range's end are out of bounds, so the copy taken next is the whole range.
-//! 2. Copy the range's chunks out of the head (per-series locks only) and write the block
-//!    with neither the append lock nor any head lock held; appends and queries go on.
+//! 2. Write the block, copying each series' chunks out of the head under that series'
+//!    lock only as the writer reaches it; appends and queries go on.
 //!    *Crash:* a `.tmp` directory, removed at start; the WAL still has every sample.
 //! 3. Open the block and serve it. *Crash:* the block is found at start; replay rebuilds
 //!    the head from the WAL, and the samples the block holds are dropped from it again.

@@ -13,22 +13,22 @@ use crate::block::SeriesChunks;
 use crate::index::SeriesId;
 
 impl Head {
-    /// Copies the chunks of every series holding samples older than `maxt`, sorted by
-    /// labels as the block writer wants them. Chunks straddling `maxt` come whole.
-    pub(crate) fn chunks_before(&self, maxt: i64) -> Vec<SeriesChunks> {
-        let mut out = Vec::new();
-        for s in self.all_series() {
+    /// The chunks of every series holding samples older than `maxt`, sorted by labels as
+    /// the block writer wants them; chunks straddling `maxt` come whole. Each series'
+    /// chunks are copied only when the iterator reaches it, so that writing a block does
+    /// not need a second copy of the range in memory. Complete only once no sample older
+    /// than `maxt` can be appended any more (the caller raised the block floor).
+    pub(crate) fn chunks_before(&self, maxt: i64) -> impl Iterator<Item = SeriesChunks> {
+        let mut series = self.all_series();
+        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        series.into_iter().filter_map(move |s| {
             let mut chunks = Vec::new();
             s.data.lock().chunks_before(maxt, &mut chunks);
-            if !chunks.is_empty() {
-                out.push(SeriesChunks {
-                    labels: s.labels.clone(),
-                    chunks,
-                });
-            }
-        }
-        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-        out
+            (!chunks.is_empty()).then(|| SeriesChunks {
+                labels: s.labels.clone(),
+                chunks,
+            })
+        })
     }
 
     /// Drops every sample older than `t` (all of which are in blocks by now). Returns the
@@ -114,7 +114,7 @@ mod tests {
         // 1000 samples: several closed chunks and an open one.
         let many: Vec<i64> = (0..1000).collect();
         let head = head_with(&[("a", &many), ("b", &[1, 2, 3]), ("c", &[5, 700])]);
-        let copied = head.chunks_before(500);
+        let copied: Vec<SeriesChunks> = head.chunks_before(500).collect();
         assert_eq!(copied.len(), 3);
         assert!(copied.windows(2).all(|w| w[0].labels < w[1].labels));
 
