@@ -494,3 +494,46 @@ fn compaction_merges_closed_windows_and_answers_stay_the_same() {
     assert!(db.select(&sel, 0, 59_999) == first_minute);
     assert_eq!(db.compact_blocks().unwrap(), 0);
 }
+
+#[test]
+fn a_corrupt_wal_checkpoint_does_not_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = labels("later", "x", "y");
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        fill(&db);
+        db.compact_head().unwrap();
+        db.append(&[SeriesSamples {
+            labels: later.clone(),
+            samples: vec![Sample::new(70_000, 1.0)],
+        }])
+        .unwrap();
+    }
+    let wal = dir.path().join("wal");
+    let cp = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("checkpoint.")
+        })
+        .unwrap()
+        .join("00000000");
+    let mut bytes = std::fs::read(&cp).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&cp, bytes).unwrap();
+
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(db.stats().num_blocks, 5);
+    // Blocks and the segments after the checkpoint are served.
+    let up_a = [
+        m(MatchOp::Equal, "__name__", "up"),
+        m(MatchOp::Equal, "instance", "a"),
+    ];
+    assert_eq!(db.select(&up_a, 0, 49_999)[0].samples.len(), 500);
+    let got = db.select(&[m(MatchOp::Equal, "__name__", "later")], 0, 100_000);
+    assert_eq!(got[0].samples, vec![Sample::new(70_000, 1.0)]);
+}
