@@ -238,6 +238,12 @@ impl Db {
         self.inner.compact_blocks()
     }
 
+    /// Writes every block, and the head unless `skip_head`, under
+    /// `<data-dir>/snapshots/<name>/`; returns the name.
+    pub fn snapshot(&self, skip_head: bool) -> Result<String> {
+        self.inner.snapshot(!skip_head)
+    }
+
     /// Deletes the blocks that retention (by time and size) no longer keeps, as the
     /// background thread does after each cut; returns how many.
     pub fn apply_retention(&self) -> Result<usize> {
@@ -348,6 +354,7 @@ impl DbInner {
     fn open(dir: &Path, opts: DbOptions) -> Result<DbInner> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let blocks = BlockSet::load(dir, opts.verify_blocks_on_open)?;
+        crate::snapshot::remove_unfinished(dir);
         let floor = blocks.max_time().unwrap_or(i64::MIN);
         let wal_dir = dir.join("wal");
         let head = Head::new();

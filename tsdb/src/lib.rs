@@ -28,6 +28,7 @@ pub mod labels;
 mod querier;
 mod retention;
 pub mod sample;
+mod snapshot;
 pub mod wal;
 
 pub use db::{

@@ -537,3 +537,35 @@ fn a_corrupt_wal_checkpoint_does_not_stop_the_start() {
     let got = db.select(&[m(MatchOp::Equal, "__name__", "later")], 0, 100_000);
     assert_eq!(got[0].samples, vec![Sample::new(70_000, 1.0)]);
 }
+
+#[test]
+fn a_snapshot_opens_as_a_database_with_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db);
+    db.compact_head().unwrap();
+    let want = answers(&db);
+    let name = db.snapshot(false).unwrap();
+    let snap = dir.path().join("snapshots").join(&name);
+    assert!(snap.is_dir());
+    assert_eq!(block_dirs(&snap).len(), 6, "five blocks and the head");
+    drop(db);
+    // The snapshot's blocks (hard links) stay when the database deletes its own.
+    for p in block_dirs(dir.path()) {
+        std::fs::remove_dir_all(p).unwrap();
+    }
+    let copy = Db::open(&snap, opts()).unwrap();
+    assert_eq!(copy.stats().num_blocks, 6);
+    assert_same(&want, &answers(&copy), "snapshot");
+
+    let unfinished = dir.path().join("snapshots").join("20250101T000000Z-0.tmp");
+    std::fs::create_dir_all(&unfinished).unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert!(!unfinished.exists());
+    let name = db.snapshot(true).unwrap();
+    assert_eq!(
+        block_dirs(&dir.path().join("snapshots").join(name)).len(),
+        0,
+        "no blocks left and the head skipped"
+    );
+}
