@@ -48,6 +48,11 @@ fn chunk(c: &mut Criterion) {
             for &(t, v) in &samples {
                 ch.append(t, v);
             }
+            // Size is part of the result: disk and head memory follow from it.
+            eprintln!(
+                "xor_chunk/{kind}/{n}: {:.3} bytes/sample",
+                ch.size_bytes() as f64 / n as f64
+            );
             group.bench_with_input(BenchmarkId::new("iterate", n), &ch, |b, ch| {
                 b.iter(|| ch.iter().fold(0.0, |acc, s| acc + s.v))
             });
