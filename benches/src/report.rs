@@ -99,7 +99,7 @@ pub struct SystemResult {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Report {
-    pub started_at_unix: u64,
+    pub finished_at_unix: u64,
     pub machine: Machine,
     pub params: Params,
     pub ceiling: Ceiling,

@@ -121,7 +121,7 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
         .find(|r| r.system == System::Tianshu)
         .map_or(f64::NAN, |r| r.ingest_samples_per_sec);
     Ok(Report {
-        started_at_unix: (unix_ms() / 1000) as u64,
+        finished_at_unix: (unix_ms() / 1000) as u64,
         machine: Machine::detect(),
         params: Params {
             series: workload.series.len(),
