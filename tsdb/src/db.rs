@@ -49,6 +49,9 @@ pub struct DbOptions {
     /// Samples older than the newest sample in the head minus this are rejected as too old,
     /// as Prometheus does with half its 2h block range.
     pub max_sample_age_ms: i64,
+    /// Samples up to this far behind their series' newest sample are accepted out of order
+    /// (and queryable, and replayed from the WAL); 0 rejects every older sample.
+    pub ooo_window_ms: i64,
     /// Time range of a block cut from the head; a cut happens once the head spans 1.5 of
     /// these. Blocks are aligned to multiples of it.
     pub block_range_ms: i64,
@@ -76,6 +79,7 @@ impl Default for DbOptions {
             wal_fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
             wal_segment_size: 128 << 20,
             max_sample_age_ms: 60 * 60 * 1000,
+            ooo_window_ms: 0,
             block_range_ms: 2 * 60 * 60 * 1000,
             head_cut_interval: Some(Duration::from_secs(60)),
             verify_blocks_on_open: true,
@@ -115,7 +119,7 @@ pub struct MetricMetadata {
 /// Why one sample was not appended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RejectReason {
-    /// Older than the newest sample of its series.
+    /// Older than the newest sample of its series (by more than the out-of-order window).
     OutOfOrder,
     /// Older than the head accepts at all.
     TooOld,
@@ -431,6 +435,7 @@ impl DbInner {
                 &self.head,
                 self.opts.max_sample_age_ms,
                 self.block_floor.load(Ordering::SeqCst),
+                self.opts.ooo_window_ms,
             );
             for entry in batch {
                 if entry.samples.is_empty() {

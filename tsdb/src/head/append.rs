@@ -31,14 +31,24 @@ pub(crate) struct HeadAppender<'a> {
     /// Samples older than this belong to a time range already in a block; nothing older
     /// is accepted whatever the series holds (Prometheus's `minValidTime`).
     block_floor: i64,
+    /// How far behind its series' newest sample a sample may be and still be accepted.
+    ooo_window: i64,
     /// Newest (timestamp, value bits) per series accepted so far in this write.
     pending: HashMap<SeriesId, (i64, u64)>,
+    /// Value bits of the out-of-order samples accepted so far in this write.
+    pending_ooo: HashMap<(SeriesId, i64), u64>,
     accepted: Vec<RefSample>,
 }
 
 impl<'a> HeadAppender<'a> {
-    /// `block_floor` is the end of the newest block (`i64::MIN` without blocks).
-    pub(crate) fn new(head: &'a Head, max_sample_age_ms: i64, block_floor: i64) -> Self {
+    /// `block_floor` is the end of the newest block (`i64::MIN` without blocks);
+    /// `ooo_window` is 0 to accept only samples newer than their series' newest.
+    pub(crate) fn new(
+        head: &'a Head,
+        max_sample_age_ms: i64,
+        block_floor: i64,
+        ooo_window: i64,
+    ) -> Self {
         let min_valid_t = head
             .max_time()
             .map_or(i64::MIN, |t| t.saturating_sub(max_sample_age_ms))
@@ -47,7 +57,9 @@ impl<'a> HeadAppender<'a> {
             head,
             min_valid_t,
             block_floor,
+            ooo_window: ooo_window.max(0),
             pending: HashMap::new(),
+            pending_ooo: HashMap::new(),
             accepted: Vec::new(),
         }
     }
@@ -83,16 +95,39 @@ impl<'a> HeadAppender<'a> {
             } else {
                 SampleVerdict::DuplicateTimestamp
             }
-        } else if self.stored_bits_at(id, t) == Some(v.to_bits()) {
-            SampleVerdict::Duplicate
         } else {
-            SampleVerdict::OutOfOrder
+            return self.add_older(id, t, v, last_t);
         };
         if verdict == SampleVerdict::Accept {
             self.pending.insert(id, (t, v.to_bits()));
             self.accepted.push(RefSample { id, t, v });
         }
         verdict
+    }
+
+    /// A sample older than its series' newest: a duplicate, an out-of-order sample within
+    /// the window, or rejected. Without a window, a different value at a stored timestamp
+    /// is out of order (the series does not take old samples at all); within it, that is
+    /// a duplicate timestamp, as Prometheus's out-of-order head answers.
+    fn add_older(&mut self, id: SeriesId, t: i64, v: f64, last_t: i64) -> SampleVerdict {
+        let bits = v.to_bits();
+        let stored = match self.pending_ooo.get(&(id, t)) {
+            Some(b) => Some(*b),
+            None => self.stored_bits_at(id, t),
+        };
+        let in_window = self.ooo_window > 0 && t >= last_t.saturating_sub(self.ooo_window);
+        match stored {
+            Some(b) if b == bits => SampleVerdict::Duplicate,
+            Some(_) if in_window => SampleVerdict::DuplicateTimestamp,
+            Some(_) => SampleVerdict::OutOfOrder,
+            None if in_window && t >= self.min_valid_t => {
+                self.pending_ooo.insert((id, t), bits);
+                self.accepted.push(RefSample { id, t, v });
+                SampleVerdict::Accept
+            }
+            None if in_window => SampleVerdict::TooOld,
+            None => SampleVerdict::OutOfOrder,
+        }
     }
 
     /// The value bits of the sample of series `id` at `t` stored in the head. Samples
@@ -114,9 +149,10 @@ impl<'a> HeadAppender<'a> {
     }
 }
 
-/// Appends samples known to be in order to their series. Used by commits and by WAL
-/// replay; samples that are not newer than their series' newest one are skipped, which
-/// makes replaying a record twice harmless.
+/// Applies accepted samples to their series: newer ones are appended to the chunks,
+/// older ones (accepted out of order) kept beside them. Used by commits and by WAL replay;
+/// a sample at a timestamp the series holds is skipped, which makes replaying a record
+/// twice harmless.
 pub(crate) fn apply(head: &Head, samples: &[RefSample]) {
     let mut cur: Option<(SeriesId, std::sync::Arc<super::MemSeries>)> = None;
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
@@ -132,8 +168,13 @@ pub(crate) fn apply(head: &Head, samples: &[RefSample]) {
             },
         };
         let mut d = series.data.lock();
-        if s.t > d.last_t {
+        let stored = if s.t > d.last_t {
             d.push(s.t, s.v);
+            true
+        } else {
+            s.t < d.last_t && d.insert_ooo(s.t, s.v)
+        };
+        if stored {
             lo = lo.min(s.t);
             hi = hi.max(s.t);
         }

@@ -8,6 +8,7 @@
 //! makes "validate, log to WAL, apply" atomic per write.
 
 mod append;
+mod ooo;
 mod read;
 mod series;
 mod truncate;

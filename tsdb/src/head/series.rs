@@ -2,6 +2,7 @@
 
 use parking_lot::Mutex;
 
+use super::ooo::OooSamples;
 use crate::block::InputChunk;
 use crate::chunk::XorChunk;
 use crate::index::SeriesId;
@@ -43,13 +44,16 @@ pub(crate) struct ClosedChunk {
 /// The samples of one series.
 ///
 /// Invariants: timestamps strictly increase across `closed` then `open`; `last_t` is the
-/// newest timestamp (or `i64::MIN` while empty) and `last_v_bits` its value's bits.
+/// newest timestamp of those chunks (or `i64::MIN` while empty) and `last_v_bits` its
+/// value's bits; `ooo` holds the accepted samples older than `last_t` that arrived after
+/// it, none at a timestamp the chunks hold.
 pub(crate) struct SeriesData {
     pub(crate) closed: Vec<ClosedChunk>,
     pub(crate) open: XorChunk,
     pub(crate) open_min_t: i64,
     pub(crate) last_t: i64,
     pub(crate) last_v_bits: u64,
+    pub(crate) ooo: OooSamples,
 }
 
 impl Default for SeriesData {
@@ -60,6 +64,7 @@ impl Default for SeriesData {
             open_min_t: i64::MIN,
             last_t: i64::MIN,
             last_v_bits: 0,
+            ooo: OooSamples::default(),
         }
     }
 }
@@ -84,8 +89,22 @@ impl SeriesData {
         self.last_v_bits = v.to_bits();
     }
 
+    /// Stores a sample older than `last_t` (accepted as out of order) unless the series
+    /// holds that timestamp already, which makes replaying it twice harmless.
+    pub(crate) fn insert_ooo(&mut self, t: i64, v: f64) -> bool {
+        self.chunk_value_bits_at(t).is_none() && self.ooo.insert(t, v)
+    }
+
     /// Appends to `out` the samples with `mint <= t <= maxt`, oldest first.
     pub(crate) fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        let from = out.len();
+        self.chunk_samples_in(mint, maxt, out);
+        if !self.ooo.is_empty() {
+            self.ooo.merge_into(mint, maxt, out, from);
+        }
+    }
+
+    fn chunk_samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
         for c in &self.closed {
             if c.max_t < mint || c.min_t > maxt {
                 continue;
@@ -100,6 +119,12 @@ impl SeriesData {
     /// The value bits of the sample at exactly `t`, if the series has one. Decodes at most
     /// the one chunk whose range holds `t`.
     pub(crate) fn value_bits_at(&self, t: i64) -> Option<u64> {
+        self.ooo
+            .value_bits_at(t)
+            .or_else(|| self.chunk_value_bits_at(t))
+    }
+
+    fn chunk_value_bits_at(&self, t: i64) -> Option<u64> {
         let chunk = if t >= self.open_min_t && self.open.num_samples() > 0 {
             &self.open
         } else {
@@ -116,14 +141,18 @@ impl SeriesData {
 
     /// Timestamp of the oldest sample, if any.
     pub(crate) fn first_t(&self) -> Option<i64> {
-        match self.closed.first() {
+        let in_order = match self.closed.first() {
             Some(c) => Some(c.min_t),
             None => (self.open.num_samples() > 0).then_some(self.open_min_t),
+        };
+        match (in_order, self.ooo.first_t()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.closed.is_empty() && self.open.num_samples() == 0
+        self.closed.is_empty() && self.open.num_samples() == 0 && self.ooo.is_empty()
     }
 
     /// Copies the chunks holding samples older than `maxt`, the open one included, as
@@ -144,6 +173,8 @@ impl SeriesData {
                 data: self.open.bytes().to_vec(),
             });
         }
+        // Overlapping the chunks above; the block writer merges them.
+        self.ooo.chunks_before(maxt, out);
     }
 
     /// Drops every sample older than `t`. A chunk straddling `t` is re-encoded with its
@@ -151,6 +182,7 @@ impl SeriesData {
     /// the head's time range exact. `last_t` and `last_v_bits` are kept: they still order
     /// the next append.
     pub(crate) fn truncate_before(&mut self, t: i64) {
+        self.ooo.truncate_before(t);
         let drop = self.closed.partition_point(|c| c.max_t < t);
         self.closed.drain(..drop);
         if let Some(c) = self.closed.first_mut() {
@@ -174,11 +206,11 @@ impl SeriesData {
     /// True when any sample lies in `[mint, maxt]`. Approximated by chunk ranges, which is
     /// exact at the ends of the series and errs on "yes" only inside gaps between samples.
     pub(crate) fn overlaps(&self, mint: i64, maxt: i64) -> bool {
-        if self.last_t == i64::MIN {
+        let Some(first) = self.first_t() else {
             return false;
-        }
-        let first = self.closed.first().map_or(self.open_min_t, |c| c.min_t);
-        first <= maxt && self.last_t >= mint
+        };
+        let last = self.last_t.max(self.ooo.last_t().unwrap_or(i64::MIN));
+        first <= maxt && last >= mint
     }
 }
 
