@@ -57,7 +57,7 @@ fn unix_ms() -> i64 {
 
 pub fn run(cfg: &Config) -> Result<Report, String> {
     systems::check_peers()?;
-    let tianshu_bin = systems::tianshu_binary(&cfg.workspace)?;
+    let tianshu_bin = systems::tianshu_binary(&cfg.workspace, !cfg.smoke)?;
     std::fs::create_dir_all(&cfg.out).map_err(|e| format!("{:?}: {e}", cfg.out))?;
     let work = tempfile::Builder::new()
         .prefix("tianshu-bench-")

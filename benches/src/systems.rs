@@ -217,27 +217,29 @@ impl Drop for Server {
     }
 }
 
-/// Builds the release `tianshu` binary when it is missing; returns its path.
-pub fn tianshu_binary(workspace: &Path) -> Result<PathBuf, String> {
+/// Builds the `tianshu` binary (release for measured runs, debug for smoke runs, which
+/// assert no timing and reuse the test build) and returns its path. Cargo is always
+/// asked, so a stale binary is never measured; when it is fresh that costs a second.
+pub fn tianshu_binary(workspace: &Path, release: bool) -> Result<PathBuf, String> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
-    let bin = target.join("release").join("tianshu");
-    if bin.is_file() {
-        return Ok(bin);
+    let profile = if release { "release" } else { "debug" };
+    let bin = target.join(profile).join("tianshu");
+    let mut args = vec!["build", "--bin", "tianshu"];
+    if release {
+        args.push("--release");
     }
-    eprintln!("building {bin:?} (cargo build --release --bin tianshu)");
+    eprintln!("building {bin:?} (cargo {})", args.join(" "));
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--bin", "tianshu"])
+        .args(&args)
         .current_dir(workspace)
         .status()
         .map_err(|e| format!("running cargo: {e}"))?;
     if status.success() && bin.is_file() {
         Ok(bin)
     } else {
-        Err(format!(
-            "cargo build --release --bin tianshu failed ({status})"
-        ))
+        Err(format!("cargo {} failed ({status})", args.join(" ")))
     }
 }
 
