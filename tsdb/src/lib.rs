@@ -1,8 +1,9 @@
 //! Tianshu's storage engine.
 //!
 //! One [`Db`] is one shard's store: a head of in-memory Gorilla chunks indexed by roaring
-//! postings, made durable by a write-ahead log that is replayed on open. Writes are
-//! acknowledged only once their samples are in the WAL (see [`Db::append`]).
+//! postings, made durable by a write-ahead log that is replayed on open, and immutable
+//! blocks on disk that the head is cut into as it ages. Writes are acknowledged only once
+//! their samples are in the WAL (see [`Db::append`]).
 //!
 //! Module map:
 //! - [`labels`], [`sample`]: series identity and samples.
@@ -12,7 +13,8 @@
 //! - [`block`]: immutable persisted blocks; `blocks`: the set a database serves.
 //! - `head`: series registry and open chunks; `compact`: cutting the head into blocks;
 //!   `compactor`: merging blocks; `retention`: deleting old blocks;
-//!   `querier`: merging head and blocks; `db`: the public facade tying them together.
+//!   `snapshot`: copies of the whole database; `querier`: merging head and blocks;
+//!   `fault`: crash points for tests; `db`: the public facade tying them together.
 
 pub mod block;
 mod blocks;

@@ -5,7 +5,8 @@
 //! `RwLock`, taken in that order when more than one is needed; a series' samples sit behind
 //! the series' own mutex so that reads of one series never wait on writes to another.
 //! Appends are serialised by the caller ([`crate::Db`] holds its append lock), which is what
-//! makes "validate, log to WAL, apply" atomic per write.
+//! makes "validate, log to WAL, apply" atomic per write. Removing series (once a cut has
+//! moved all their samples into blocks) happens under that same lock, see `truncate.rs`.
 
 mod append;
 mod ooo;
