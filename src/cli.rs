@@ -34,6 +34,25 @@ pub struct Args {
     #[arg(long = "wal.segment-size", default_value_t = 128 << 20, value_name = "BYTES")]
     pub wal_segment_size: u64,
 
+    /// Samples up to this far behind their series' newest sample are accepted out of order
+    /// (retries, replays, late agents); older ones get a 400. `0s` refuses every late sample.
+    #[arg(long = "ooo-window", default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub ooo_window: Duration,
+
+    /// Time range of the blocks the head is cut into (compacted blocks are multiples:
+    /// 3× and 12× this).
+    #[arg(long = "tsdb.block-duration", default_value = "2h", value_parser = parse_duration, value_name = "DURATION")]
+    pub block_duration: Duration,
+
+    /// Blocks older than this (behind the newest data) are deleted. `0s` keeps them by time.
+    #[arg(long = "retention.time", default_value = "15d", value_parser = parse_duration, value_name = "DURATION")]
+    pub retention_time: Duration,
+
+    /// Oldest blocks are deleted while blocks and WAL take more than this, e.g. `512MB`,
+    /// `20GB` (units are powers of 1024, as Prometheus's). Unlimited when not given.
+    #[arg(long = "retention.size", value_parser = parse_size, value_name = "SIZE")]
+    pub retention_size: Option<u64>,
+
     /// Largest remote-write request body accepted (compressed); larger ones get 413.
     #[arg(long = "ingest.max-request-bytes", default_value_t = 32 << 20, value_name = "BYTES")]
     pub ingest_max_request_bytes: usize,
@@ -87,6 +106,14 @@ impl Args {
                 self.ingest_max_request_bytes.to_string(),
             ),
             ("ingest.utf8-names", self.ingest_utf8_names.to_string()),
+            ("ooo-window", format_duration(self.ooo_window)),
+            ("tsdb.block-duration", format_duration(self.block_duration)),
+            ("retention.time", format_duration(self.retention_time)),
+            (
+                "retention.size",
+                self.retention_size
+                    .map_or("0B".to_string(), |b| format!("{b}B")),
+            ),
             (
                 "query.lookback-delta",
                 format_duration(self.query_lookback_delta),
@@ -118,6 +145,27 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .and_then(|ns| u64::try_from(ns).ok())
         .map(Duration::from_nanos)
         .ok_or_else(|| format!("not a valid duration string: {s:?}"))
+}
+
+/// Parses a byte size with Prometheus's units (`B`, `KB`, `MB`, `GB`, `TB`, `PB`, `EB`,
+/// each 1024 times the one before), e.g. `512MB`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    const UNITS: [(&str, u32); 7] = [
+        ("EB", 6),
+        ("PB", 5),
+        ("TB", 4),
+        ("GB", 3),
+        ("MB", 2),
+        ("KB", 1),
+        ("B", 0),
+    ];
+    let bad = || format!("not a valid size: {s:?} (e.g. 512MB, 20GB)");
+    let (num, pow) = UNITS
+        .iter()
+        .find_map(|(u, p)| s.strip_suffix(u).map(|n| (n, *p)))
+        .ok_or_else(bad)?;
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    n.checked_mul(1024u64.pow(pow)).ok_or_else(bad)
 }
 
 /// Formats a duration as Prometheus does (`1h30m`, `5m`, `0s`).
@@ -163,6 +211,16 @@ mod tests {
         }
         for bad in ["", "5", "m", "1m1h", "1.5s", "-1s", "1x"] {
             assert!(parse_duration(bad).is_err(), "{bad} should fail");
+        }
+    }
+
+    #[test]
+    fn sizes_use_powers_of_1024() {
+        assert_eq!(parse_size("512MB"), Ok(512 << 20));
+        assert_eq!(parse_size("1GB"), Ok(1 << 30));
+        assert_eq!(parse_size("100B"), Ok(100));
+        for bad in ["", "MB", "1.5GB", "10", "-1GB", "99999999999EB"] {
+            assert!(parse_size(bad).is_err(), "{bad} should fail");
         }
     }
 

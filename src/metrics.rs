@@ -96,7 +96,17 @@ impl std::fmt::Debug for DbCollector {
 impl Collector for DbCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = self.0.stats();
-        let gauges: [(&str, &str, i64); 2] = [
+        let gauges: [(&str, &str, i64); 4] = [
+            (
+                "tianshu_tsdb_blocks_loaded",
+                "Persisted blocks being served",
+                s.num_blocks as i64,
+            ),
+            (
+                "tianshu_tsdb_blocks_size_bytes",
+                "Bytes in persisted blocks",
+                s.blocks_bytes as i64,
+            ),
             (
                 "tianshu_tsdb_head_series",
                 "Series in the head (active series)",

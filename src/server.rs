@@ -11,7 +11,7 @@ use tianshu_query::http::{ApiState, BuildInfo};
 use tianshu_query::{Engine, EngineOptions};
 use tianshu_tsdb::{Db, DbOptions};
 
-use crate::cli::Args;
+use crate::cli::{format_duration, Args};
 use crate::metrics::{self, DbCollector, HttpMetrics, ProcessCollector};
 
 /// Why the server could not start or stopped with an error.
@@ -31,9 +31,15 @@ pub enum ServerError {
 }
 
 pub async fn run(args: Args) -> Result<(), ServerError> {
+    let block_ms = duration_ms(args.block_duration);
     let db_opts = DbOptions {
         wal_fsync: args.wal_fsync,
         wal_segment_size: args.wal_segment_size,
+        ooo_window_ms: duration_ms(args.ooo_window),
+        block_range_ms: block_ms,
+        retention_ms: (!args.retention_time.is_zero()).then(|| duration_ms(args.retention_time)),
+        retention_bytes: args.retention_size,
+        compaction_ranges_ms: vec![block_ms.saturating_mul(3), block_ms.saturating_mul(12)],
         ..DbOptions::default()
     };
     let dir = args.data_dir.clone();
@@ -97,10 +103,27 @@ fn build_router(args: &Args, db: Arc<Db>, registry: &mut Registry) -> Router {
     }));
     let mut api = ApiState::new(db, engine, build_info());
     api.flags = args.as_flag_map();
+    api.storage_retention = retention_text(args);
     api.metrics.register(registry);
     let query = tianshu_query::http::router(api);
 
     Router::new().merge(ingest).merge(query)
+}
+
+fn duration_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Retention as Prometheus's runtimeinfo words it: "15d", "10GiB", "15d or 10GiB".
+fn retention_text(args: &Args) -> String {
+    let time = (!args.retention_time.is_zero()).then(|| format_duration(args.retention_time));
+    let size = args.retention_size.map(|b| format!("{}MiB", b >> 20));
+    match (time, size) {
+        (Some(t), Some(s)) => format!("{t} or {s}"),
+        (Some(t), None) => t,
+        (None, Some(s)) => s,
+        (None, None) => "unlimited".to_string(),
+    }
 }
 
 fn build_info() -> BuildInfo {
