@@ -4,5 +4,5 @@ pub mod engine;
 pub mod error;
 pub mod http;
 
-pub use engine::{Engine, EngineOptions, Queryable, QueryResult, Value};
+pub use engine::{Engine, EngineOptions, QueryResult, Queryable, Value};
 pub use error::QueryError;
