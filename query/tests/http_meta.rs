@@ -380,7 +380,30 @@ async fn status_endpoints_have_prometheus_shapes() {
     let j = get(&api, "/api/v1/status/tsdb").await.json();
     assert_eq!(j["data"]["headStats"]["numSeries"], 5);
     assert_eq!(j["data"]["headStats"]["minTime"], T0);
-    assert_eq!(j["data"]["seriesCountByMetricName"], json!([]));
+    assert_eq!(j["data"]["headStats"]["numLabelPairs"], 10);
+    assert_eq!(
+        j["data"]["seriesCountByMetricName"],
+        json!([
+            {"name": "up", "value": 3},
+            {"name": "http_requests_total", "value": 1},
+            {"name": "weird", "value": 1}
+        ])
+    );
+    assert_eq!(
+        j["data"]["seriesCountByLabelValuePair"][0],
+        json!({"name": "__name__=up", "value": 3})
+    );
+    assert_eq!(
+        j["data"]["labelValueCountByLabelName"][0],
+        json!({"name": "__name__", "value": 3})
+    );
+    let j = get(&api, "/api/v1/status/tsdb?limit=1").await.json();
+    assert_eq!(
+        j["data"]["seriesCountByMetricName"],
+        json!([{"name": "up", "value": 3}])
+    );
+    let r = get(&api, "/api/v1/status/tsdb?limit=0").await;
+    assert_eq!(r.status, 400);
 
     let r = get(&api, "/api/v1/targets").await;
     assert_eq!(

@@ -337,6 +337,12 @@ impl Db {
         self.inner.metadata(metric, limit)
     }
 
+    /// Cardinality of the head's index for `/api/v1/status/tsdb`: the `top_n` metric
+    /// names, label names and label pairs by series count, as Prometheus lists them.
+    pub fn head_cardinality(&self, top_n: usize) -> crate::index::PostingsStats {
+        self.inner.head.postings().stats(top_n)
+    }
+
     pub fn stats(&self) -> DbStats {
         self.inner.stats()
     }
