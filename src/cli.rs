@@ -78,6 +78,10 @@ pub struct Args {
     )]
     pub query_max_samples: usize,
 
+    /// Serve `/api/v1/admin/tsdb/*` (snapshot), as Prometheus's flag of the same name.
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
+
     /// Log filter, e.g. `info`, `debug`, or `tianshu_tsdb=debug,info`.
     #[arg(
         long = "log.level",
@@ -120,6 +124,7 @@ impl Args {
             ),
             ("query.timeout", format_duration(self.query_timeout)),
             ("query.max-samples", self.query_max_samples.to_string()),
+            ("web.enable-admin-api", self.enable_admin_api.to_string()),
             ("log.level", self.log_level.clone()),
         ]
         .into_iter()

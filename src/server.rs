@@ -104,6 +104,7 @@ fn build_router(args: &Args, db: Arc<Db>, registry: &mut Registry) -> Router {
     let mut api = ApiState::new(db, engine, build_info());
     api.flags = args.as_flag_map();
     api.storage_retention = retention_text(args);
+    api.enable_admin = args.enable_admin_api;
     api.metrics.register(registry);
     let query = tianshu_query::http::router(api);
 

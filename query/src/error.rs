@@ -25,6 +25,9 @@ pub enum QueryError {
     /// No such API endpoint or object (`not_found`, 404).
     #[error("{0}")]
     NotFound(String),
+    /// The endpoint is switched off, e.g. the admin API (`unavailable`, 503).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl QueryError {
@@ -36,6 +39,7 @@ impl QueryError {
             QueryError::Timeout(_) => "timeout",
             QueryError::Storage(_) | QueryError::Internal(_) => "internal",
             QueryError::NotFound(_) => "not_found",
+            QueryError::Unavailable(_) => "unavailable",
         }
     }
 
@@ -47,6 +51,7 @@ impl QueryError {
             QueryError::Timeout(_) => 503,
             QueryError::Storage(_) | QueryError::Internal(_) => 500,
             QueryError::NotFound(_) => 404,
+            QueryError::Unavailable(_) => 503,
         }
     }
 }

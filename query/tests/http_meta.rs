@@ -680,3 +680,34 @@ async fn large_form_bodies_are_read_up_to_go_limit() {
         .error(400, "bad_data");
     assert_eq!(msg, "error parsing form values: http: POST too large");
 }
+
+#[tokio::test]
+async fn admin_snapshot_is_off_unless_enabled() {
+    let api = api();
+    let r = post_form(&api, "/api/v1/admin/tsdb/snapshot", "").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(
+        r.body,
+        r#"{"status":"error","errorType":"unavailable","error":"admin APIs disabled"}"#
+    );
+
+    let api = support::api_with(|s| s.enable_admin = true);
+    let r = post_form(&api, "/api/v1/admin/tsdb/snapshot", "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let name = r.json()["data"]["name"]
+        .as_str()
+        .expect("a snapshot name")
+        .to_string();
+    let snap = api.db.dir().join("snapshots").join(&name);
+    assert!(snap.is_dir(), "{snap:?} should exist");
+    // The snapshot is a database of its own holding the head's series.
+    let copy = tianshu_tsdb::Db::open(&snap, tianshu_tsdb::DbOptions::default()).expect("open");
+    assert_eq!(copy.series(&[up_matcher()], i64::MIN, i64::MAX).len(), 3);
+
+    let r = post_form(&api, "/api/v1/admin/tsdb/snapshot", "skip_head=maybe").await;
+    assert_eq!(r.status, 400);
+}
+
+fn up_matcher() -> tianshu_tsdb::Matcher {
+    tianshu_tsdb::Matcher::new(tianshu_tsdb::MatchOp::Equal, "__name__", "up").expect("matcher")
+}

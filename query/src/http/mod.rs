@@ -23,6 +23,7 @@ use tokio::sync::Semaphore;
 use crate::engine::Engine;
 use crate::error::QueryError;
 
+mod admin_handlers;
 mod compression;
 mod form;
 mod meta_handlers;
@@ -68,6 +69,9 @@ pub struct ApiState {
     /// Queries evaluated at once; further ones wait (Prometheus's `--query.max-concurrency`,
     /// default 20). Bounds CPU and memory held by evaluation, which blocking threads do not.
     pub query_slots: Arc<Semaphore>,
+    /// Whether `/api/v1/admin/*` is served (`--web.enable-admin-api`); off by default,
+    /// as in Prometheus, because it writes to disk on request.
+    pub enable_admin: bool,
 }
 
 /// Prometheus's default `--query.max-concurrency`.
@@ -87,6 +91,7 @@ impl ApiState {
             start_time_ms: params::now_ms(),
             storage_retention: String::new(),
             query_slots: Arc::new(Semaphore::new(DEFAULT_MAX_CONCURRENT_QUERIES)),
+            enable_admin: false,
         }
     }
 }
@@ -133,6 +138,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/alertmanagers", get(s::alertmanagers))
         .route("/api/v1/rules", get(s::rules))
         .route("/api/v1/alerts", get(s::alerts))
+        .route(
+            "/api/v1/admin/tsdb/snapshot",
+            axum::routing::post(admin_handlers::snapshot).put(admin_handlers::snapshot),
+        )
         .route("/api/v1/{*rest}", any(s::not_found))
         .layer(middleware::from_fn(compression::compress))
         .layer(middleware::from_fn(cors))
