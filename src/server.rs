@@ -100,6 +100,7 @@ fn build_router(args: &Args, db: Arc<Db>, registry: &mut Registry) -> Router {
         lookback_delta: args.query_lookback_delta,
         max_samples: args.query_max_samples,
         timeout: args.query_timeout,
+        ..EngineOptions::default()
     }));
     let mut api = ApiState::new(db, engine, build_info());
     api.flags = args.as_flag_map();

@@ -646,7 +646,11 @@ fn promql_conformance() {
         let whole_file_skipped = skip_ids.contains(&fname);
         let mut histogram_series: Vec<Labels> = Vec::new();
         let mut runner = Runner {
-            engine: Engine::new(EngineOptions::default()),
+            // Prometheus's own runner enables delayed name removal; its files expect it.
+            engine: Engine::new(EngineOptions {
+                delayed_name_removal: true,
+                ..EngineOptions::default()
+            }),
             store: MemStore::default(),
             opts: QueryOptions::default(),
         };

@@ -6,7 +6,7 @@ use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr};
 use tianshu_tsdb::{is_stale_nan, Labels, Sample};
 
 use super::selector::offset_ms;
-use super::value::{GSeries, Grid, Val};
+use super::value::{drop_names, merge_same_labels, GSeries, Grid, Val};
 use super::Queryable;
 use crate::error::QueryError;
 
@@ -33,6 +33,8 @@ pub(crate) struct Evaluator<'a> {
     pub query_text: String,
     /// True while evaluating a range query (for the `sort` warning).
     pub is_range: bool,
+    /// See [`super::EngineOptions::delayed_name_removal`].
+    pub delayed_name_removal: bool,
     depth: usize,
 }
 
@@ -87,6 +89,7 @@ impl<'a> Evaluator<'a> {
             infos: Vec::new(),
             is_range: false,
             query_text: String::new(),
+            delayed_name_removal: false,
             depth: 0,
         }
     }
@@ -148,6 +151,22 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval_inner(&mut self, e: &Expr, g: &Grid) -> Result<Val, QueryError> {
+        let v = self.eval_node(e, g)?;
+        match (e, v) {
+            // Without delayed removal, a name a node drops is gone before its parent sees
+            // the result: `sum by (__name__) (rate(x[1m]))` groups by an empty name, and
+            // two series differing only by name collide right here, as in Prometheus.
+            (
+                Expr::Unary(_) | Expr::Call(_) | Expr::Aggregate(_) | Expr::Binary(_),
+                Val::Vector(series),
+            ) if !self.delayed_name_removal && series.iter().any(|s| s.drop_name) => {
+                Ok(Val::Vector(merge_same_labels(drop_names(series))?))
+            }
+            (_, v) => Ok(v),
+        }
+    }
+
+    fn eval_node(&mut self, e: &Expr, g: &Grid) -> Result<Val, QueryError> {
         match e {
             Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; g.len()])),
             Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),

@@ -59,6 +59,11 @@ pub struct EngineOptions {
     pub max_samples: usize,
     /// Per-query timeout (Prometheus: 2m).
     pub timeout: Duration,
+    /// Keep `__name__` through functions and operators until the end of the query
+    /// (Prometheus's `promql-delayed-name-removal` feature, which its own test suite runs
+    /// with). Off by default, as in a stock Prometheus 3: the name goes as soon as a
+    /// function or operator drops it, which is what dashboards written for Prometheus see.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
@@ -67,6 +72,7 @@ impl Default for EngineOptions {
             lookback_delta: Duration::from_secs(300),
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
+            delayed_name_removal: false,
         }
     }
 }
@@ -327,14 +333,16 @@ impl Engine {
         let deadline = now
             .checked_add(timeout)
             .unwrap_or(now + Duration::from_secs(86_400 * 365));
-        Evaluator::new(
+        let mut ev = Evaluator::new(
             q,
             start,
             end,
             lookback.as_millis() as i64,
             deadline,
             self.opts.max_samples,
-        )
+        );
+        ev.delayed_name_removal = self.opts.delayed_name_removal;
+        ev
     }
 }
 
@@ -451,6 +459,43 @@ mod tests {
             Value::Vector(v) => v.iter().map(|s| s.v).collect(),
             _ => Vec::new(),
         }
+    }
+
+    #[test]
+    fn names_go_at_once_unless_removal_is_delayed() {
+        let store = Store(vec![
+            series(
+                &[("__name__", "a_total"), ("j", "x")],
+                &[(0, 0.0), (60_000, 60.0)],
+            ),
+            series(
+                &[("__name__", "b_total"), ("j", "x")],
+                &[(0, 0.0), (60_000, 30.0)],
+            ),
+        ]);
+        let q = r#"label_replace(rate(a_total[2m]), "n", "$1", "__name__", "(.*)")"#;
+        let labels = |v: Value| match v {
+            Value::Vector(v) => v.into_iter().map(|s| s.labels.to_string()).collect(),
+            _ => Vec::new(),
+        };
+        // Stock Prometheus 3: rate() has already dropped the name, so `n` stays empty.
+        let got = instant(&store, q, 60_000).unwrap();
+        assert_eq!(labels(got), vec![r#"{j="x"}"#.to_string()]);
+        let delayed = Engine::new(EngineOptions {
+            delayed_name_removal: true,
+            ..EngineOptions::default()
+        });
+        let got = delayed
+            .instant_query(&store, q, 60_000, &QueryOptions::default())
+            .unwrap()
+            .value;
+        assert_eq!(labels(got), vec![r#"{j="x", n="a_total"}"#.to_string()]);
+        // Two series that differ only by name collide as soon as the name is gone.
+        let err = instant(&store, r#"rate({j="x"}[2m])"#, 60_000).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "vector cannot contain metrics with the same labelset"
+        );
     }
 
     #[test]
