@@ -47,7 +47,9 @@ impl Queryable for Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, QueryError> {
-        Ok(Db::select(self, matchers, mint, maxt))
+        // A block that cannot be read fails the query (500) rather than answering
+        // silently without its data.
+        Ok(self.try_select(matchers, mint, maxt)?)
     }
 }
 
