@@ -1,5 +1,6 @@
-//! Crash points: named steps of block cutting, compaction, WAL checkpointing, deletes and
-//! tombstone cleanup where tests make the database stop as if the process died there.
+//! Crash points: named steps of block cutting, compaction, WAL checkpointing and
+//! truncation, writing head chunks, deletes and tombstone cleanup where tests make the
+//! database stop as if the process died there.
 //!
 //! Outside tests a crash point is a no-op that compiles away. In tests one point can be
 //! armed; reaching it returns an error, the operation stops without any cleanup (as a
@@ -32,6 +33,14 @@ pub(crate) const CLEAN_WRITTEN: &str = "clean_written";
 pub(crate) const CLEAN_SWAPPED: &str = "clean_swapped";
 /// One block is cleaned completely, the others not yet.
 pub(crate) const CLEAN_ONE_DONE: &str = "clean_one_done";
+
+/// Full chunks are written to a chunk-head segment; the head still holds them in memory.
+pub(crate) const HEAD_CHUNKS_WRITTEN: &str = "head_chunks_written";
+/// The chunk-head segments are fsynced; the WAL below the watermark is not yet
+/// checkpointed (the checkpoint's own steps follow, `wal::CRASH_*`).
+pub(crate) const HEAD_CHUNKS_SYNCED: &str = "head_chunks_synced";
+/// One chunk-head segment older than the head is deleted, the others not yet.
+pub(crate) const CHUNK_SEGMENTS_PARTLY_DELETED: &str = "chunk_segments_partly_deleted";
 
 #[derive(Default)]
 pub(crate) struct CrashPoints {

@@ -11,7 +11,8 @@
 //! - [`index`]: matchers and the inverted index.
 //! - [`wal`]: segmented, checksummed write-ahead log.
 //! - [`block`]: immutable persisted blocks; `blocks`: the set a database serves.
-//! - `head`: series registry and open chunks; `compact`: cutting the head into blocks;
+//! - `head`: series registry and open chunks; `head_chunks`: the head's full chunks on
+//!   disk, memory-mapped; `compact`: cutting the head into blocks;
 //!   `compactor`: merging blocks; `retention`: deleting old blocks;
 //!   `snapshot`: copies of the whole database; `querier`: merging head and blocks;
 //!   `delete`, [`tombstones`]: deleting series data and cleaning it out of blocks;
@@ -27,6 +28,7 @@ mod delete;
 pub mod error;
 mod fault;
 mod head;
+mod head_chunks;
 pub mod index;
 pub mod labels;
 mod querier;

@@ -19,6 +19,7 @@ pub use checkpoint::{
     CRASH_SEGMENTS_PARTLY_DELETED,
 };
 pub use record::{MetadataRecord, Record, RefSample, SeriesRecord, TombstoneRecord};
+pub(crate) use segment::sync_dir;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
