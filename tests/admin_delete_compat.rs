@@ -106,6 +106,13 @@ fn delete_series_and_clean_tombstones_answer_as_prometheus_does() {
                 ("end", "5"),
             ],
         ),
+        // Matchers that all match the empty string are refused by `/api/v1/series` but
+        // accepted here (every series without `nope`); an old range keeps the data.
+        (
+            "POST",
+            "delete_series",
+            vec![("match[]", "{nope=\"\"}"), ("start", "10"), ("end", "20")],
+        ),
         ("POST", "clean_tombstones", vec![]),
         ("PUT", "clean_tombstones", vec![]),
     ];

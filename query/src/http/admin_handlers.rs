@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::form::Params;
 use super::params::{
-    invalid_param, parse_match_params, parse_time_param, MAX_TIME_MS, MIN_TIME_MS,
+    invalid_param, parse_metric_selectors, parse_time_param, MAX_TIME_MS, MIN_TIME_MS,
 };
 use super::response::{ApiResult, Json, Success};
 use super::{blocking, finish, State};
@@ -59,7 +59,7 @@ pub(super) async fn delete_series(AxumState(st): AxumState<State>, p: Params) ->
         let start = parse_time_param(&p, "start", MIN_TIME_MS)?;
         let end = parse_time_param(&p, "end", MAX_TIME_MS)?;
         for sel in selectors {
-            let sets = parse_match_params(&[sel]).map_err(|e| invalid_param("match[]", e))?;
+            let sets = parse_metric_selectors(&[sel]).map_err(|e| invalid_param("match[]", e))?;
             let db = st.db.clone();
             blocking(move || {
                 for set in &sets {

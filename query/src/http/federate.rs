@@ -20,7 +20,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use tianshu_tsdb::{is_stale_nan, Labels, Sample, METRIC_NAME};
 
-use super::params::{now_ms, parse_match_params, parse_prometheus_duration, Params};
+use super::params::{now_ms, parse_metric_selectors, parse_prometheus_duration, Params};
 use super::remote_read::text_error;
 use super::{blocking, State};
 use crate::error::QueryError;
@@ -48,7 +48,7 @@ pub(super) async fn federate(AxumState(st): AxumState<State>, p: Params) -> Resp
 }
 
 async fn federate_inner(st: &State, p: &Params) -> Result<String, QueryError> {
-    let sets = parse_match_params(&p.all("match[]")).map_err(QueryError::BadData)?;
+    let sets = parse_metric_selectors(&p.all("match[]")).map_err(QueryError::BadData)?;
     let lookback = st
         .flags
         .get("query.lookback-delta")

@@ -12,6 +12,7 @@ pub use super::form::Params;
 use super::rfc3339;
 use super::selector_error::{not_a_selector, trailing_token};
 use crate::error::QueryError;
+use crate::parse::lex::Kind;
 
 /// Prometheus's `MinTime`/`MaxTime` in milliseconds: the default `start`/`end` of the
 /// metadata endpoints, chosen so that they survive a round trip through Go's `time.Time`.
@@ -183,6 +184,20 @@ const EMPTY_MATCHERS: &str = "match[] must contain at least one non-empty matche
 /// Prometheus's `parseMatchersParam` requires. The error is the bare cause: Prometheus wraps
 /// it as an invalid parameter for `series` only.
 pub fn parse_match_params(selectors: &[&str]) -> Result<Vec<Vec<Matcher>>, String> {
+    parse_selectors(selectors, true)
+}
+
+/// Parses selectors as Prometheus's `ParseMetricSelectors` does for `/federate` and
+/// `delete_series`: a selector whose matchers all match the empty string (`{foo=""}`,
+/// every series without `foo`) is allowed there.
+pub fn parse_metric_selectors(selectors: &[&str]) -> Result<Vec<Vec<Matcher>>, String> {
+    parse_selectors(selectors, false)
+}
+
+fn parse_selectors(
+    selectors: &[&str],
+    require_non_empty: bool,
+) -> Result<Vec<Vec<Matcher>>, String> {
     let mut sets = Vec::new();
     for sel in selectors {
         // Prometheus's wording and position for selectors it refuses to parse.
@@ -197,7 +212,11 @@ pub fn parse_match_params(selectors: &[&str]) -> Result<Vec<Vec<Matcher>>, Strin
             // promql-parser applies the query rule to selectors; Prometheus parses `match[]`
             // without it and then reports the API's own wording.
             Err(e) if e.contains("at least one non-empty matcher") => {
-                return Err(EMPTY_MATCHERS.to_string())
+                if require_non_empty {
+                    return Err(EMPTY_MATCHERS.to_string());
+                }
+                sets.push(all_empty_selector(sel)?);
+                continue;
             }
             Err(e) => return Err(trailing_token(sel).unwrap_or(e)),
         };
@@ -229,13 +248,35 @@ pub fn parse_match_params(selectors: &[&str]) -> Result<Vec<Vec<Matcher>>, Strin
                 };
                 set.push(new_matcher(op, &m.name, &m.value)?);
             }
-            if !non_empty {
+            if require_non_empty && !non_empty {
                 return Err(EMPTY_MATCHERS.into());
             }
             sets.push(set);
         }
     }
     Ok(sets)
+}
+
+/// The matchers of a selector promql-parser refuses because they all match the empty
+/// string; read by Tianshu's own parser, which accepts it as Prometheus's selector parser
+/// does.
+fn all_empty_selector(sel: &str) -> Result<Vec<Matcher>, String> {
+    let (name, matchers) =
+        crate::parse::selector_matchers(sel).ok_or_else(|| EMPTY_MATCHERS.to_string())?;
+    let mut set = Vec::with_capacity(matchers.len() + 1);
+    if let Some(n) = name {
+        set.push(new_matcher(MatchOp::Equal, "__name__", &n)?);
+    }
+    for m in matchers {
+        let op = match m.op {
+            Kind::Eql => MatchOp::Equal,
+            Kind::Neq => MatchOp::NotEqual,
+            Kind::EqlRegex => MatchOp::RegexMatch,
+            _ => MatchOp::RegexNoMatch,
+        };
+        set.push(new_matcher(op, &m.name, &m.value)?);
+    }
+    Ok(set)
 }
 
 fn new_matcher(op: MatchOp, name: &str, value: &str) -> Result<Matcher, String> {
@@ -350,6 +391,34 @@ mod tests {
         assert!(parse_time("NaN").is_err());
         assert!(parse_time("1e400").is_err());
         assert_eq!(parse_time("1e300"), Ok(MAX_TIME_MS));
+    }
+
+    #[test]
+    fn empty_matching_selectors_are_refused_for_lookups_only() {
+        assert_eq!(
+            parse_match_params(&[r#"{foo=""}"#]),
+            Err(EMPTY_MATCHERS.to_string())
+        );
+        let sets = parse_metric_selectors(&[r#"{foo="", bar=~".*"}"#]).unwrap();
+        assert_eq!(sets.len(), 1);
+        let ops: Vec<(MatchOp, &str, &str)> = sets[0]
+            .iter()
+            .map(|m| (m.op, m.name.as_str(), m.value.as_str()))
+            .collect();
+        assert_eq!(
+            ops,
+            vec![
+                (MatchOp::Equal, "foo", ""),
+                (MatchOp::RegexMatch, "bar", ".*")
+            ]
+        );
+        // Non-empty selectors read the same either way.
+        assert_eq!(
+            format!("{:?}", parse_metric_selectors(&[r#"up{job="a"}"#])),
+            format!("{:?}", parse_match_params(&[r#"up{job="a"}"#]))
+        );
+        // Syntax errors stay errors.
+        assert!(parse_metric_selectors(&["{foo="]).is_err());
     }
 
     #[test]

@@ -105,6 +105,26 @@ pub fn check_selector(selector: &str) -> Result<(), String> {
     }
 }
 
+/// A series selector's metric name and matchers, read by Prometheus's `ParseMetricSelector`
+/// rules. `None` when the selector carries `or` between matchers (alternative matcher
+/// sets, which this flat form cannot hold) or does not parse; [`check_selector`] words the
+/// error.
+pub fn selector_matchers(selector: &str) -> Option<(Option<String>, Vec<ast::Matcher>)> {
+    let toks = lex::tokenize(selector);
+    let has_or = toks
+        .iter()
+        .any(|t| t.kind == lex::Kind::Identifier && t.val.eq_ignore_ascii_case("or"));
+    let mut p = parser::Parser::new(selector, toks);
+    let node = p.parse_selector_only().ok()?;
+    if !p.errors.is_empty() || has_or {
+        return None;
+    }
+    match node.kind {
+        ast::NodeKind::Vector { name, matchers, .. } => Some((name, matchers)),
+        _ => None,
+    }
+}
+
 /// Parses `query` into the tree the engine evaluates, refusing it with Prometheus's error
 /// text when Prometheus would.
 pub fn parse(query: &str) -> Result<Expr, String> {
