@@ -1,0 +1,208 @@
+//! From `kubernetes_sd_configs` settings to an [`ApiClient`], the three ways Prometheus
+//! connects:
+//!
+//! | settings | server | credentials | CA |
+//! |---|---|---|---|
+//! | `api_server` (+ HTTP options) | `api_server` | `basic_auth`, `authorization` | `tls_config.ca_file`, else system roots |
+//! | `kubeconfig_file` | current context's cluster | its user (token, token file, client certificate, basic) | the cluster's CA |
+//! | neither (in-cluster) | `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT` | the service-account token file | the service account's `ca.crt` |
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::client::{ApiClient, Auth, Credential};
+use super::error::K8sError;
+use super::kubeconfig;
+use crate::scrape::config::{HttpClientConfig, KubernetesSdConfig};
+
+/// Where the service account's token, CA and namespace are mounted in a pod.
+pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// TLS material for the client.
+#[derive(Default)]
+struct Tls {
+    ca_pem: Vec<u8>,
+    /// Certificate then key, PEM.
+    identity_pem: Vec<u8>,
+    insecure_skip_verify: bool,
+    min_version: Option<reqwest::tls::Version>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, K8sError> {
+    std::fs::read(path).map_err(|source| K8sError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn http_client(tls: Tls, follow_redirects: bool) -> Result<reqwest::Client, K8sError> {
+    let tls_err = |e: reqwest::Error| K8sError::Tls(format!("TLS setup: {e}"));
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .http1_only()
+        .danger_accept_invalid_certs(tls.insecure_skip_verify);
+    if !follow_redirects {
+        b = b.redirect(reqwest::redirect::Policy::none());
+    }
+    if !tls.ca_pem.is_empty() {
+        // A cluster CA replaces the system roots, as client-go's does.
+        b = b.tls_built_in_root_certs(false);
+        for cert in reqwest::Certificate::from_pem_bundle(&tls.ca_pem).map_err(tls_err)? {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    if !tls.identity_pem.is_empty() {
+        b = b.identity(reqwest::Identity::from_pem(&tls.identity_pem).map_err(tls_err)?);
+    }
+    if let Some(v) = tls.min_version {
+        b = b.min_tls_version(v);
+    }
+    b.build().map_err(tls_err)
+}
+
+/// The client for `cfg`, and the namespace of the service account when in-cluster (for
+/// `own_namespace`).
+pub fn client(cfg: &KubernetesSdConfig) -> Result<(ApiClient, Option<String>), K8sError> {
+    if !cfg.api_server.is_empty() {
+        return Ok((api_server(&cfg.api_server, &cfg.http)?, None));
+    }
+    if !cfg.kubeconfig_file.is_empty() {
+        return Ok((from_kubeconfig(Path::new(&cfg.kubeconfig_file))?, None));
+    }
+    let host = std::env::var("KUBERNETES_SERVICE_HOST").unwrap_or_default();
+    let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_default();
+    if host.is_empty() || port.is_empty() {
+        return Err(K8sError::Config(
+            "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and \
+             KUBERNETES_SERVICE_PORT must be defined"
+                .into(),
+        ));
+    }
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    in_cluster(
+        &format!("https://{host}:{port}"),
+        Path::new(SERVICE_ACCOUNT_DIR),
+    )
+}
+
+/// The in-cluster client for `server`, with the service account mounted at `dir`.
+pub fn in_cluster(server: &str, dir: &Path) -> Result<(ApiClient, Option<String>), K8sError> {
+    let token: PathBuf = dir.join("token");
+    // Fail now on a missing token, as client-go does; later reads follow rotations.
+    read(&token)?;
+    let tls = Tls {
+        ca_pem: read(&dir.join("ca.crt"))?,
+        ..Tls::default()
+    };
+    let namespace = std::fs::read_to_string(dir.join("namespace"))
+        .ok()
+        .map(|s| s.trim().to_string());
+    let auth = Auth::Header {
+        scheme: "Bearer".into(),
+        credential: Credential::File(token),
+    };
+    Ok((
+        ApiClient::new(server, http_client(tls, true)?, auth),
+        namespace,
+    ))
+}
+
+fn api_server(server: &str, http: &HttpClientConfig) -> Result<ApiClient, K8sError> {
+    let mut tls = Tls::default();
+    if let Some(t) = &http.tls_config {
+        if !t.server_name.is_empty() {
+            tracing::warn!(
+                server_name = %t.server_name,
+                "Kubernetes SD: tls_config.server_name is not supported; the host name of api_server is verified"
+            );
+        }
+        if !t.ca_file.is_empty() {
+            tls.ca_pem = read(Path::new(&t.ca_file))?;
+        }
+        if !t.cert_file.is_empty() && !t.key_file.is_empty() {
+            tls.identity_pem = read(Path::new(&t.cert_file))?;
+            tls.identity_pem.push(b'\n');
+            tls.identity_pem.extend(read(Path::new(&t.key_file))?);
+        }
+        tls.insecure_skip_verify = t.insecure_skip_verify;
+        tls.min_version = match t.min_version.as_str() {
+            "TLS10" => Some(reqwest::tls::Version::TLS_1_0),
+            "TLS11" => Some(reqwest::tls::Version::TLS_1_1),
+            "TLS12" => Some(reqwest::tls::Version::TLS_1_2),
+            "TLS13" => Some(reqwest::tls::Version::TLS_1_3),
+            _ => None,
+        };
+    }
+    let cred = |inline: &str, file: &str| {
+        if file.is_empty() {
+            Credential::Inline(inline.to_string())
+        } else {
+            Credential::File(PathBuf::from(file))
+        }
+    };
+    let auth = if let Some(b) = &http.basic_auth {
+        Auth::Basic {
+            username: b.username.clone(),
+            password: cred(b.password.expose(), &b.password_file),
+        }
+    } else if let Some(a) = &http.authorization {
+        Auth::Header {
+            scheme: a.kind.clone(),
+            credential: cred(a.credentials.expose(), &a.credentials_file),
+        }
+    } else {
+        Auth::None
+    };
+    Ok(ApiClient::new(
+        server,
+        http_client(tls, http.follow_redirects)?,
+        auth,
+    ))
+}
+
+fn from_kubeconfig(path: &Path) -> Result<ApiClient, K8sError> {
+    let k = kubeconfig::load(path)?;
+    if !k.tls_server_name.is_empty() {
+        tracing::warn!(
+            tls_server_name = %k.tls_server_name,
+            "Kubernetes SD: tls-server-name in a kubeconfig is not supported; the server's host name is verified"
+        );
+    }
+    let mut identity_pem = k.client_cert_pem;
+    if !identity_pem.is_empty() {
+        identity_pem.push(b'\n');
+        identity_pem.extend(k.client_key_pem);
+    }
+    let tls = Tls {
+        ca_pem: k.ca_pem,
+        identity_pem,
+        insecure_skip_verify: k.insecure_skip_verify,
+        min_version: None,
+    };
+    let auth = if let Some(f) = k.token_file {
+        Auth::Header {
+            scheme: "Bearer".into(),
+            credential: Credential::File(f),
+        }
+    } else if !k.token.is_empty() {
+        Auth::Header {
+            scheme: "Bearer".into(),
+            credential: Credential::Inline(k.token),
+        }
+    } else if !k.username.is_empty() {
+        Auth::Basic {
+            username: k.username,
+            password: Credential::Inline(k.password),
+        }
+    } else {
+        Auth::None
+    };
+    Ok(ApiClient::new(&k.server, http_client(tls, true)?, auth))
+}
