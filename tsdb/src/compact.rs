@@ -121,6 +121,7 @@ impl DbInner {
         let filter = CheckpointFilter {
             keep_series: &keep,
             min_time,
+            keep_samples: true,
             metadata,
         };
         let stats = self

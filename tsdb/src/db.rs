@@ -37,11 +37,15 @@ use crate::compact::HeadCutter;
 use crate::error::{Error, Result};
 use crate::fault::CrashPoints;
 use crate::head::{Head, HeadAppender, MemSeries, SampleVerdict, SeriesKey};
+use crate::head_chunks::HeadChunks;
 use crate::index::Matcher;
 use crate::labels::{Labels, LabelsRef};
 use crate::querier::{self, OnBlockError};
 use crate::sample::Sample;
-use crate::wal::{FsyncPolicy, MetadataRecord, Record, SeriesRecord, Wal, WalOptions};
+use crate::wal::{
+    BackgroundSyncer, CheckpointFilter, FsyncPolicy, MetadataRecord, Record, SeriesRecord, Wal,
+    WalOptions,
+};
 
 /// Options of [`Db::open`].
 #[derive(Clone, Debug)]
@@ -71,6 +75,15 @@ pub struct DbOptions {
     pub retention_ms: Option<i64>,
     /// The oldest blocks are deleted while blocks and WAL take more bytes than this.
     pub retention_bytes: Option<u64>,
+    /// How often closed head chunks are written to the chunk-head segments (and dropped
+    /// from memory); `None` runs no thread (writes happen only through
+    /// [`Db::flush_head_chunks`]).
+    pub head_chunk_write_interval: Option<Duration>,
+    /// How often the WAL is cut back to what the head still needs once its chunks are on
+    /// disk (see [`Db::truncate_wal`]); runs on the chunk writer's thread.
+    pub wal_truncate_interval: Duration,
+    /// Size of a chunk-head segment file.
+    pub head_chunk_segment_size: u64,
     /// Ranges of compacted blocks, each a multiple of the one before and of
     /// `block_range_ms`: blocks are merged into aligned windows of these once the
     /// windows are closed. Empty disables compaction.
@@ -90,6 +103,9 @@ impl Default for DbOptions {
             retention_ms: Some(15 * 24 * 60 * 60 * 1000),
             retention_bytes: None,
             compaction_ranges_ms: vec![6 * 60 * 60 * 1000, 24 * 60 * 60 * 1000],
+            head_chunk_write_interval: Some(Duration::from_secs(1)),
+            wal_truncate_interval: Duration::from_secs(60),
+            head_chunk_segment_size: crate::head_chunks::SEGMENT_SIZE,
         }
     }
 }
@@ -208,6 +224,9 @@ pub struct DbStats {
     /// Blocks served, and their bytes on disk.
     pub num_blocks: u64,
     pub blocks_bytes: u64,
+    /// Chunk-head segment files, and their bytes in use.
+    pub head_chunk_segments: u64,
+    pub head_chunk_segment_bytes: u64,
 }
 
 /// Maximum number of distinct metadata entries kept per metric family; more than one
@@ -220,6 +239,9 @@ pub struct Db {
     inner: Arc<DbInner>,
     /// `None` when [`DbOptions::head_cut_interval`] is `None`.
     cutter: Option<HeadCutter>,
+    /// Writes closed head chunks and truncates the WAL; `None` when
+    /// [`DbOptions::head_chunk_write_interval`] is `None`.
+    chunk_writer: Option<BackgroundSyncer>,
 }
 
 /// The state shared by [`Db`] and its background head cutter.
@@ -261,7 +283,37 @@ impl Db {
             Some(every) => Some(HeadCutter::spawn(Arc::clone(&inner), every)?),
             None => None,
         };
-        Ok(Db { inner, cutter })
+        let chunk_writer = match inner.opts.head_chunk_write_interval {
+            Some(every) => Some(spawn_chunk_writer(Arc::clone(&inner), every)?),
+            None => None,
+        };
+        Ok(Db {
+            inner,
+            cutter,
+            chunk_writer,
+        })
+    }
+
+    /// Writes the closed head chunks waiting in memory to the chunk-head segments, as the
+    /// background writer does; returns how many.
+    pub fn flush_head_chunks(&self) -> Result<usize> {
+        self.inner.flush_head_chunks()
+    }
+
+    /// Deletes the WAL segments the head no longer needs, as the background writer does
+    /// periodically: those before the oldest segment holding a sample that is not yet in a
+    /// durable chunk-head segment (an open chunk's, an unwritten chunk's or an out-of-order
+    /// one). They are replaced by a checkpoint of their series, tombstones and metadata.
+    /// Also deletes the chunk-head segments older than the head. Returns the segment the
+    /// WAL now starts at (its watermark).
+    pub fn truncate_wal(&self) -> Result<u64> {
+        self.inner.truncate_wal()
+    }
+
+    /// Chunks the head holds as references to chunk-head segments, and closed chunks still
+    /// waiting in memory for the writer. O(series).
+    pub fn head_chunk_counts(&self) -> (u64, u64) {
+        self.inner.head.chunk_counts()
     }
 
     pub fn dir(&self) -> &Path {
@@ -423,7 +475,8 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        // Stop the cutter before the last reference to the state goes.
+        // Stop the background threads before the last reference to the state goes.
+        drop(self.chunk_writer.take());
         drop(self.cutter.take());
     }
 }
@@ -435,7 +488,9 @@ impl DbInner {
         crate::snapshot::remove_unfinished(dir);
         let floor = blocks.max_time().unwrap_or(i64::MIN);
         let wal_dir = dir.join("wal");
-        let head = Head::new();
+        let chunks_dir = dir.join(crate::head_chunks::DIR_NAME);
+        let chunks = HeadChunks::open(&chunks_dir, opts.head_chunk_segment_size, |_, _| {})?;
+        let head = Head::new(Arc::new(chunks));
         let mut metadata: HashMap<String, Vec<MetricMetadata>> = HashMap::new();
         let started = Instant::now();
         let (stats, remapped) = crate::replay::replay(&wal_dir, &head, &mut metadata, floor)?;
@@ -586,11 +641,13 @@ impl DbInner {
             }
             // On failure nothing is marked: the next write that touches these series logs
             // them, and their samples of this write were not accepted.
+            // The samples land in this segment or (after a rotation) a later one.
+            let segment = self.wal.position().segment;
             let pos = self.wal.write(&records)?;
             for s in &unlogged {
                 s.mark_logged();
             }
-            app.commit();
+            app.commit(u32::try_from(segment).unwrap_or(u32::MAX - 1));
             pos
         };
         self.wal.sync_to(pos)?;
@@ -666,6 +723,7 @@ impl DbInner {
 
     fn stats(&self) -> DbStats {
         let (num_blocks, blocks_bytes) = self.blocks.stats();
+        let (head_chunk_segments, head_chunk_segment_bytes) = self.head.chunks.stats();
         DbStats {
             num_series: self.head.num_series() as u64,
             samples_appended_total: self.samples_appended.load(Ordering::Relaxed),
@@ -674,8 +732,81 @@ impl DbInner {
             head_max_time: self.head.max_time(),
             num_blocks,
             blocks_bytes,
+            head_chunk_segments,
+            head_chunk_segment_bytes,
         }
     }
+
+    pub(crate) fn flush_head_chunks(&self) -> Result<usize> {
+        self.head.flush_chunks(&|p| self.crash_points.check(p))
+    }
+
+    /// See [`Db::truncate_wal`]. Holds the cut lock, so that it never runs beside a head
+    /// cut's own checkpoint.
+    pub(crate) fn truncate_wal(&self) -> Result<u64> {
+        let _cutting = self.cut_lock.lock();
+        let started = Instant::now();
+        // Appends apply their samples under the append lock, after logging them: every
+        // append that logged before this point is visible to the scan below, and every
+        // later one logs into this segment or a later one.
+        let current = {
+            let _appends = self.append_lock.lock();
+            self.wal.position().segment
+        };
+        let crash = |p: &str| self.crash_points.check(p);
+        let mark = self.head.wal_low_watermark(&crash)?;
+        let watermark = u64::from(mark).min(current);
+        let mut stats = None;
+        if watermark > 1 {
+            let metadata = self.metadata_records();
+            let keep = |id| self.head.contains(id);
+            let filter = CheckpointFilter {
+                keep_series: &keep,
+                min_time: self.block_floor.load(Ordering::SeqCst),
+                keep_samples: false,
+                metadata,
+            };
+            stats = Some(self.wal.checkpoint(watermark - 1, &filter, &crash)?);
+        }
+        let chunk_segments_deleted = match self.head.min_time() {
+            Some(t) => self.head.chunks.truncate_before(t, &crash)?,
+            None => 0,
+        };
+        if let Some(st) = stats.filter(|s| s.seq > 0 || s.deleted_bytes > 0) {
+            tracing::info!(
+                watermark,
+                series = st.series_kept,
+                tombstones = st.tombstones_kept,
+                deleted_bytes = st.deleted_bytes,
+                chunk_segments_deleted,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "WAL truncated below the head's watermark"
+            );
+        }
+        Ok(watermark)
+    }
+}
+
+/// The background thread writing closed head chunks every `every`, and truncating the WAL
+/// every [`DbOptions::wal_truncate_interval`].
+fn spawn_chunk_writer(db: Arc<DbInner>, every: Duration) -> Result<BackgroundSyncer> {
+    let last_truncation = Mutex::new(Instant::now());
+    let dir = db.dir.clone();
+    BackgroundSyncer::spawn_named(
+        "tsdb-head-chunks",
+        "writing head chunks or truncating the WAL failed",
+        every,
+        move || {
+            db.flush_head_chunks()?;
+            let mut last = last_truncation.lock();
+            if last.elapsed() >= db.opts.wal_truncate_interval {
+                *last = Instant::now();
+                db.truncate_wal()?;
+            }
+            Ok(())
+        },
+    )
+    .map_err(|e| Error::io(dir, e))
 }
 
 /// Inserts `m` unless an identical entry is there; returns whether it was new.

@@ -1,6 +1,12 @@
-//! Rebuilding the head from the WAL at open.
+//! Rebuilding the head at open: the checkpoint's series, then the chunks in the
+//! chunk-head segments (`head/replay.rs`), then the WAL (checkpoint and segments).
 //!
-//! The calling thread reads and decodes the WAL, creates series, maps WAL series ids to
+//! Chunk-head records name series by id, so the series must exist before them: the newest
+//! checkpoint's series records are read first. A series whose record is only in the WAL
+//! segments after the checkpoint was created after the checkpoint's segments, so all its
+//! samples are still in the WAL and its records on disk can be left out.
+//!
+//! Then the calling thread reads and decodes the WAL, creates series, maps WAL series ids to
 //! head ids and routes each sample to the shard that owns its series; one thread per shard
 //! applies them (`head/replay.rs`). Per series, samples are applied in WAL order, as a
 //! sequential replay would. The other records keep their WAL order relative to samples:
@@ -15,11 +21,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use crate::db::{from_metadata_record, insert_metadata, MetricMetadata};
 use crate::error::Result;
-use crate::head::{Head, ReplayShard};
+use crate::head::{Head, ReplayShard, ReplayedSample};
 use crate::index::SeriesId;
 use crate::wal::{Record, ReplayStats, TombstoneRecord, Wal};
 
@@ -42,7 +49,7 @@ const UNMAPPED: SeriesId = SeriesId::MAX;
 
 enum Msg {
     Series(SeriesId, std::sync::Arc<crate::head::MemSeries>),
-    Samples(Vec<(SeriesId, i64, f64)>),
+    Samples(Vec<ReplayedSample>),
     /// Answer once everything sent before is applied.
     Barrier(SyncSender<()>),
 }
@@ -81,7 +88,7 @@ impl IdMap {
 /// Routes records to the shard threads.
 struct Router {
     senders: Vec<SyncSender<Msg>>,
-    pending: Vec<Vec<(SeriesId, i64, f64)>>,
+    pending: Vec<Vec<ReplayedSample>>,
 }
 
 impl Router {
@@ -95,9 +102,9 @@ impl Router {
         let _ = self.senders[k].send(Msg::Series(id, s));
     }
 
-    fn sample(&mut self, id: SeriesId, t: i64, v: f64) {
+    fn sample(&mut self, id: SeriesId, seg: u32, t: i64, v: f64) {
         let k = self.shard(id);
-        self.pending[k].push((id, t, v));
+        self.pending[k].push((id, seg, t, v));
         if self.pending[k].len() >= SHARD_BATCH {
             let batch = std::mem::replace(&mut self.pending[k], Vec::with_capacity(SHARD_BATCH));
             let _ = self.senders[k].send(Msg::Samples(batch));
@@ -129,7 +136,7 @@ impl Router {
     }
 }
 
-fn run_shard(mut shard: ReplayShard<'_>, rx: Receiver<Msg>) {
+fn run_shard(mut shard: ReplayShard<'_>, rx: Receiver<Msg>, skipped: &AtomicU64) {
     for msg in rx {
         match msg {
             Msg::Series(id, s) => shard.add_series(id, s),
@@ -139,7 +146,7 @@ fn run_shard(mut shard: ReplayShard<'_>, rx: Receiver<Msg>) {
             }
         }
     }
-    shard.finish();
+    skipped.fetch_add(shard.finish(), Ordering::Relaxed);
 }
 
 /// Rebuilds the head from the WAL, skipping samples older than `floor` (in blocks).
@@ -151,6 +158,19 @@ pub(crate) fn replay(
     metadata: &mut HashMap<String, Vec<MetricMetadata>>,
     floor: i64,
 ) -> Result<(ReplayStats, bool)> {
+    let mut checkpoint_remapped = false;
+    Wal::checkpoint_series(wal_dir, |s| {
+        checkpoint_remapped |= head.create_for_replay(&s.labels, s.id) != s.id;
+    })?;
+    let attached = if checkpoint_remapped {
+        // Only after a corrupt checkpoint record: ids on disk may name other series.
+        tracing::error!("WAL checkpoint series ids are inconsistent; chunk-head segments not loaded, samples only in them are lost");
+        0
+    } else {
+        head.attach_chunks()
+    };
+    let skipped = AtomicU64::new(0);
+    let skipped_ref = &skipped;
     let shards = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -163,7 +183,7 @@ pub(crate) fn replay(
             let shard = ReplayShard::new(head);
             std::thread::Builder::new()
                 .name(format!("wal-replay-{k}"))
-                .spawn_scoped(scope, move || run_shard(shard, rx))
+                .spawn_scoped(scope, move || run_shard(shard, rx, skipped_ref))
                 .map_err(|e| crate::error::Error::io(wal_dir, e))?;
         }
         let mut router = Router {
@@ -175,7 +195,8 @@ pub(crate) fn replay(
         let mut ids = IdMap::default();
         let mut remapped = false;
         let mut unknown_refs: u64 = 0;
-        let stats = Wal::replay(wal_dir, |rec| {
+        let stats = Wal::replay_with_segments(wal_dir, |seg, rec| {
+            let seg = u32::try_from(seg).unwrap_or(u32::MAX - 1);
             match rec {
                 Record::Series(series) => {
                     for s in series {
@@ -190,7 +211,7 @@ pub(crate) fn replay(
                 Record::Samples(samples) => {
                     for s in samples.into_iter().filter(|s| s.t >= floor) {
                         match ids.get(s.id) {
-                            Some(id) => router.sample(id, s.t, s.v),
+                            Some(id) => router.sample(id, seg, s.t, s.v),
                             None => unknown_refs += 1,
                         }
                     }
@@ -215,13 +236,21 @@ pub(crate) fn replay(
         // them: dropping the senders ends their loops.
         router.flush();
         drop(router);
+        Ok((stats, remapped, unknown_refs))
+    })
+    .and_then(|(stats, remapped, unknown_refs)| {
         let stats = stats?;
+        tracing::info!(
+            chunks_loaded = attached,
+            samples_in_loaded_chunks = skipped.load(Ordering::Relaxed),
+            "head chunks loaded from chunk-head segments"
+        );
         if unknown_refs > 0 {
             tracing::warn!(
                 samples = unknown_refs,
                 "WAL samples refer to series whose record was lost; skipped"
             );
         }
-        Ok((stats, remapped))
+        Ok((stats, remapped || checkpoint_remapped))
     })
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use super::series::SeriesData;
 use super::series_map::BuildPremixed;
 use super::{Head, MemSeries};
+use crate::head_chunks::HeadChunks;
 use crate::index::SeriesId;
 use crate::wal::RefSample;
 
@@ -131,7 +132,7 @@ impl<'a> HeadAppender<'a> {
             Some(b) => Some(*b),
             // Samples accepted earlier in this same write are not searched: that would make
             // a write of many out-of-order samples quadratic, and Prometheus rejects those too.
-            None => series.data.lock().value_bits_at(t),
+            None => series.data.lock().value_bits_at(t, &self.head.chunks),
         };
         let in_window = self.ooo_window > 0 && t >= last_t.saturating_sub(self.ooo_window);
         match stored {
@@ -153,36 +154,52 @@ impl<'a> HeadAppender<'a> {
         &self.accepted
     }
 
-    /// Applies the accepted samples to the head. Call only after they are in the WAL.
-    pub(crate) fn commit(self) {
+    /// Applies the accepted samples to the head. Call only after they are in the WAL, in
+    /// segment `wal_segment` (the one their write started in, or earlier). Series that
+    /// closed a chunk are queued for the chunk writer.
+    pub(crate) fn commit(self, wal_segment: u32) {
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        let mut closed = Vec::new();
         let mut i = 0;
         while i < self.accepted.len() {
             // Consecutive samples of one series (a request with many samples per series)
             // share one lock of the series.
             let series = self.targets[i];
             let mut d = series.data.lock();
+            let mut closed_one = false;
             while i < self.accepted.len() && std::ptr::eq(self.targets[i], series) {
                 let s = &self.accepted[i];
-                if store(&mut d, s.t, s.v) {
+                let (stored, closed_now) = store(&mut d, s.t, s.v, wal_segment, &self.head.chunks);
+                if stored {
                     lo = lo.min(s.t);
                     hi = hi.max(s.t);
                 }
+                closed_one |= closed_now;
                 i += 1;
+            }
+            if closed_one {
+                closed.push(series.id);
             }
         }
         note_range(self.head, lo, hi);
+        self.head.enqueue_chunks(closed);
     }
 }
 
-/// Stores one sample in a series: a newer one goes into the chunks, an older one (accepted
-/// out of order) beside them. False when the series holds that timestamp already.
-pub(super) fn store(d: &mut SeriesData, t: i64, v: f64) -> bool {
+/// Stores one sample, logged in WAL segment `wal_segment`, in a series: a newer one goes
+/// into the chunks, an older one (accepted out of order) beside them. Returns whether it
+/// was stored (not when the series holds that timestamp already) and whether a chunk closed.
+pub(super) fn store(
+    d: &mut SeriesData,
+    t: i64,
+    v: f64,
+    wal_segment: u32,
+    hc: &HeadChunks,
+) -> (bool, bool) {
     if t > d.last_t {
-        d.push(t, v);
-        true
+        (true, d.push(t, v, wal_segment))
     } else {
-        t < d.last_t && d.insert_ooo(t, v)
+        (t < d.last_t && d.insert_ooo(t, v, wal_segment, hc), false)
     }
 }
 
@@ -212,9 +229,13 @@ pub(crate) fn apply(head: &Head, samples: &[RefSample]) {
                 None => continue,
             },
         };
-        if store(&mut series.data.lock(), s.t, s.v) {
+        let (stored, closed) = store(&mut series.data.lock(), s.t, s.v, 0, &head.chunks);
+        if stored {
             lo = lo.min(s.t);
             hi = hi.max(s.t);
+        }
+        if closed {
+            head.enqueue_chunks([s.id]);
         }
     }
     note_range(head, lo, hi);

@@ -12,9 +12,10 @@
 //! even when a checkpoint has moved the record after them.
 
 use super::ooo::OooSamples;
-use super::series::{ClosedChunk, SeriesData};
+use super::series::{SeriesData, NO_WAL_SEGMENT};
 use super::Head;
-use crate::chunk::XorChunk;
+use crate::chunk::{XorChunk, XorIter};
+use crate::head_chunks::HeadChunks;
 use crate::index::Matcher;
 use crate::sample::Sample;
 use crate::wal::TombstoneRecord;
@@ -35,7 +36,7 @@ impl Head {
         let mut out = Vec::new();
         for s in self.resolve_ids(&ids) {
             let d = s.data.lock();
-            let Some(first) = d.first_t() else {
+            let Some(first) = d.first_t(&self.chunks) else {
                 continue;
             };
             let last = d.last_t.max(d.ooo.last_t().unwrap_or(i64::MIN));
@@ -55,11 +56,18 @@ impl Head {
     /// ignored. Series left empty stay until [`Head::remove_empty`] (run by the caller
     /// under the append lock) removes them.
     pub(crate) fn apply_deletes(&self, recs: &[TombstoneRecord]) {
+        let mut queued = Vec::new();
         for r in recs {
             if let Some(s) = self.get(r.id) {
-                s.data.lock().delete_range(r.mint, r.maxt);
+                let mut d = s.data.lock();
+                d.delete_range(r.mint, r.maxt, &self.chunks);
+                if !d.pending.is_empty() {
+                    queued.push(r.id);
+                }
             }
         }
+        // Rewritten chunks wait for the writer like closed ones.
+        self.enqueue_chunks(queued);
     }
 }
 
@@ -68,7 +76,7 @@ impl SeriesData {
     /// cut through are re-encoded. `last_t` and `last_v_bits` are kept, as truncation
     /// keeps them: they still order the next append (Prometheus's tombstones leave the
     /// series' append state alone too).
-    pub(crate) fn delete_range(&mut self, mint: i64, maxt: i64) {
+    pub(crate) fn delete_range(&mut self, mint: i64, maxt: i64, hc: &HeadChunks) {
         let hit = |t: i64| mint <= t && t <= maxt;
         if !self.ooo.is_empty() {
             let mut all: Vec<Sample> = Vec::new();
@@ -81,28 +89,44 @@ impl SeriesData {
                     kept.insert(s.t, s.v);
                 }
                 self.ooo = kept;
+                if self.ooo.is_empty() {
+                    self.ooo_wal_segment = NO_WAL_SEGMENT;
+                }
             }
         }
-        let mut closed: Vec<ClosedChunk> = Vec::with_capacity(self.closed.len());
-        for c in std::mem::take(&mut self.closed) {
-            if c.max_t < mint || c.min_t > maxt {
-                closed.push(c);
+        let mut i = 0;
+        while let Some(m) = self.chunks.get(i).copied() {
+            if m.hi(self.base_t) < mint {
+                i += 1;
                 continue;
             }
-            if mint <= c.min_t && c.max_t <= maxt {
-                continue;
+            if m.lo(self.base_t) > maxt {
+                break;
             }
-            if let Some((chunk, min_t, max_t)) = reencode_without(&c.chunk, mint, maxt) {
-                closed.push(ClosedChunk {
-                    min_t,
-                    max_t,
-                    chunk,
-                });
+            // None: keep the chunk as it is (outside the range, or unreadable).
+            let change = self.load(&m, hc).and_then(|c| {
+                let (lo, hi) = c.range();
+                if hi < mint || lo > maxt {
+                    None
+                } else if mint <= lo && hi <= maxt {
+                    Some(None)
+                } else {
+                    Some(reencode_without(c.data(), mint, maxt))
+                }
+            });
+            match change {
+                None => i += 1,
+                Some(rest) => {
+                    self.remove_chunks(i..i + 1);
+                    if let Some((chunk, lo, hi)) = rest {
+                        self.insert_rewritten(i, lo, hi, chunk);
+                        i += 1;
+                    }
+                }
             }
         }
-        self.closed = closed;
         if self.open.num_samples() > 0 && self.open_min_t <= maxt && self.last_t >= mint {
-            match reencode_without(&self.open, mint, maxt) {
+            match reencode_without(self.open.bytes(), mint, maxt) {
                 Some((chunk, min_t, _)) => {
                     self.open = chunk;
                     self.open_min_t = min_t;
@@ -110,6 +134,7 @@ impl SeriesData {
                 None => {
                     self.open = XorChunk::new();
                     self.open_min_t = i64::MIN;
+                    self.open_wal_segment = NO_WAL_SEGMENT;
                 }
             }
         }
@@ -118,10 +143,10 @@ impl SeriesData {
 
 /// The samples of `c` outside `[mint, maxt]` as a new chunk, with its first and last
 /// timestamps; `None` when none is left.
-fn reencode_without(c: &XorChunk, mint: i64, maxt: i64) -> Option<(XorChunk, i64, i64)> {
+fn reencode_without(c: &[u8], mint: i64, maxt: i64) -> Option<(XorChunk, i64, i64)> {
     let mut out = XorChunk::new();
     let (mut first, mut last) = (None, i64::MIN);
-    for s in c.iter().filter(|s| s.t < mint || s.t > maxt) {
+    for s in XorIter::from_bytes(c).filter(|s| s.t < mint || s.t > maxt) {
         first.get_or_insert(s.t);
         last = s.t;
         out.append(s.t, s.v);
@@ -138,7 +163,7 @@ mod tests {
     use crate::wal::RefSample;
 
     fn head_with(name: &str, ts: &[i64]) -> (Head, SeriesId) {
-        let head = Head::new();
+        let head = Head::for_tests();
         let (id, _) = head.get_or_create(&Labels::from_pairs([("__name__", name)]));
         let samples: Vec<RefSample> = ts
             .iter()
@@ -151,7 +176,9 @@ mod tests {
     fn times(head: &Head, id: SeriesId) -> Vec<i64> {
         let mut out = Vec::new();
         if let Some(s) = head.get(id) {
-            s.data.lock().samples_in(i64::MIN, i64::MAX, &mut out);
+            s.data
+                .lock()
+                .samples_in(i64::MIN, i64::MAX, &mut out, &head.chunks);
         }
         out.iter().map(|s| s.t).collect()
     }
@@ -204,8 +231,8 @@ mod tests {
         let (head, id) = head_with("a", &[10, 20, 30]);
         if let Some(s) = head.get(id) {
             let mut d = s.data.lock();
-            assert!(d.insert_ooo(15, 1.0));
-            assert!(d.insert_ooo(25, 1.0));
+            assert!(d.insert_ooo(15, 1.0, 0, &head.chunks));
+            assert!(d.insert_ooo(25, 1.0, 0, &head.chunks));
         }
         head.apply_deletes(&[TombstoneRecord {
             id,

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use std::mem::size_of;
 use std::sync::Arc;
 
-use super::series::{ClosedChunk, MemSeries};
+use super::chunk_meta::ChunkMeta;
+use super::series::{MemSeries, PendingChunk};
 use super::Head;
 
 /// Bytes of a `HashMap`/`HashSet` slot's control byte plus load-factor slack (7/8), per
@@ -21,15 +22,18 @@ const ARC_HEADER: usize = 2 * size_of::<usize>();
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeadFootprint {
     pub series: u64,
-    /// Samples in chunks (closed and open), not counting out-of-order samples.
+    /// Samples in the chunks held in memory (open ones and closed ones not yet written),
+    /// not counting out-of-order samples. Chunks on disk are not read to count theirs.
     pub chunk_samples: u64,
+    /// Chunks: open ones with samples and closed ones, wherever they are.
     pub chunks: u64,
-    /// Encoded length of every chunk: what a chunk costs once its buffer is trimmed.
+    /// Closed chunks in chunk-head segments, held as 16-byte references.
+    pub mmapped_chunks: u64,
+    /// Encoded length of the chunks in memory: what they cost once buffers are trimmed.
     pub chunk_bytes: u64,
-    /// Allocated capacity of every chunk's buffer (≥ `chunk_bytes`).
+    /// Allocated capacity of the buffers of the chunks in memory (≥ `chunk_bytes`).
     pub chunk_capacity_bytes: u64,
-    /// `ClosedChunk` entries (time range + chunk header) in the series' chunk lists, by
-    /// capacity.
+    /// The series' chunk lists (16-byte entries) and pending-chunk entries, by capacity.
     pub chunk_list_bytes: u64,
     /// Out-of-order samples, kept uncompressed.
     pub ooo_bytes: u64,
@@ -66,15 +70,24 @@ impl Head {
         let mut symbols: HashSet<*const u8> = HashSet::new();
         for s in &all {
             let d = s.data.lock();
-            for c in d.closed.iter().map(|c| &c.chunk).chain([&d.open]) {
-                if c.num_samples() > 0 {
-                    f.chunks += 1;
-                }
-                f.chunk_samples += c.num_samples() as u64;
-                f.chunk_bytes += c.size_bytes() as u64;
-                f.chunk_capacity_bytes += c.capacity_bytes() as u64;
+            f.chunks += d.chunks.len() as u64 + u64::from(d.open.num_samples() > 0);
+            f.mmapped_chunks += (d.chunks.len() - d.pending.len()) as u64;
+            f.chunk_samples += d.open.num_samples() as u64;
+            f.chunk_bytes += d.open.size_bytes() as u64;
+            f.chunk_capacity_bytes += d.open.capacity_bytes() as u64;
+            for p in &d.pending {
+                // The sample count is the chunk's first two bytes (big-endian).
+                let n = p
+                    .data
+                    .get(..2)
+                    .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+                f.chunk_samples += u64::from(n);
+                f.chunk_bytes += p.data.len() as u64;
+                f.chunk_capacity_bytes += p.data.len() as u64;
             }
-            f.chunk_list_bytes += (d.closed.capacity() * size_of::<ClosedChunk>()) as u64;
+            f.chunk_list_bytes += (d.chunks.capacity() * size_of::<ChunkMeta>()
+                + d.pending.capacity() * size_of::<PendingChunk>())
+                as u64;
             f.ooo_bytes += d.ooo.heap_bytes() as u64;
             f.series_struct_bytes += (ARC_HEADER
                 + size_of::<MemSeries>()

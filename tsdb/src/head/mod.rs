@@ -10,8 +10,15 @@
 //! atomic per write. Removing series (once a cut has moved all their samples into blocks)
 //! happens under that same lock and marks them removed, so that an appender holding one
 //! resolves it again; see `truncate.rs`.
+//!
+//! Memory: a series holds its open chunk; its closed chunks go to chunk-head segments on
+//! disk (`crate::head_chunks`) through a background writer (`chunk_writer.rs`) and are read
+//! back through memory maps, so the head's memory is the open chunks, the series and the
+//! index, plus 16 bytes per closed chunk (`chunk_meta.rs`).
 
 mod append;
+mod chunk_meta;
+mod chunk_writer;
 mod delete;
 mod footprint;
 mod ooo;
@@ -26,7 +33,7 @@ mod truncate;
 pub(crate) use append::apply as apply_replayed;
 pub(crate) use append::{HeadAppender, SampleVerdict};
 pub use footprint::HeadFootprint;
-pub(crate) use replay::ReplayShard;
+pub(crate) use replay::{ReplayShard, ReplayedSample};
 pub(crate) use series::MemSeries;
 pub(crate) use series_map::SeriesKey;
 
@@ -35,6 +42,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::head_chunks::HeadChunks;
 use crate::index::{MemPostings, SeriesId};
 use crate::labels::{Labels, Symbols};
 use series_map::{LabelHashState, SeriesMap};
@@ -68,10 +76,20 @@ pub(crate) struct Head {
     /// none); lets the pass, which scans series without blocking appends, finish with an
     /// exact `min_time`. See `truncate.rs`.
     applied_min: AtomicI64,
+    /// Where closed chunks go once written (`chunk_writer.rs`).
+    pub(crate) chunks: Arc<HeadChunks>,
+    /// Series that have closed chunks waiting for the chunk writer; may repeat ids.
+    write_queue: Mutex<Vec<SeriesId>>,
+    /// Serialises chunk writes with the WAL watermark's scan, which must not see a chunk
+    /// as written before its segment is fsynced.
+    flush_lock: Mutex<()>,
+    /// Keeps the chunk directory of a test head alive.
+    #[cfg(test)]
+    _tmp: Option<tempfile::TempDir>,
 }
 
 impl Head {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(chunks: Arc<HeadChunks>) -> Self {
         Head {
             series: RwLock::new(Vec::new()),
             num_series: AtomicUsize::new(0),
@@ -82,6 +100,22 @@ impl Head {
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             applied_min: AtomicI64::new(i64::MAX),
+            chunks,
+            write_queue: Mutex::new(Vec::new()),
+            flush_lock: Mutex::new(()),
+            #[cfg(test)]
+            _tmp: None,
+        }
+    }
+
+    /// A head whose chunk-head segments live in a temporary directory.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Self {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        let chunks = HeadChunks::open(tmp.path(), 1 << 20, |_, _| {}).expect("chunk directory");
+        Head {
+            _tmp: Some(tmp),
+            ..Head::new(Arc::new(chunks))
         }
     }
 

@@ -29,7 +29,9 @@ impl Head {
         let mut out = Vec::with_capacity(ids.len() as usize);
         for s in self.resolve_ids(&ids) {
             let mut samples = Vec::new();
-            s.data.lock().samples_in(mint, maxt, &mut samples);
+            s.data
+                .lock()
+                .samples_in(mint, maxt, &mut samples, &self.chunks);
             if !samples.is_empty() {
                 out.push(Series {
                     labels: s.labels.clone(),
@@ -47,7 +49,7 @@ impl Head {
         let mut out: Vec<Labels> = self
             .resolve_ids(&ids)
             .into_iter()
-            .filter(|s| s.data.lock().overlaps(mint, maxt))
+            .filter(|s| s.data.lock().overlaps(mint, maxt, &self.chunks))
             .map(|s| s.labels.clone())
             .collect();
         out.sort_unstable();

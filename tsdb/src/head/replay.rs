@@ -1,4 +1,15 @@
-//! Applying replayed WAL samples on several threads.
+//! Rebuilding series at open: their chunks from the chunk-head segments, then the WAL's
+//! samples on several threads.
+//!
+//! Chunks first ([`Head::attach_chunks`]): each record found on disk is put into its series
+//! as a reference, a later record replacing the earlier ones it overlaps (a chunk rewritten
+//! by a delete or a truncation). Then the WAL tail, where a sample may already be in those
+//! chunks. Per series, the WAL holds in-order samples in increasing time, and an
+//! out-of-order sample always after a newer sample of its series that the WAL still holds
+//! (the watermark keeps the WAL from where the series' open chunk began when it arrived,
+//! see `series.rs`). So a sample newer than every earlier WAL sample of its series but not
+//! newer than the chunks loaded from disk is an in-order sample those chunks hold, skipped
+//! without decoding anything; every other sample is stored as an append would.
 //!
 //! Replay is bound by touching each sample's series (its mutex, its open chunk): with one
 //! sample per series per record, as scrapes and remote writes log them, every sample is a
@@ -13,18 +24,33 @@ use std::sync::Arc;
 
 use super::append::{note_range, store};
 use super::{Head, MemSeries};
+use crate::head_chunks::ChunkRef;
 use crate::index::SeriesId;
+
+/// A sample routed to a shard: head id, WAL segment it was read from, time, value.
+pub(crate) type ReplayedSample = (SeriesId, u32, i64, f64);
+
+/// One series in a shard: the series, the newest timestamp of its chunks loaded from disk
+/// (`i64::MIN` without), and the newest timestamp its WAL samples reached so far.
+struct ShardSeries {
+    series: Arc<MemSeries>,
+    loaded_max: i64,
+    wal_max: i64,
+}
 
 /// The series of one shard and the time range it applied.
 ///
-/// Invariants: `series[i]` is the head's series with id `i` for every id routed to this
+/// Invariants: `series[i]` holds the head's series with id `i` for every id routed to this
 /// shard so far, `None` otherwise; `lo`/`hi` are the oldest and newest stored timestamps
-/// (`i64::MAX`/`i64::MIN` while none).
+/// (`i64::MAX`/`i64::MIN` while none); `closed` lists series that closed a chunk.
 pub(crate) struct ReplayShard<'h> {
     head: &'h Head,
-    series: Vec<Option<Arc<MemSeries>>>,
+    series: Vec<Option<ShardSeries>>,
     lo: i64,
     hi: i64,
+    closed: Vec<SeriesId>,
+    /// In-order samples skipped because the chunks from disk hold them.
+    skipped: u64,
 }
 
 impl<'h> ReplayShard<'h> {
@@ -34,41 +60,125 @@ impl<'h> ReplayShard<'h> {
             series: Vec::new(),
             lo: i64::MAX,
             hi: i64::MIN,
+            closed: Vec::new(),
+            skipped: 0,
         }
     }
 
     /// Routes series `id` of the head to this shard. Ids are bounded by the head's table
-    /// (see `MAX_REPLAY_ID_GAP`), so the table here is too.
+    /// (see `MAX_REPLAY_ID_GAP`), so the table here is too. A series routed again (its
+    /// record logged twice) keeps its state.
     pub(crate) fn add_series(&mut self, id: SeriesId, series: Arc<MemSeries>) {
         let i = id as usize;
         if i >= self.series.len() {
-            self.series.resize(i + 1, None);
+            self.series.resize_with(i + 1, || None);
         }
-        self.series[i] = Some(series);
+        if self.series[i].is_none() {
+            let loaded_max = {
+                let d = series.data.lock();
+                if d.chunks.is_empty() {
+                    i64::MIN
+                } else {
+                    d.last_t
+                }
+            };
+            self.series[i] = Some(ShardSeries {
+                series,
+                loaded_max,
+                wal_max: i64::MIN,
+            });
+        }
     }
 
-    /// Applies samples `(head id, t, v)` as [`super::apply_replayed`] does; samples of a
-    /// series not routed here are skipped. Sorts the batch by series first (stably, so each
-    /// series keeps its WAL order): a series' run then takes its lock once and finds its
-    /// chunk in cache, where in WAL order every sample is a miss on another series.
-    pub(crate) fn apply(&mut self, samples: &mut [(SeriesId, i64, f64)]) {
+    /// Applies samples as an append would, skipping those the chunks from disk hold (see
+    /// the module docs); samples of a series not routed here are skipped. Sorts the batch
+    /// by series first (stably, so each series keeps its WAL order): a series' run then
+    /// takes its lock once and finds its chunk in cache, where in WAL order every sample is
+    /// a miss on another series.
+    pub(crate) fn apply(&mut self, samples: &mut [ReplayedSample]) {
         samples.sort_by_key(|s| s.0);
+        let hc = &self.head.chunks;
         for run in samples.chunk_by(|a, b| a.0 == b.0) {
-            let Some(Some(series)) = self.series.get(run[0].0 as usize) else {
+            let Some(Some(entry)) = self.series.get_mut(run[0].0 as usize) else {
                 continue;
             };
-            let mut d = series.data.lock();
-            for &(_, t, v) in run {
-                if store(&mut d, t, v) {
+            let mut d = entry.series.data.lock();
+            let mut closed = false;
+            for &(_, seg, t, v) in run {
+                let in_order = t > entry.wal_max;
+                entry.wal_max = entry.wal_max.max(t);
+                if in_order && t <= entry.loaded_max {
+                    self.skipped += 1;
+                    continue;
+                }
+                let (stored, closed_now) = store(&mut d, t, v, seg, hc);
+                if stored {
                     self.lo = self.lo.min(t);
                     self.hi = self.hi.max(t);
                 }
+                closed |= closed_now;
+            }
+            if closed {
+                self.closed.push(run[0].0);
             }
         }
     }
 
-    /// Records the applied time range in the head.
-    pub(crate) fn finish(self) {
+    /// Records the applied time range in the head and queues the closed chunks for the
+    /// writer. Returns the samples skipped as already in chunks on disk.
+    pub(crate) fn finish(self) -> u64 {
         note_range(self.head, self.lo, self.hi);
+        self.head.enqueue_chunks(self.closed);
+        self.skipped
+    }
+}
+
+impl Head {
+    /// Puts every record of the chunk-head segments into its series, if the head has it
+    /// (a series created only later in the WAL has all its samples there). Returns the
+    /// chunks attached. Call before the WAL's samples are replayed.
+    pub(crate) fn attach_chunks(&self) -> u64 {
+        let mut attached = 0;
+        let mut touched: Vec<SeriesId> = Vec::new();
+        let mut cur: Option<Arc<MemSeries>> = None;
+        self.chunks.for_each_record(|r: ChunkRef, rec| {
+            let series = match &cur {
+                Some(s) if s.id == rec.id => Arc::clone(s),
+                _ => match self.get(rec.id) {
+                    Some(s) => {
+                        cur = Some(Arc::clone(&s));
+                        s
+                    }
+                    None => return,
+                },
+            };
+            series.data.lock().attach(rec.min_t, rec.max_t, r);
+            touched.push(rec.id);
+            attached += 1;
+        });
+        touched.sort_unstable();
+        touched.dedup();
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for id in touched {
+            let Some(s) = self.get(id) else { continue };
+            let mut d = s.data.lock();
+            // The newest sample's value orders the next append (a resent sample is a
+            // duplicate, not a conflict): decode it from the newest chunk.
+            let last = d
+                .chunks
+                .last()
+                .copied()
+                .and_then(|m| d.load(&m, &self.chunks).and_then(|c| c.iter().last()));
+            if let Some(last) = last {
+                d.last_t = last.t;
+                d.last_v_bits = last.v.to_bits();
+            }
+            if let Some(first) = d.first_t(&self.chunks) {
+                lo = lo.min(first);
+                hi = hi.max(d.last_t);
+            }
+        }
+        note_range(self, lo, hi);
+        attached
     }
 }

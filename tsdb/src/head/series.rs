@@ -1,12 +1,19 @@
 //! One series in the head: its labels and its chunks.
+//!
+//! A series keeps its open chunk in memory and its closed chunks as 16-byte [`ChunkMeta`]s:
+//! a closed chunk waits in `pending` until the background writer has put it into a
+//! chunk-head segment (`chunk_writer.rs`), and is read back through the segment's map from
+//! then on. Every method that reads closed chunks takes the [`HeadChunks`] they live in.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
+use super::chunk_meta::{pending_key, ChunkMeta, Loc};
 use super::ooo::OooSamples;
 use crate::block::InputChunk;
-use crate::chunk::XorChunk;
+use crate::chunk::{XorChunk, XorIter};
+use crate::head_chunks::{HeadChunks, MappedChunk};
 use crate::index::SeriesId;
 use crate::labels::Labels;
 use crate::sample::Sample;
@@ -62,83 +69,260 @@ impl MemSeries {
     }
 }
 
-/// A closed chunk with its time range, kept beside it so that range filtering needs no
-/// decoding.
-pub(crate) struct ClosedChunk {
+/// A closed chunk not yet in a chunk-head segment.
+pub(crate) struct PendingChunk {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
-    pub(crate) chunk: XorChunk,
+    /// WAL segment of its oldest sample, or [`NO_WAL_SEGMENT`] when the chunk is rebuilt
+    /// on replay without the WAL (a rewrite of a chunk on disk by a delete or truncation).
+    pub(crate) wal_segment: u32,
+    pub(crate) data: Box<[u8]>,
 }
+
+/// "No WAL segment needed" in the WAL marks below.
+pub(crate) const NO_WAL_SEGMENT: u32 = u32::MAX;
 
 /// The samples of one series.
 ///
-/// Invariants: timestamps strictly increase across `closed` then `open`; `last_t` is the
-/// newest timestamp of those chunks (or `i64::MIN` while empty) and `last_v_bits` its
-/// value's bits; `ooo` holds the accepted samples older than `last_t` that arrived after
-/// it, none at a timestamp the chunks hold.
+/// Invariants: timestamps strictly increase across `chunks` (oldest first) then `open`;
+/// every `chunks` entry whose location is pending has exactly one `pending` entry with its
+/// key, and vice versa; `base_t` is at or before every chunk's first timestamp; `last_t`
+/// is the newest timestamp of those chunks (or `i64::MIN` while empty) and `last_v_bits`
+/// its value's bits; `ooo` holds the accepted samples older than `last_t` that arrived
+/// after it, none at a timestamp the chunks hold. `open_wal_segment` is the WAL segment of
+/// the open chunk's first sample, `ooo_wal_segment` at or before that of every sample in
+/// `ooo` and of the open chunk when each arrived (so that replay finds, before an
+/// out-of-order sample, the newer sample it was accepted behind).
 pub(crate) struct SeriesData {
-    pub(crate) closed: Vec<ClosedChunk>,
+    pub(crate) chunks: Vec<ChunkMeta>,
+    pub(crate) base_t: i64,
+    pub(crate) pending: Vec<PendingChunk>,
     pub(crate) open: XorChunk,
     pub(crate) open_min_t: i64,
     pub(crate) last_t: i64,
     pub(crate) last_v_bits: u64,
     pub(crate) ooo: OooSamples,
+    pub(crate) open_wal_segment: u32,
+    pub(crate) ooo_wal_segment: u32,
 }
 
 impl Default for SeriesData {
     fn default() -> Self {
         SeriesData {
-            closed: Vec::new(),
+            chunks: Vec::new(),
+            base_t: i64::MIN,
+            pending: Vec::new(),
             open: XorChunk::new(),
             open_min_t: i64::MIN,
             last_t: i64::MIN,
             last_v_bits: 0,
             ooo: OooSamples::default(),
+            open_wal_segment: NO_WAL_SEGMENT,
+            ooo_wal_segment: NO_WAL_SEGMENT,
         }
     }
 }
 
+/// A closed chunk's bytes and exact range, from memory or from a segment's map.
+pub(crate) enum ChunkBytes<'a> {
+    Pending(&'a PendingChunk),
+    Disk(MappedChunk),
+}
+
+impl ChunkBytes<'_> {
+    pub(crate) fn data(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Pending(p) => &p.data,
+            ChunkBytes::Disk(m) => m.data(),
+        }
+    }
+
+    pub(crate) fn range(&self) -> (i64, i64) {
+        match self {
+            ChunkBytes::Pending(p) => (p.min_t, p.max_t),
+            ChunkBytes::Disk(m) => (m.min_t, m.max_t),
+        }
+    }
+
+    pub(crate) fn iter(&self) -> XorIter<'_> {
+        XorIter::from_bytes(self.data())
+    }
+}
+
 impl SeriesData {
-    /// Appends a sample. Precondition: `t > self.last_t` (checked by the appender).
-    pub(crate) fn push(&mut self, t: i64, v: f64) {
+    /// Appends a sample logged in WAL segment `wal_segment`. Precondition: `t > self.last_t`
+    /// (checked by the appender). Returns true when this closed a chunk, which the caller
+    /// queues for the chunk writer.
+    pub(crate) fn push(&mut self, t: i64, v: f64, wal_segment: u32) -> bool {
         let n = self.open.num_samples();
+        let mut closed = false;
         if n > 0 && (n >= SAMPLES_PER_CHUNK || t - self.open_min_t >= MAX_CHUNK_SPAN_MS) {
-            let full = std::mem::take(&mut self.open);
-            self.closed.push(ClosedChunk {
-                min_t: self.open_min_t,
-                max_t: self.last_t,
-                chunk: full,
-            });
+            self.close_open();
+            closed = true;
         }
         if self.open.num_samples() == 0 {
             self.open_min_t = t;
+            self.open_wal_segment = wal_segment;
         }
         self.open.append(t, v);
         self.last_t = t;
         self.last_v_bits = v.to_bits();
+        closed
     }
 
-    /// Stores a sample older than `last_t` (accepted as out of order) unless the series
+    /// Moves the open chunk (when it has samples) to the pending closed chunks.
+    pub(crate) fn close_open(&mut self) -> bool {
+        if self.open.num_samples() == 0 {
+            return false;
+        }
+        let full = std::mem::take(&mut self.open);
+        let (min_t, max_t, seg) = (self.open_min_t, self.last_t, self.open_wal_segment);
+        self.add_pending(min_t, max_t, seg, full.into_bytes().into_boxed_slice());
+        self.open_min_t = i64::MIN;
+        self.open_wal_segment = NO_WAL_SEGMENT;
+        true
+    }
+
+    /// Adds a closed chunk newer than every chunk held.
+    fn add_pending(&mut self, min_t: i64, max_t: i64, wal_segment: u32, data: Box<[u8]>) {
+        let meta = self.meta_for(min_t, max_t, Loc::Pending(pending_key(min_t)));
+        self.push_meta(meta);
+        self.pending.push(PendingChunk {
+            min_t,
+            max_t,
+            wal_segment,
+            data,
+        });
+    }
+
+    /// A chunk's metadata relative to `base_t`, rebasing first when the chunk starts before
+    /// it (the first chunk of an empty list, or a rewrite).
+    fn meta_for(&mut self, min_t: i64, max_t: i64, loc: Loc) -> ChunkMeta {
+        if self.chunks.is_empty() {
+            self.base_t = min_t;
+        } else if min_t < self.base_t {
+            let old = self.base_t;
+            for m in &mut self.chunks {
+                *m = m.rebased(old, min_t);
+            }
+            self.base_t = min_t;
+        }
+        ChunkMeta::new(self.base_t, min_t, max_t, loc)
+    }
+
+    /// Appends to `chunks` growing it a few entries at a time: a doubling vector would
+    /// leave up to half its 16-byte entries unused in every series.
+    fn push_meta(&mut self, meta: ChunkMeta) {
+        if self.chunks.len() == self.chunks.capacity() {
+            self.chunks.reserve_exact(4);
+        }
+        self.chunks.push(meta);
+    }
+
+    /// Puts a chunk read back from a chunk-head segment into place, replacing the chunks it
+    /// overlaps: those are older versions of it (a rewrite by a delete or a truncation is a
+    /// later record with a range inside the original's). Records come in write order.
+    pub(crate) fn attach(&mut self, min_t: i64, max_t: i64, r: crate::head_chunks::ChunkRef) {
+        let base = self.base_t;
+        self.chunks
+            .retain(|m| !(m.lo(base) <= max_t && m.hi(base) >= min_t));
+        let meta = self.meta_for(min_t, max_t, Loc::Disk(r));
+        let base = self.base_t;
+        let at = self.chunks.partition_point(|m| m.lo(base) < min_t);
+        if self.chunks.len() == self.chunks.capacity() {
+            self.chunks.reserve_exact(4);
+        }
+        self.chunks.insert(at, meta);
+        if max_t > self.last_t {
+            self.last_t = max_t;
+        }
+    }
+
+    /// Replaces pending chunk `(min_t, max_t, data)` by its copy on disk at `r`. False when
+    /// the series no longer holds that chunk as it was (a delete or truncation changed it
+    /// meanwhile): then the record on disk is dead, superseded by the newer one.
+    pub(crate) fn mark_written(
+        &mut self,
+        min_t: i64,
+        max_t: i64,
+        data: &[u8],
+        r: crate::head_chunks::ChunkRef,
+    ) -> bool {
+        let Some(i) = self
+            .pending
+            .iter()
+            .position(|p| p.min_t == min_t && p.max_t == max_t && *p.data == *data)
+        else {
+            return false;
+        };
+        let key = Loc::Pending(pending_key(min_t));
+        let Some(m) = self.chunks.iter_mut().find(|m| m.loc() == key) else {
+            return false;
+        };
+        m.set_loc(Loc::Disk(r));
+        self.pending.swap_remove(i);
+        if self.pending.is_empty() {
+            self.pending = Vec::new();
+        }
+        true
+    }
+
+    /// The bytes of a closed chunk; `None` when its record cannot be read (logged).
+    pub(crate) fn load<'a>(&'a self, m: &ChunkMeta, hc: &HeadChunks) -> Option<ChunkBytes<'a>> {
+        match m.loc() {
+            Loc::Pending(key) => self
+                .pending
+                .iter()
+                .find(|p| pending_key(p.min_t) == key)
+                .map(ChunkBytes::Pending),
+            Loc::Disk(r) => {
+                let c = hc.read(r);
+                if c.is_none() {
+                    tracing::error!(
+                        segment = r.seq,
+                        offset = r.offset,
+                        "head chunk unreadable; its samples are skipped"
+                    );
+                }
+                c.map(ChunkBytes::Disk)
+            }
+        }
+    }
+
+    /// Stores a sample older than `last_t` (accepted out of order) unless the series
     /// holds that timestamp already, which makes replaying it twice harmless.
-    pub(crate) fn insert_ooo(&mut self, t: i64, v: f64) -> bool {
-        self.chunk_value_bits_at(t).is_none() && self.ooo.insert(t, v)
+    pub(crate) fn insert_ooo(&mut self, t: i64, v: f64, wal_segment: u32, hc: &HeadChunks) -> bool {
+        if self.chunk_value_bits_at(t, hc).is_some() || !self.ooo.insert(t, v) {
+            return false;
+        }
+        let open = if self.open.num_samples() > 0 {
+            self.open_wal_segment
+        } else {
+            NO_WAL_SEGMENT
+        };
+        self.ooo_wal_segment = self.ooo_wal_segment.min(wal_segment).min(open);
+        true
     }
 
     /// Appends to `out` the samples with `mint <= t <= maxt`, oldest first.
-    pub(crate) fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+    pub(crate) fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>, hc: &HeadChunks) {
         let from = out.len();
-        self.chunk_samples_in(mint, maxt, out);
+        self.chunk_samples_in(mint, maxt, out, hc);
         if !self.ooo.is_empty() {
             self.ooo.merge_into(mint, maxt, out, from);
         }
     }
 
-    fn chunk_samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
-        for c in &self.closed {
-            if c.max_t < mint || c.min_t > maxt {
-                continue;
+    fn chunk_samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>, hc: &HeadChunks) {
+        let base = self.base_t;
+        let first = self.chunks.partition_point(|m| m.hi(base) < mint);
+        for m in &self.chunks[first..] {
+            if m.lo(base) > maxt {
+                break;
             }
-            extend_in_range(c.chunk.iter(), mint, maxt, out);
+            if let Some(c) = self.load(m, hc) {
+                extend_in_range(c.iter(), mint, maxt, out);
+            }
         }
         if self.open.num_samples() > 0 && self.open_min_t <= maxt && self.last_t >= mint {
             extend_in_range(self.open.iter(), mint, maxt, out);
@@ -146,32 +330,42 @@ impl SeriesData {
     }
 
     /// The value bits of the sample at exactly `t`, if the series has one. Decodes at most
-    /// the one chunk whose range holds `t`.
-    pub(crate) fn value_bits_at(&self, t: i64) -> Option<u64> {
+    /// the chunks whose ranges hold `t` (one, unless ranges are approximate).
+    pub(crate) fn value_bits_at(&self, t: i64, hc: &HeadChunks) -> Option<u64> {
         self.ooo
             .value_bits_at(t)
-            .or_else(|| self.chunk_value_bits_at(t))
+            .or_else(|| self.chunk_value_bits_at(t, hc))
     }
 
-    fn chunk_value_bits_at(&self, t: i64) -> Option<u64> {
-        let chunk = if t >= self.open_min_t && self.open.num_samples() > 0 {
-            &self.open
-        } else {
-            let i = self.closed.partition_point(|c| c.max_t < t);
-            let c = self.closed.get(i).filter(|c| c.min_t <= t)?;
-            &c.chunk
+    fn chunk_value_bits_at(&self, t: i64, hc: &HeadChunks) -> Option<u64> {
+        let find = |it: XorIter<'_>| {
+            let mut it = it;
+            it.find(|s| s.t >= t)
+                .filter(|s| s.t == t)
+                .map(|s| s.v.to_bits())
         };
-        chunk
-            .iter()
-            .find(|s| s.t >= t)
-            .filter(|s| s.t == t)
-            .map(|s| s.v.to_bits())
+        if t >= self.open_min_t && self.open.num_samples() > 0 {
+            return find(self.open.iter());
+        }
+        let base = self.base_t;
+        let first = self.chunks.partition_point(|m| m.hi(base) < t);
+        for m in &self.chunks[first..] {
+            if m.lo(base) > t {
+                break;
+            }
+            let Some(c) = self.load(m, hc) else { continue };
+            let (lo, hi) = c.range();
+            if lo <= t && t <= hi {
+                return find(c.iter());
+            }
+        }
+        None
     }
 
     /// Timestamp of the oldest sample, if any.
-    pub(crate) fn first_t(&self) -> Option<i64> {
-        let in_order = match self.closed.first() {
-            Some(c) => Some(c.min_t),
+    pub(crate) fn first_t(&self, hc: &HeadChunks) -> Option<i64> {
+        let in_order = match self.chunks.iter().find_map(|m| self.load(m, hc)) {
+            Some(c) => Some(c.range().0),
             None => (self.open.num_samples() > 0).then_some(self.open_min_t),
         };
         match (in_order, self.ooo.first_t()) {
@@ -181,19 +375,24 @@ impl SeriesData {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.closed.is_empty() && self.open.num_samples() == 0 && self.ooo.is_empty()
+        self.chunks.is_empty() && self.open.num_samples() == 0 && self.ooo.is_empty()
     }
 
     /// Copies the chunks holding samples older than `maxt`, the open one included, as
     /// encoded bytes; a chunk straddling `maxt` is copied whole (the block writer drops what
     /// lies outside its range).
-    pub(crate) fn chunks_before(&self, maxt: i64, out: &mut Vec<InputChunk>) {
-        for c in self.closed.iter().take_while(|c| c.min_t < maxt) {
-            out.push(InputChunk {
-                min_t: c.min_t,
-                max_t: c.max_t,
-                data: c.chunk.bytes().to_vec(),
-            });
+    pub(crate) fn chunks_before(&self, maxt: i64, out: &mut Vec<InputChunk>, hc: &HeadChunks) {
+        let base = self.base_t;
+        for m in self.chunks.iter().take_while(|m| m.lo(base) < maxt) {
+            let Some(c) = self.load(m, hc) else { continue };
+            let (min_t, max_t) = c.range();
+            if min_t < maxt {
+                out.push(InputChunk {
+                    min_t,
+                    max_t,
+                    data: c.data().to_vec(),
+                });
+            }
         }
         if self.open.num_samples() > 0 && self.open_min_t < maxt {
             out.push(InputChunk {
@@ -210,45 +409,112 @@ impl SeriesData {
     /// newer samples so that the head and the blocks never hold the same sample, which keeps
     /// the head's time range exact. `last_t` and `last_v_bits` are kept: they still order
     /// the next append.
-    pub(crate) fn truncate_before(&mut self, t: i64) {
+    pub(crate) fn truncate_before(&mut self, t: i64, hc: &HeadChunks) {
         self.ooo.truncate_before(t);
-        let drop = self.closed.partition_point(|c| c.max_t < t);
-        self.closed.drain(..drop);
-        if let Some(c) = self.closed.first_mut() {
-            if c.min_t < t {
-                let (chunk, min_t) = reencode_from(&c.chunk, t);
-                c.chunk = chunk;
-                c.min_t = min_t;
+        if self.ooo.is_empty() {
+            self.ooo_wal_segment = NO_WAL_SEGMENT;
+        }
+        let base = self.base_t;
+        let drop = self.chunks.partition_point(|m| m.hi(base) < t);
+        self.remove_chunks(0..drop);
+        // Approximate ranges may have kept chunks that end before `t`, and the first chunk
+        // may straddle it.
+        while let Some(m) = self.chunks.first().copied() {
+            if m.lo(self.base_t) >= t {
+                break;
+            }
+            let cut = self.load(&m, hc).map(|c| {
+                let (min_t, max_t) = c.range();
+                let rewritten = (min_t < t && max_t >= t).then(|| reencode_from(c.data(), t));
+                (min_t, max_t, rewritten)
+            });
+            match cut {
+                Some((min_t, _, _)) if min_t >= t => break,
+                Some((_, max_t, Some((chunk, first)))) => {
+                    self.remove_chunks(0..1);
+                    if chunk.num_samples() > 0 {
+                        self.insert_rewritten(0, first, max_t, chunk);
+                    }
+                    break;
+                }
+                // Wholly older than `t`, or unreadable.
+                _ => self.remove_chunks(0..1),
             }
         }
+        if self.chunks.is_empty() {
+            self.chunks = Vec::new();
+        }
         if self.open.num_samples() > 0 && self.open_min_t < t {
-            let (chunk, min_t) = reencode_from(&self.open, t);
+            let (chunk, min_t) = reencode_from(self.open.bytes(), t);
             self.open = chunk;
             self.open_min_t = if self.open.num_samples() > 0 {
                 min_t
             } else {
+                self.open_wal_segment = NO_WAL_SEGMENT;
                 i64::MIN
             };
         }
     }
 
+    /// Inserts at `i` a chunk rewritten from one on disk (or pending): it waits in `pending`
+    /// for the writer, and needs no WAL, since replay rebuilds it from the original record
+    /// and the delete or truncation that made it.
+    pub(crate) fn insert_rewritten(&mut self, i: usize, min_t: i64, max_t: i64, chunk: XorChunk) {
+        let meta = self.meta_for(min_t, max_t, Loc::Pending(pending_key(min_t)));
+        self.chunks.insert(i, meta);
+        self.pending.push(PendingChunk {
+            min_t,
+            max_t,
+            wal_segment: NO_WAL_SEGMENT,
+            data: chunk.into_bytes().into_boxed_slice(),
+        });
+    }
+
+    /// Removes the chunks in `range` and their pending entries.
+    pub(crate) fn remove_chunks(&mut self, range: std::ops::Range<usize>) {
+        for m in self.chunks.drain(range) {
+            if let Loc::Pending(key) = m.loc() {
+                self.pending.retain(|p| pending_key(p.min_t) != key);
+            }
+        }
+    }
+
     /// True when any sample lies in `[mint, maxt]`. Approximated by chunk ranges, which is
     /// exact at the ends of the series and errs on "yes" only inside gaps between samples.
-    pub(crate) fn overlaps(&self, mint: i64, maxt: i64) -> bool {
-        let Some(first) = self.first_t() else {
+    pub(crate) fn overlaps(&self, mint: i64, maxt: i64, hc: &HeadChunks) -> bool {
+        let Some(first) = self.first_t(hc) else {
             return false;
         };
         let last = self.last_t.max(self.ooo.last_t().unwrap_or(i64::MIN));
         first <= maxt && last >= mint
     }
+
+    /// The oldest WAL segment whose samples this series still needs for replay: those of
+    /// its open chunk, of its chunks not yet written, and of its out-of-order samples.
+    pub(crate) fn wal_mark(&self) -> u32 {
+        let mut mark = self
+            .pending
+            .iter()
+            .map(|p| p.wal_segment)
+            .min()
+            .unwrap_or(NO_WAL_SEGMENT);
+        if self.open.num_samples() > 0 {
+            mark = mark.min(self.open_wal_segment);
+        }
+        if !self.ooo.is_empty() {
+            mark = mark.min(self.ooo_wal_segment);
+        }
+        mark
+    }
 }
 
-/// A chunk of the samples of `c` at or after `t`, and its first timestamp. Callers pass a
-/// chunk holding at least one such sample, except for the open chunk, which may end empty.
-fn reencode_from(c: &XorChunk, t: i64) -> (XorChunk, i64) {
+/// A chunk of the samples of chunk bytes `c` at or after `t`, and its first timestamp.
+/// Callers pass a chunk holding at least one such sample, except for the open chunk, which
+/// may end empty.
+fn reencode_from(c: &[u8], t: i64) -> (XorChunk, i64) {
     let mut out = XorChunk::new();
     let mut first = i64::MAX;
-    for s in c.iter().filter(|s| s.t >= t) {
+    for s in XorIter::from_bytes(c).filter(|s| s.t >= t) {
         first = first.min(s.t);
         out.append(s.t, s.v);
     }

@@ -13,7 +13,7 @@ impl Head {
             .iter()
             .map(|s| {
                 let d = s.data.lock();
-                d.closed.len() as u64 + u64::from(d.open.num_samples() > 0)
+                d.chunks.len() as u64 + u64::from(d.open.num_samples() > 0)
             })
             .sum()
     }
@@ -27,7 +27,7 @@ mod tests {
 
     #[test]
     fn counts_closed_and_open_chunks() {
-        let head = Head::new();
+        let head = Head::for_tests();
         assert_eq!(head.num_chunks(), 0);
         let (a, _) = head.get_or_create(&Labels::from_pairs([("__name__", "a")]));
         let (_empty, _) = head.get_or_create(&Labels::from_pairs([("__name__", "b")]));
@@ -35,7 +35,7 @@ mod tests {
         {
             let mut d = series.data.lock();
             for i in 0..=SAMPLES_PER_CHUNK as i64 {
-                d.push(i * 1000, i as f64);
+                d.push(i * 1000, i as f64, 0);
             }
         }
         // One full chunk closed by the sample that did not fit, one open chunk holding it;

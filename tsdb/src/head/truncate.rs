@@ -7,6 +7,7 @@
 //! runs under the database's append lock.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::Head;
 use crate::block::SeriesChunks;
@@ -21,9 +22,10 @@ impl Head {
     pub(crate) fn chunks_before(&self, maxt: i64) -> impl Iterator<Item = SeriesChunks> {
         let mut series = self.all_series();
         series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        let hc = Arc::clone(&self.chunks);
         series.into_iter().filter_map(move |s| {
             let mut chunks = Vec::new();
-            s.data.lock().chunks_before(maxt, &mut chunks);
+            s.data.lock().chunks_before(maxt, &mut chunks, &hc);
             (!chunks.is_empty()).then(|| SeriesChunks {
                 labels: s.labels.clone(),
                 chunks,
@@ -40,14 +42,20 @@ impl Head {
             empty: Vec::new(),
             min_time: i64::MAX,
         };
+        let mut queued = Vec::new();
         for s in self.all_series() {
             let mut d = s.data.lock();
-            d.truncate_before(t);
-            match d.first_t() {
+            d.truncate_before(t, &self.chunks);
+            if !d.pending.is_empty() {
+                queued.push(s.id);
+            }
+            match d.first_t(&self.chunks) {
                 Some(first) => pass.min_time = pass.min_time.min(first),
                 None => pass.empty.push(s.id),
             }
         }
+        // Chunks cut at `t` were rewritten: they wait for the writer like closed ones.
+        self.enqueue_chunks(queued);
         pass
     }
 
@@ -84,7 +92,7 @@ mod tests {
     use crate::sample::Sample;
 
     fn head_with(series: &[(&str, &[i64])]) -> Head {
-        let head = Head::new();
+        let head = Head::for_tests();
         for (name, ts) in series {
             let (id, _) = head.get_or_create(&Labels::from_pairs([("__name__", *name)]));
             let samples: Vec<_> = ts
@@ -105,7 +113,7 @@ mod tests {
             .unwrap()
             .data
             .lock()
-            .samples_in(i64::MIN, i64::MAX, &mut out);
+            .samples_in(i64::MIN, i64::MAX, &mut out, &head.chunks);
         out
     }
 

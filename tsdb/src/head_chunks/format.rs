@@ -235,16 +235,11 @@ mod tests {
             seg[at] ^= 1 << bit;
             let mut off = FILE_HEADER_LEN;
             let mut good = 0;
-            loop {
-                match parse_at(&seg, off, true) {
-                    Parsed::Record(r, next) => {
-                        let (id, lo, hi, data) = &recs[good];
-                        prop_assert_eq!((r.id, r.min_t, r.max_t, r.data), (*id, *lo, *hi, &data[..]));
-                        good += 1;
-                        off = next;
-                    }
-                    Parsed::End | Parsed::Damage(_) => break,
-                }
+            while let Parsed::Record(r, next) = parse_at(&seg, off, true) {
+                let (id, lo, hi, data) = &recs[good];
+                prop_assert_eq!((r.id, r.min_t, r.max_t, r.data), (*id, *lo, *hi, &data[..]));
+                good += 1;
+                off = next;
             }
             prop_assert!(off <= at, "read past the flipped byte");
             prop_assert!(good < recs.len());

@@ -1,6 +1,8 @@
 use super::*;
 
-fn collect(dir: &Path, size: u64) -> (HeadChunks, Vec<(ChunkRef, SeriesId, i64, i64, Vec<u8>)>) {
+type Got = Vec<(ChunkRef, SeriesId, i64, i64, Vec<u8>)>;
+
+fn collect(dir: &Path, size: u64) -> (HeadChunks, Got) {
     let mut got = Vec::new();
     let hc = HeadChunks::open(dir, size, |r, v| {
         got.push((r, v.id, v.min_t, v.max_t, v.data.to_vec()))
@@ -10,7 +12,7 @@ fn collect(dir: &Path, size: u64) -> (HeadChunks, Vec<(ChunkRef, SeriesId, i64, 
 }
 
 fn chunk(i: u32) -> Vec<u8> {
-    (0..(50 + i % 40)).map(|b| (b as u32 ^ i) as u8).collect()
+    (0..(50 + i % 40)).map(|b| (b ^ i) as u8).collect()
 }
 
 fn write_n(hc: &HeadChunks, from: u32, to: u32) -> Vec<ChunkRef> {

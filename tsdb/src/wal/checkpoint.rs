@@ -106,8 +106,12 @@ fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 pub struct CheckpointFilter<'a> {
     /// Whether the head still holds series `id`.
     pub keep_series: &'a dyn Fn(SeriesId) -> bool,
-    /// Samples older than this are in blocks and dropped.
+    /// Samples older than this are in blocks and dropped, and so are tombstones that end
+    /// before it.
     pub min_time: i64,
+    /// Whether samples are kept at all: not when every sample of the segments is in
+    /// durable chunk-head segments (a checkpoint below the head's WAL watermark).
+    pub keep_samples: bool,
     /// The metadata to carry over; replaces every metadata record of the segments.
     pub metadata: Vec<MetadataRecord>,
 }
@@ -237,7 +241,10 @@ fn write_tmp(
                     // so that the checkpoint keeps that order.
                     out.flush_series(&mut series, 0)?;
                     for r in s {
-                        if r.t >= filter.min_time && (filter.keep_series)(r.id) {
+                        if filter.keep_samples
+                            && r.t >= filter.min_time
+                            && (filter.keep_series)(r.id)
+                        {
                             stats.samples_kept += 1;
                             samples.push(r);
                         } else {

@@ -69,6 +69,7 @@ fn a_checkpoint_keeps_live_series_and_recent_samples_and_replaces_segments() {
     wal.write(&[Record::Samples(vec![sample(1, 5)])]).unwrap();
     let keep = |id| id != 0;
     let filter = CheckpointFilter {
+        keep_samples: true,
         keep_series: &keep,
         min_time: 1,
         metadata: vec![md("new")],
@@ -126,6 +127,7 @@ fn numbering_continues_after_a_checkpoint_that_replaced_every_segment() {
     let wal = three_segments(dir);
     let keep = |_| true;
     let filter = CheckpointFilter {
+        keep_samples: true,
         keep_series: &keep,
         min_time: i64::MIN,
         metadata: Vec::new(),
@@ -155,6 +157,7 @@ fn interrupted_checkpoints_leave_the_log_replayable() {
         let wal = three_segments(dir);
         let keep = |_| true;
         let filter = CheckpointFilter {
+            keep_samples: true,
             keep_series: &keep,
             min_time: i64::MIN,
             metadata: vec![md("old")],

@@ -20,6 +20,7 @@ pub use checkpoint::{
 };
 pub use record::{MetadataRecord, Record, RefSample, SeriesRecord, TombstoneRecord};
 pub(crate) use segment::sync_dir;
+pub(crate) use sync::BackgroundSyncer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +31,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use segment::{encode_framed, list_segments, MAX_PAYLOAD_LEN};
-use sync::{BackgroundSyncer, GroupSync};
+use sync::GroupSync;
 use writer::SegmentWriter;
 
 /// When the WAL calls fsync.
@@ -123,8 +124,23 @@ impl Wal {
     /// earlier segment is logged as an error and the rest of that segment skipped. I/O errors
     /// and errors returned by `f` stop the replay and are returned. A missing `dir` has no
     /// records. Call before [`Wal::open`] on the same directory.
-    pub fn replay(dir: &Path, f: impl FnMut(Record) -> Result<()>) -> Result<ReplayStats> {
+    pub fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Result<ReplayStats> {
+        reader::replay(dir, |_, r| f(r))
+    }
+
+    /// [`Wal::replay`], also passing the number of the segment each record was read from
+    /// (the checkpoint's number for its records).
+    pub fn replay_with_segments(
+        dir: &Path,
+        f: impl FnMut(u64, Record) -> Result<()>,
+    ) -> Result<ReplayStats> {
         reader::replay(dir, f)
+    }
+
+    /// The `Series` records of the newest checkpoint in `dir`; read before the chunk-head
+    /// segments at open, whose records name series by id.
+    pub fn checkpoint_series(dir: &Path, f: impl FnMut(SeriesRecord)) -> Result<()> {
+        reader::checkpoint_series(dir, f)
     }
 
     /// Opens `dir` (creating it) for writing, in a new segment after the existing ones and

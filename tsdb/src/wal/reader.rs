@@ -15,8 +15,11 @@ struct Damage {
     reason: String,
 }
 
-/// See [`super::Wal::replay`].
-pub(crate) fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Result<ReplayStats> {
+/// See [`super::Wal::replay_with_segments`].
+pub(crate) fn replay(
+    dir: &Path,
+    mut f: impl FnMut(u64, Record) -> Result<()>,
+) -> Result<ReplayStats> {
     let mut stats = ReplayStats::default();
     let mut payload = Vec::new();
     // The newest checkpoint stands for every segment up to its number; older checkpoints
@@ -24,7 +27,10 @@ pub(crate) fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Res
     let after = match super::checkpoint::list(dir)?.pop() {
         Some(cp) => {
             for file in cp.files()? {
-                let Some(damage) = read_segment(&file, &mut payload, &mut stats, &mut f)? else {
+                let seq = cp.seq;
+                let Some(damage) =
+                    read_segment(&file, &mut payload, &mut stats, &mut |r| f(seq, r))?
+                else {
                     continue;
                 };
                 // Checkpoints are fsynced before they are renamed into place, so damage
@@ -51,7 +57,8 @@ pub(crate) fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Res
     let tail = segments.iter().rposition(|s| s.len > 0);
     for (i, seg) in segments.iter().enumerate() {
         stats.segments += 1;
-        let Some(damage) = read_segment(seg, &mut payload, &mut stats, &mut f)? else {
+        let seq = seg.seq;
+        let Some(damage) = read_segment(seg, &mut payload, &mut stats, &mut |r| f(seq, r))? else {
             continue;
         };
         let err = Error::Corruption {
@@ -77,6 +84,27 @@ pub(crate) fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Res
         }
     }
     Ok(stats)
+}
+
+/// The `Series` records of the newest checkpoint in `dir`, if any (damage ends a file
+/// early, as replay would).
+pub(crate) fn checkpoint_series(
+    dir: &Path,
+    mut f: impl FnMut(super::record::SeriesRecord),
+) -> Result<()> {
+    let Some(cp) = super::checkpoint::list(dir)?.pop() else {
+        return Ok(());
+    };
+    let mut payload = Vec::new();
+    for file in cp.files()? {
+        read_file(&file, &mut payload, &mut |rec| {
+            if let Record::Series(series) = rec {
+                series.into_iter().for_each(&mut f);
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
 }
 
 /// Reads the records of one file until its end or the first damaged record, which is

@@ -112,7 +112,8 @@ impl GroupSync {
     }
 }
 
-/// A thread that fsyncs every interval until dropped.
+/// A thread that runs a task (the WAL's fsync, the head's chunk writer) every interval
+/// until dropped.
 pub(crate) struct BackgroundSyncer {
     /// Set to stop the thread; the condvar wakes it early.
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -124,12 +125,23 @@ impl BackgroundSyncer {
         every: Duration,
         sync: impl Fn() -> Result<()> + Send + 'static,
     ) -> std::io::Result<Self> {
+        Self::spawn_named("wal-fsync", "periodic WAL fsync failed", every, sync)
+    }
+
+    /// Runs `task` every `every` on a thread called `name`; a failure is logged as `what`
+    /// and the next round runs as planned.
+    pub(crate) fn spawn_named(
+        name: &str,
+        what: &'static str,
+        every: Duration,
+        sync: impl Fn() -> Result<()> + Send + 'static,
+    ) -> std::io::Result<Self> {
         // A zero interval would spin.
         let every = every.max(Duration::from_millis(1));
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = Arc::clone(&stop);
         let handle = std::thread::Builder::new()
-            .name("wal-fsync".to_string())
+            .name(name.to_string())
             .spawn(move || loop {
                 {
                     let mut stopped = stop2.0.lock();
@@ -141,7 +153,7 @@ impl BackgroundSyncer {
                     }
                 }
                 if let Err(e) = sync() {
-                    tracing::error!(error = %e, "periodic WAL fsync failed");
+                    tracing::error!(error = %e, "{what}");
                 }
             })?;
         Ok(BackgroundSyncer {
