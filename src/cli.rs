@@ -97,6 +97,17 @@ pub struct Args {
     #[arg(long = "query.max-series", default_value_t = 0, value_name = "N")]
     pub query_max_series: usize,
 
+    /// Directory of dashboard files (`<id>.json`, schema in `heatmap-ui/README.md`);
+    /// dashboards edited in the UI are saved there. Without it the UI shows the built-in
+    /// dashboards read-only.
+    #[arg(long = "dashboards-dir", value_name = "DIR")]
+    pub dashboards_dir: Option<PathBuf>,
+
+    /// How often Tianshu appends its own `/metrics` to its database (as
+    /// `job="tianshu"`), which the built-in overview dashboard shows. `0s` turns it off.
+    #[arg(long = "self-scrape.interval", default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
+    pub self_scrape_interval: Duration,
+
     /// Serve `/api/v1/admin/tsdb/*` (snapshot), as Prometheus's flag of the same name.
     #[arg(long = "web.enable-admin-api")]
     pub enable_admin_api: bool,
@@ -149,6 +160,16 @@ impl Args {
             ),
             ("query.max-series", self.query_max_series.to_string()),
             ("web.enable-admin-api", self.enable_admin_api.to_string()),
+            (
+                "dashboards-dir",
+                self.dashboards_dir
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+            ),
+            (
+                "self-scrape.interval",
+                format_duration(self.self_scrape_interval),
+            ),
             ("log.level", self.log_level.clone()),
         ]
         .into_iter()

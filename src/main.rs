@@ -2,6 +2,7 @@
 
 mod cli;
 mod metrics;
+mod self_scrape;
 mod server;
 
 use std::io::IsTerminal;

@@ -52,9 +52,16 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
     registry.register_collector(Box::new(ProcessCollector::new()));
 
     let app = build_router(&args, db.clone(), &mut registry);
+    let registry = Arc::new(registry);
+    crate::self_scrape::spawn(
+        registry.clone(),
+        db.clone(),
+        args.self_scrape_interval,
+        args.listen.to_string(),
+    );
     let metrics_route = Router::new()
         .route("/metrics", get(metrics::serve_metrics))
-        .with_state(Arc::new(registry));
+        .with_state(registry);
     let app = app
         .merge(metrics_route)
         .layer(axum::middleware::from_fn_with_state(
@@ -104,6 +111,14 @@ fn build_router(args: &Args, db: Arc<Db>, registry: &mut Registry) -> Router {
         ..EngineOptions::default()
     }));
     let slots = args.query_max_concurrency as usize;
+    let ui = tianshu_heatmap_ui::router(tianshu_heatmap_ui::UiState {
+        db: db.clone(),
+        engine: engine.clone(),
+        dashboards: Arc::new(tianshu_heatmap_ui::DashboardStore::new(
+            args.dashboards_dir.clone(),
+        )),
+        tick: std::time::Duration::from_secs(1),
+    });
     let mut api = ApiState::new(db, engine, build_info())
         .with_max_concurrency(slots, open_active_query_log(args, slots));
     api.flags = args.as_flag_map();
@@ -112,7 +127,7 @@ fn build_router(args: &Args, db: Arc<Db>, registry: &mut Registry) -> Router {
     api.metrics.register(registry);
     let query = tianshu_query::http::router(api);
 
-    Router::new().merge(ingest).merge(query)
+    Router::new().merge(ingest).merge(query).merge(ui)
 }
 
 /// Opens `<data-dir>/queries.active`, first reporting the queries a previous run left in

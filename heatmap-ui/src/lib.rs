@@ -1,0 +1,53 @@
+//! Tianshu's browser dashboards: the server side.
+//!
+//! - [`assets`]: the front end built from `web/` by `build.rs`, embedded in the binary and
+//!   served at `/`.
+//! - [`dashboards`]: dashboards as JSON files (schema in this crate's `README.md`), loaded
+//!   from `--dashboards-dir`, saved back when edited, plus the built-in Tianshu overview.
+//! - [`live`]: the 1-second live stream (SSE): each tick evaluates only the newest step of
+//!   each subscribed query and pushes it.
+//!
+//! Everything is mounted by [`router`]; the Prometheus API the page also calls
+//! (`/api/v1/query_range`, …) is `tianshu-query`'s.
+
+pub mod assets;
+pub mod dashboards;
+pub mod error;
+pub mod live;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use tianshu_query::Engine;
+use tianshu_tsdb::Db;
+
+pub use dashboards::DashboardStore;
+pub use error::UiError;
+
+/// What the UI's handlers share.
+#[derive(Clone)]
+pub struct UiState {
+    /// The local database the live stream evaluates against.
+    pub db: Arc<Db>,
+    /// The same engine (limits, lookback) the Prometheus API uses.
+    pub engine: Arc<Engine>,
+    /// Dashboards on disk and built in.
+    pub dashboards: Arc<DashboardStore>,
+    /// Time between two live ticks (1 s by default).
+    pub tick: std::time::Duration,
+}
+
+/// The UI's routes: `/` and `/assets/*` (front end), `/api/ui/dashboards*`, `/api/ui/live`.
+pub fn router(state: UiState) -> Router {
+    Router::new()
+        .route("/", get(assets::index))
+        .route("/assets/{*path}", get(assets::asset))
+        .route("/api/ui/dashboards", get(dashboards::api::list))
+        .route(
+            "/api/ui/dashboards/{id}",
+            get(dashboards::api::get_one).put(dashboards::api::save),
+        )
+        .route("/api/ui/live", get(live::sse::stream))
+        .with_state(state)
+}

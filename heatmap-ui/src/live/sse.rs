@@ -1,0 +1,117 @@
+//! `GET /api/ui/live?query=<q1>&query=<q2>…[&step=1s]`: a Server-Sent Events stream.
+//!
+//! | event   | when                 | data                                                    |
+//! |---------|----------------------|---------------------------------------------------------|
+//! | `hello` | once, on connect     | `{"step": <seconds>}`                                   |
+//! | `tick`  | each new step        | `{"t": <seconds>, "results": [<one per query, in order>]}` |
+//!
+//! A result is `{"data": [{"metric": {…}, "value": "1.5"}, …]}` or
+//! `{"errorType": "bad_data", "error": "…"}`, so an error belongs to its query alone.
+//! Every event carries `retry: 1000`, so a browser reconnects a second after a drop; the
+//! page backfills the gap with `query_range` itself. The stream's task stops as soon as
+//! the page goes away (its channel closes).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
+
+use super::tick::{evaluate_tick, newest_step};
+use crate::{UiError, UiState};
+
+/// Most queries one stream may carry: a large dashboard, not an unbounded fan-out.
+pub const MAX_QUERIES: usize = 64;
+
+/// How long a browser waits before reconnecting.
+const RETRY: Duration = Duration::from_secs(1);
+
+pub async fn stream(
+    State(s): State<UiState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, UiError> {
+    let mut queries = Vec::new();
+    let mut step = s.tick;
+    for (k, v) in params {
+        match k.as_str() {
+            "query" => queries.push(v),
+            "step" => {
+                step = tianshu_query::http::params::parse_prometheus_duration(&v)
+                    .and_then(|ns| u64::try_from(ns).ok())
+                    .map(Duration::from_nanos)
+                    .filter(|d| *d >= Duration::from_millis(100))
+                    .ok_or_else(|| {
+                        UiError::BadData(format!(
+                            "invalid parameter \"step\": {v:?} is not a duration of at least 100ms"
+                        ))
+                    })?;
+            }
+            _ => {}
+        }
+    }
+    if queries.is_empty() || queries.len() > MAX_QUERIES {
+        return Err(UiError::BadData(format!(
+            "a live stream needs 1 to {MAX_QUERIES} query parameters, got {}",
+            queries.len()
+        )));
+    }
+    let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(4);
+    tokio::spawn(run(s, Arc::new(queries), step, tx));
+    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
+}
+
+/// The stream's loop: one evaluation per new step, off the async workers.
+async fn run(
+    s: UiState,
+    queries: Arc<Vec<String>>,
+    step: Duration,
+    tx: mpsc::Sender<Result<Event, Infallible>>,
+) {
+    let step_ms = i64::try_from(step.as_millis()).unwrap_or(1000);
+    let hello = Event::default()
+        .event("hello")
+        .retry(RETRY)
+        .data(json!({ "step": step.as_secs_f64() }).to_string());
+    if tx.send(Ok(hello)).await.is_err() {
+        return;
+    }
+    let mut interval = tokio::time::interval(step);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last = i64::MIN;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = tx.closed() => return,
+        }
+        let t = newest_step(now_ms(), step_ms);
+        if t == last {
+            continue;
+        }
+        last = t;
+        let (engine, db, qs) = (s.engine.clone(), s.db.clone(), queries.clone());
+        let results =
+            match tokio::task::spawn_blocking(move || evaluate_tick(&engine, &*db, &qs, t)).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "live tick evaluation failed");
+                    continue;
+                }
+            };
+        let data = json!({ "t": t as f64 / 1000.0, "results": results }).to_string();
+        let event = Event::default().event("tick").retry(RETRY).data(data);
+        if tx.send(Ok(event)).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

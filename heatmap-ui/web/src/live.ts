@@ -1,0 +1,93 @@
+// The live stream: one Server-Sent Events connection per view carrying all its queries
+// (`/api/ui/live`). Each `tick` event holds the newest step of every query, in order.
+// After a drop (server restart, network error) the stream reconnects by itself; on the
+// first event of the new connection the view is told the time of the last tick it saw,
+// so that it backfills the gap with a range query before appending again.
+
+export interface TickPoint {
+  metric: Record<string, string>;
+  value: string;
+}
+export interface TickResult {
+  data?: TickPoint[];
+  error?: string;
+  errorType?: string;
+}
+export interface TickEvent {
+  t: number;
+  results: TickResult[];
+}
+
+export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'off';
+
+export interface LiveHandlers {
+  onTick(ev: TickEvent): void;
+  /** Called once a dropped stream is back, with the last tick seen before the drop. */
+  onResume(lastT: number): void;
+}
+
+export class LiveStream {
+  private es: EventSource | null = null;
+  private lastT: number | null = null;
+  private dropped = false;
+  private closed = false;
+  private retryTimer: number | undefined;
+
+  constructor(
+    private readonly queries: string[],
+    private readonly handlers: LiveHandlers,
+  ) {
+    this.connect();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    setLiveState('connecting');
+    const params = new URLSearchParams();
+    for (const q of this.queries) params.append('query', q);
+    const es = new EventSource(`/api/ui/live?${params}`);
+    this.es = es;
+    es.addEventListener('hello', () => {
+      setLiveState('live');
+      if (this.dropped && this.lastT !== null) this.handlers.onResume(this.lastT);
+      this.dropped = false;
+    });
+    es.addEventListener('tick', (e) => {
+      let ev: TickEvent;
+      try {
+        ev = JSON.parse((e as MessageEvent<string>).data) as TickEvent;
+      } catch {
+        return;
+      }
+      this.lastT = ev.t;
+      this.handlers.onTick(ev);
+    });
+    es.onerror = () => {
+      this.dropped = true;
+      setLiveState('reconnecting');
+      // The browser retries by itself unless the answer was not an event stream (e.g. a
+      // 502 from a proxy while the server restarts); then a new stream is opened.
+      if (es.readyState === EventSource.CLOSED) {
+        es.close();
+        this.retryTimer = window.setTimeout(() => this.connect(), 1000);
+      }
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    window.clearTimeout(this.retryTimer);
+    this.es?.close();
+    setLiveState('off');
+  }
+}
+
+/** Shown in the header and readable by tests as `body[data-live]`. */
+export function setLiveState(state: LiveState): void {
+  document.body.dataset.live = state;
+  const el = document.getElementById('live-state');
+  if (el) {
+    el.textContent = state === 'off' ? '' : state === 'live' ? '● live' : `○ ${state}…`;
+    el.className = `live-state ${state}`;
+  }
+}

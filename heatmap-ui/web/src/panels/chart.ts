@@ -1,0 +1,76 @@
+// A uPlot time-series chart over a SeriesWindow. The chart is built once per set of
+// series (its layout); ticks only hand it new data.
+
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { formatValue, legendFor } from '../format';
+import type { SeriesWindow } from '../series';
+
+const PALETTE = ['#7eb26d', '#eab839', '#6ed0e0', '#ef843c', '#e24d42', '#1f78c1', '#ba43a9', '#705da0', '#508642', '#cca300'];
+
+export class Chart {
+  private plot: uPlot | null = null;
+  private builtFor = -1;
+  private readonly resizeObs: ResizeObserver;
+
+  constructor(
+    private readonly el: HTMLElement,
+    private readonly win: SeriesWindow,
+    private readonly unit: string,
+    private readonly legend: string | undefined,
+    private readonly height = 220,
+  ) {
+    this.resizeObs = new ResizeObserver(() => this.plot?.setSize({ width: this.width(), height: this.height }));
+    this.resizeObs.observe(el);
+  }
+
+  private width(): number {
+    return Math.max(200, this.el.clientWidth || 600);
+  }
+
+  /** Draws the window's current data: a new chart when the series changed, else new data. */
+  render(): void {
+    const { xs, ys, series } = this.win.aligned();
+    const data = [xs, ...ys] as uPlot.AlignedData;
+    if (this.plot && this.builtFor === this.win.layoutVersion) {
+      this.plot.setData(data);
+      return;
+    }
+    this.plot?.destroy();
+    this.el.textContent = '';
+    const unit = this.unit;
+    this.plot = new uPlot(
+      {
+        width: this.width(),
+        height: this.height,
+        legend: { show: true, live: true },
+        cursor: { drag: { x: false, y: false } },
+        scales: { x: { time: true } },
+        axes: [
+          { stroke: '#aaa', grid: { stroke: '#333' } },
+          { stroke: '#aaa', grid: { stroke: '#333' }, size: 70, values: (_u, vals) => vals.map((v) => formatValue(v, unit)) },
+        ],
+        series: [
+          {},
+          ...series.map((s, i) => ({
+            label: legendFor(s.metric, this.legend),
+            stroke: PALETTE[i % PALETTE.length],
+            width: 1.5,
+            spanGaps: false,
+            value: (_u: uPlot, v: number | null) => formatValue(v, unit),
+          })),
+        ],
+      },
+      data,
+      this.el,
+    );
+    this.builtFor = this.win.layoutVersion;
+    this.el.dataset.series = String(series.length);
+  }
+
+  destroy(): void {
+    this.resizeObs.disconnect();
+    this.plot?.destroy();
+    this.plot = null;
+  }
+}

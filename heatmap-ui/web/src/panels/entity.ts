@@ -1,0 +1,265 @@
+// Entity heatmap: one canvas cell per series (pod, node, container), coloured by its
+// newest value. The layout (which cell sits where) is computed from the set of entities
+// seen across all tabs and kept while tabs switch or ticks arrive; it changes only when a
+// new entity appears. A tick recolours the cells, nothing else.
+
+import { queryInstant, type PanelDef } from '../api';
+import { colourFor, ramp } from '../colour';
+import { formatMetric, formatValue, metricKey } from '../format';
+import type { TickPoint, TickResult } from '../live';
+import { Frame, type PanelView, type View } from './panel';
+import { Tooltip } from './tooltip';
+
+const MAX_HEIGHT = 260;
+const GROUP_LABEL = 14;
+
+interface Entity {
+  key: string;
+  metric: Record<string, string>;
+}
+
+interface Layout {
+  /** Cell size in pixels (square, 1 px gap included). */
+  size: number;
+  /** Cell i's top-left corner. */
+  x: Float32Array;
+  y: Float32Array;
+  height: number;
+  /** Group headings: text and y. */
+  groups: { name: string; y: number }[];
+}
+
+export class EntityPanel implements PanelView {
+  private readonly frame: Frame;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly tip: Tooltip;
+  private readonly tabsEl: HTMLElement;
+  private readonly legendEl: HTMLElement;
+  private readonly tabs: { name: string; expr: string; unit?: string }[];
+  private active = 0;
+  /** Entities in layout order; their index is their cell. */
+  private entities: Entity[] = [];
+  private index = new Map<string, number>();
+  private layout: Layout | null = null;
+  /** Newest value per tab per cell (NaN: no value). */
+  private values: Float64Array[] = [];
+
+  constructor(private readonly def: PanelDef) {
+    this.frame = new Frame(def);
+    this.tabs = def.tabs ?? [];
+    this.tabsEl = document.createElement('div');
+    this.tabsEl.className = 'tabs';
+    this.tabs.forEach((t, i) => {
+      const b = document.createElement('button');
+      b.textContent = t.name;
+      b.dataset.tab = String(i);
+      b.addEventListener('click', () => this.switchTab(i));
+      this.tabsEl.append(b);
+    });
+    this.canvas = document.createElement('canvas');
+    this.legendEl = document.createElement('div');
+    this.legendEl.className = 'colour-legend';
+    this.frame.body.style.position = 'relative';
+    this.frame.body.append(this.tabsEl, this.canvas, this.legendEl);
+    this.tip = new Tooltip(this.frame.body);
+    this.canvas.addEventListener('mousemove', (e) => this.hover(e));
+    this.canvas.addEventListener('mouseleave', () => this.tip.hide());
+    this.values = this.tabs.map(() => new Float64Array(0));
+    this.markTab();
+  }
+
+  get root(): HTMLElement {
+    return this.frame.root;
+  }
+
+  queries(): string[] {
+    return this.tabs.map((t) => t.expr);
+  }
+
+  async load(view: View): Promise<void> {
+    const results = await Promise.all(this.tabs.map((t) => queryInstant(t.expr, view.end)));
+    const tick: TickResult[] = results.map((r) =>
+      r.ok ? { data: r.data.map((s) => ({ metric: s.metric, value: s.value[1] })) } : { error: r.error },
+    );
+    this.tick(view.end, tick);
+  }
+
+  async backfill(): Promise<void> {
+    // Cells show the newest value only: the next tick brings it.
+  }
+
+  tick(t: number, results: TickResult[]): void {
+    const err = results[this.active]?.error ?? null;
+    this.frame.error(err);
+    let grew = false;
+    results.forEach((r) => {
+      for (const p of r.data ?? []) grew = this.admit(p.metric) || grew;
+    });
+    if (grew || !this.layout) this.relayout();
+    results.forEach((r, tab) => {
+      if (r.error) return;
+      this.fill(tab, r.data ?? []);
+    });
+    this.draw();
+    this.root.dataset.lastTick = String(t);
+  }
+
+  private switchTab(i: number): void {
+    this.active = i;
+    this.markTab();
+    this.draw();
+  }
+
+  private markTab(): void {
+    for (const b of this.tabsEl.querySelectorAll('button')) b.classList.toggle('active', b.dataset.tab === String(this.active));
+    this.root.dataset.tab = String(this.active);
+  }
+
+  /** Adds an entity not seen before; true if the layout must change. */
+  private admit(metric: Record<string, string>): boolean {
+    const m = { ...metric };
+    delete m.__name__;
+    const key = metricKey(m);
+    if (this.index.has(key)) return false;
+    this.index.set(key, -1);
+    this.entities.push({ key, metric: m });
+    return true;
+  }
+
+  private groupOf(e: Entity): string {
+    return this.def.group_by ? (e.metric[this.def.group_by] ?? '') : '';
+  }
+
+  /** Orders the entities (group, then sort label, then label set) and places the cells. */
+  private relayout(): void {
+    const sortBy = this.def.sort_by;
+    const cmp = (a: string, b: string) => a.localeCompare(b, undefined, { numeric: true });
+    this.entities.sort(
+      (a, b) =>
+        cmp(this.groupOf(a), this.groupOf(b)) ||
+        (sortBy ? cmp(a.metric[sortBy] ?? '', b.metric[sortBy] ?? '') : 0) ||
+        cmp(a.key, b.key),
+    );
+    const old = this.values.map((vals) => new Map(this.entitiesBefore.map((k, i) => [k, vals[i]])));
+    this.index = new Map(this.entities.map((e, i) => [e.key, i]));
+    this.entitiesBefore = this.entities.map((e) => e.key);
+    this.values = old.map((prev) => Float64Array.from(this.entities, (e) => prev.get(e.key) ?? NaN));
+
+    const width = Math.max(200, this.frame.body.clientWidth || 600);
+    const n = Math.max(1, this.entities.length);
+    const groups = new Map<string, number>();
+    for (const e of this.entities) groups.set(this.groupOf(e), (groups.get(this.groupOf(e)) ?? 0) + 1);
+    const headings = this.def.group_by ? groups.size * GROUP_LABEL : 0;
+    // The largest square cell whose rows fit the height, between 3 and 48 px.
+    let size = 48;
+    while (size > 3) {
+      const perRow = Math.max(1, Math.floor(width / size));
+      let rows = 0;
+      for (const c of groups.values()) rows += Math.ceil(c / perRow);
+      if (rows * size + headings <= MAX_HEIGHT) break;
+      size--;
+    }
+    const perRow = Math.max(1, Math.floor(width / size));
+    const x = new Float32Array(n);
+    const y = new Float32Array(n);
+    const heads: { name: string; y: number }[] = [];
+    let top = 0;
+    let col = 0;
+    let group: string | null = null;
+    this.entities.forEach((e, i) => {
+      const g = this.groupOf(e);
+      if (g !== group) {
+        if (group !== null && col > 0) top += size;
+        col = 0;
+        group = g;
+        if (this.def.group_by) {
+          heads.push({ name: `${this.def.group_by}=${g}`, y: top });
+          top += GROUP_LABEL;
+        }
+      }
+      if (col === perRow) {
+        col = 0;
+        top += size;
+      }
+      x[i] = col * size;
+      y[i] = top;
+      col++;
+    });
+    const height = Math.max(size, top + (this.entities.length ? size : 0));
+    this.layout = { size, x, y, height, groups: heads };
+    this.canvas.width = width;
+    this.canvas.height = height;
+    this.root.dataset.cells = String(this.entities.length);
+    this.root.dataset.layouts = String(Number(this.root.dataset.layouts ?? 0) + 1);
+  }
+
+  private entitiesBefore: string[] = [];
+
+  private fill(tab: number, data: TickPoint[]): void {
+    const vals = this.values[tab];
+    vals.fill(NaN);
+    for (const p of data) {
+      const m = { ...p.metric };
+      delete m.__name__;
+      const i = this.index.get(metricKey(m));
+      if (i !== undefined && i >= 0) vals[i] = Number(p.value);
+    }
+  }
+
+  private draw(): void {
+    const l = this.layout;
+    const ctx = this.canvas.getContext('2d');
+    if (!l || !ctx) return;
+    const vals = this.values[this.active] ?? new Float64Array(0);
+    let min = Infinity;
+    let max = -Infinity;
+    let sum = 0;
+    for (const v of vals) {
+      if (!Number.isFinite(v)) continue;
+      if (v < min) min = v;
+      if (v > max) max = v;
+      sum += v;
+    }
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    const s = Math.max(1, l.size - 1);
+    for (let i = 0; i < this.entities.length; i++) {
+      ctx.fillStyle = colourFor(vals[i], min, max);
+      ctx.fillRect(l.x[i], l.y[i], s, s);
+    }
+    ctx.fillStyle = '#aaa';
+    ctx.font = '11px sans-serif';
+    ctx.textBaseline = 'top';
+    for (const g of l.groups) ctx.fillText(g.name, 0, g.y + 1);
+    const unit = this.tabs[this.active]?.unit;
+    // Read by tests: a digest of what is shown, changing when any value does.
+    this.root.dataset.valueSum = String(sum);
+    if (Number.isFinite(min)) {
+      this.legendEl.textContent = '';
+      const bar = document.createElement('span');
+      bar.className = 'ramp';
+      bar.style.background = `linear-gradient(to right, ${ramp(8).join(',')})`;
+      this.legendEl.append(`${formatValue(min, unit)} `, bar, ` ${formatValue(max, unit)}`);
+    }
+  }
+
+  private hover(e: MouseEvent): void {
+    const l = this.layout;
+    if (!l) return;
+    const rect = this.canvas.getBoundingClientRect();
+    const x = (e.clientX - rect.left) * (this.canvas.width / rect.width);
+    const y = (e.clientY - rect.top) * (this.canvas.height / rect.height);
+    for (let i = 0; i < this.entities.length; i++) {
+      if (x >= l.x[i] && x < l.x[i] + l.size && y >= l.y[i] && y < l.y[i] + l.size) {
+        const v = this.values[this.active]?.[i];
+        this.tip.show(e.clientX - rect.left, e.clientY - rect.top, [
+          formatMetric(this.entities[i].metric),
+          `${this.tabs[this.active]?.name}: ${formatValue(Number.isNaN(v) ? null : v, this.tabs[this.active]?.unit)}`,
+        ]);
+        return;
+      }
+    }
+    this.tip.hide();
+  }
+
+  destroy(): void {}
+}

@@ -1,0 +1,196 @@
+//! The dashboards end to end, in real headless Chromium (Debian's `chromium`, driven by
+//! `playwright-core` from `ui_e2e.mjs`): the built-in overview renders with live data; a
+//! generated dashboard shows one heatmap cell per pod, new data within 2 s, recovers and
+//! backfills after a server restart, and keeps a bad query's error on its panel only.
+//! Screenshots are kept in `target/ui-artifacts/`.
+//!
+//! This file is the harness: it runs tianshu, writes the data (remote write), and answers
+//! the browser script's requests (`WRITE n`, `RESTART`) over the script's stdio.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{agent, encode_write, now_ms, post_write_raw, series, Tianshu, WriteRequest};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const PODS: usize = 24;
+const NODES: usize = 3;
+/// Upper bound on the browser script; it stops on its own well before.
+const SCRIPT_LIMIT: Duration = Duration::from_secs(600);
+
+const DASHBOARD: &str = r#"{
+  "id": "e2e",
+  "title": "End to end",
+  "range": "1m",
+  "panels": [
+    { "type": "timeseries", "title": "CPU total", "expr": "sum(pod_cpu)", "width": 6 },
+    { "type": "histogram_heatmap", "title": "Latency", "unit": "seconds", "width": 6,
+      "expr": "sum by (le) (rate(req_duration_seconds_bucket[5s]))" },
+    { "type": "entity_heatmap", "title": "Pods by node", "group_by": "node", "sort_by": "pod", "width": 8,
+      "tabs": [ { "name": "cpu", "expr": "pod_cpu" }, { "name": "memory", "unit": "bytes", "expr": "pod_mem" } ] },
+    { "type": "stat", "title": "Pods", "expr": "count(pod_cpu)", "width": 2 },
+    { "type": "stat", "title": "Broken", "expr": "rate(pod_cpu[", "width": 2 }
+  ]
+}"#;
+
+fn pods(name: &str, value: impl Fn(usize) -> f64, t: i64) -> WriteRequest {
+    WriteRequest {
+        timeseries: (0..PODS)
+            .map(|p| {
+                let pod = format!("pod-{p}");
+                let node = format!("node-{}", p % NODES);
+                series(
+                    &[("__name__", name), ("pod", &pod), ("node", &node)],
+                    &[(t, value(p))],
+                )
+            })
+            .collect(),
+        metadata: Vec::new(),
+    }
+}
+
+/// Cumulative buckets of a latency histogram at `t`, after `i` writes.
+fn histogram(i: u64, t: i64) -> WriteRequest {
+    let cum = [("0.1", 3), ("0.5", 5), ("1", 6), ("+Inf", 7)];
+    WriteRequest {
+        timeseries: cum
+            .iter()
+            .map(|(le, per)| {
+                series(
+                    &[("__name__", "req_duration_seconds_bucket"), ("le", le)],
+                    &[(t, (i * per) as f64)],
+                )
+            })
+            .collect(),
+        metadata: Vec::new(),
+    }
+}
+
+/// A write that may fail (the server is down during the restart).
+fn try_write(base: &str, req: &WriteRequest) -> bool {
+    matches!(post_write_raw(&agent(), base, &encode_write(req), "snappy"), Ok((s, _)) if s / 100 == 2)
+}
+
+fn write(base: &str, req: &WriteRequest) {
+    assert!(try_write(base, req), "remote write to {base} failed");
+}
+
+fn web_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("heatmap-ui/web")
+}
+
+#[test]
+fn dashboards_in_headless_chromium() {
+    assert!(
+        Path::new(CHROMIUM).is_file(),
+        "{CHROMIUM} is missing: run scripts/install-test-deps (Debian's chromium)"
+    );
+    assert!(
+        web_dir().join("node_modules/playwright-core").is_dir(),
+        "heatmap-ui/web/node_modules is missing: building tianshu runs `npm ci` there"
+    );
+    let dash_dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dash_dir.path().join("e2e.json"), DASHBOARD).expect("write dashboard");
+    let dash_arg = dash_dir.path().display().to_string();
+    let server = Arc::new(Mutex::new(Tianshu::start(&["--dashboards-dir", &dash_arg])));
+    let base = server.lock().expect("lock").url("");
+
+    let t = now_ms();
+    write(&base, &pods("pod_cpu", |_| 1.0, t));
+    write(&base, &pods("pod_mem", |p| (p as f64 + 1.0) * 1e6, t));
+
+    // Background load: the histogram grows every 500 ms, the whole test long.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, base) = (stop.clone(), base.clone());
+        std::thread::spawn(move || {
+            let mut i = 1;
+            while !stop.load(Ordering::Relaxed) {
+                if try_write(&base, &histogram(i, now_ms())) {
+                    i += 1;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+    };
+
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-artifacts");
+    let mut node = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui_e2e.mjs"))
+        .env("TIANSHU_URL", &base)
+        .env("UI_WEB_DIR", web_dir())
+        .env("UI_ARTIFACTS", &artifacts)
+        .env("CHROMIUM", CHROMIUM)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run node (Node.js 20+ is needed for the UI tests)");
+    let pid = node.id();
+    // A stuck browser must not hang the suite.
+    let watchdog_done = Arc::new(AtomicBool::new(false));
+    {
+        let done = watchdog_done.clone();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while start.elapsed() < SCRIPT_LIMIT {
+                if done.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            eprintln!("ui_e2e.mjs ran over {SCRIPT_LIMIT:?}; killing it");
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        });
+    }
+
+    let mut stdin = node.stdin.take().expect("stdin");
+    let stdout = BufReader::new(node.stdout.take().expect("stdout"));
+    let (mut passed, mut failed) = (Vec::new(), Vec::new());
+    for line in stdout.lines() {
+        let line = line.expect("read script output");
+        println!("ui_e2e.mjs: {line}");
+        let reply = if let Some(n) = line.strip_prefix("WRITE ") {
+            let n: f64 = n.parse().expect("WRITE <number>");
+            let t = now_ms();
+            write(&base, &pods("pod_cpu", |_| n, t));
+            Some(format!("WROTE {t}"))
+        } else if line == "RESTART" {
+            let mut s = server.lock().expect("lock");
+            let from = now_ms();
+            s.kill9();
+            // Long enough for the page to miss several ticks.
+            std::thread::sleep(Duration::from_secs(3));
+            s.restart();
+            Some(format!("RESTARTED {from} {}", now_ms()))
+        } else {
+            if let Some(p) = line.strip_prefix("PASS ") {
+                passed.push(p.to_string());
+            } else if let Some(f) = line.strip_prefix("FAIL ") {
+                failed.push(f.to_string());
+            }
+            None
+        };
+        if let Some(r) = reply {
+            writeln!(stdin, "{r}").expect("answer the script");
+        }
+    }
+    let status = node.wait().expect("wait for node");
+    watchdog_done.store(true, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    let _ = writer.join();
+
+    let log = server.lock().expect("lock").proc.log_tail(40);
+    assert!(
+        failed.is_empty() && status.success(),
+        "browser checks failed ({status}): {failed:#?}\npassed: {passed:#?}\nscreenshots in {}\ntianshu log:\n{log}",
+        artifacts.display()
+    );
+    assert!(passed.len() >= 15, "too few checks ran: {passed:#?}");
+}
