@@ -858,3 +858,7 @@ pub(crate) fn from_metadata_record(r: MetadataRecord) -> MetricMetadata {
         unit: r.unit,
     }
 }
+
+#[cfg(test)]
+#[path = "db_chunks_tests.rs"]
+mod chunks_tests;
