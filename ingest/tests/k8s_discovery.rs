@@ -478,3 +478,40 @@ async fn refused_requests_are_retried_with_the_credentials_file_read_again() {
     std::fs::write(&token, "right").unwrap();
     assert_groups(&run.next().await, "expected_node.json");
 }
+
+#[tokio::test]
+async fn attach_metadata_node_labels_pods_and_follows_the_node() {
+    let api = ApiServer::start(TOKEN).await;
+    api.load("pods", "pods.json");
+    api.load("nodes", "nodes.json");
+    let cfg = api_config(&api, "pod", "attach_metadata:\n  node: true\n");
+    let mut run = Run::start(Discovery::new(&cfg).unwrap());
+    run.next().await;
+    let web = &run.state["pod/default/web-6d4cf56db6-k8t2x"].labels;
+    assert_eq!(web["__meta_kubernetes_node_name"], "kind-worker");
+    let zone = "__meta_kubernetes_node_label_topology_kubernetes_io_zone";
+    assert_eq!(web[zone], "zone-a");
+    assert_eq!(
+        web["__meta_kubernetes_node_labelpresent_topology_kubernetes_io_zone"],
+        "true"
+    );
+    assert_eq!(
+        web["__meta_kubernetes_node_annotation_node_alpha_kubernetes_io_ttl"],
+        "0"
+    );
+    // Pods and nodes are both watched.
+    let paths: Vec<String> = api.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.contains(&"/api/v1/nodes".to_string()), "{paths:?}");
+
+    let mut worker = api.get("nodes", "", "kind-worker");
+    worker["metadata"]["labels"]["topology.kubernetes.io/zone"] = json!("zone-b");
+    api.apply("nodes", worker);
+    run.until("pod relabelled after its node", |s| {
+        s["pod/default/web-6d4cf56db6-k8t2x"].labels.get(zone) == Some(&"zone-b".to_string())
+    })
+    .await;
+    // The pod on the other node is not touched by it.
+    assert!(!run.state["pod/monitoring/node-exporter-x2j9q"]
+        .labels
+        .contains_key(zone));
+}
