@@ -206,6 +206,11 @@ impl Segment {
 }
 
 impl<'a> Record<'a> {
+    /// Bytes of the record around its data: length, encoding byte and CRC.
+    pub(crate) fn framing_bytes(&self) -> u64 {
+        self.data_offset - self.offset + 4
+    }
+
     pub(crate) fn iter(&self) -> Result<ChunkIter<'a>> {
         match self.encoding {
             ENC_XOR => Ok(ChunkIter::Xor {

@@ -147,6 +147,17 @@ impl IndexReader {
         self.num_series
     }
 
+    /// Payload bytes of the symbols, series, label index and postings sections.
+    pub(crate) fn section_sizes(&self) -> [u64; 4] {
+        [
+            &self.symbols,
+            &self.series,
+            &self.label_index,
+            &self.postings,
+        ]
+        .map(|r| r.len() as u64)
+    }
+
     fn err(&self, at: usize, reason: impl Into<String>) -> crate::Error {
         corruption(&self.path, at as u64, reason)
     }

@@ -35,6 +35,7 @@ mod meta;
 mod packed;
 mod reader;
 mod select;
+mod sizes;
 mod writer;
 
 use std::path::Path;
@@ -45,6 +46,7 @@ pub use meta::{
     is_ulid, new_ulid, BlockCompaction, BlockDesc, BlockMeta, BlockStats, META_FILENAME,
 };
 pub use reader::{Block, RawChunk, SeriesRawChunks};
+pub use sizes::{BlockFileSizes, SeriesChunkBytes};
 pub use writer::{write_block, BlockWriterOptions, InputChunk, Rechunk, SeriesChunks};
 
 /// Chunk record encoding byte of Gorilla XOR chunks (the same number as Prometheus's).
