@@ -23,14 +23,14 @@
 //! [`MAX_SEGMENT_BYTES`]. Records of a segment are written in the order of the series in
 //! the index, so reading one series' chunks is sequential.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::codec::{crc32c, put_uvarint};
-use super::packed;
+use super::packed::{self, PackedParts, ValuesIn};
 use super::{ENC_PACKED, ENC_XOR};
 use crate::chunk::XorChunk;
 use crate::error::{Error, Result};
@@ -42,9 +42,14 @@ pub(crate) const SEGMENT_HEADER_LEN: u64 = 8;
 /// Segments are kept well under the 4 GiB a reference can address, so that a segment can
 /// be copied or mmapped on its own without trouble.
 pub const MAX_SEGMENT_BYTES: u64 = 512 << 20;
-/// Bound on the columns remembered for sharing, so that a huge block cannot make the
-/// writer's memory grow without limit; past it, new columns are simply not shared.
-const MAX_SHARED_BYTES: usize = 64 << 20;
+/// Bound on the columns remembered for sharing (about 40 bytes each: their bytes stay in
+/// the file), so that a huge block cannot make the writer's memory grow without limit;
+/// past it, new columns are simply not shared. 10 k series × 6 h need 240 k.
+const MAX_SHARED_COLUMNS: usize = 2 << 20;
+/// Inline decimal value columns a chunk's values are tried against as a relative
+/// section: the most recent ones of the segment. A classic histogram's buckets are
+/// written one after the other, so its upper buckets find `+Inf` among the last few.
+const RELATIVE_CANDIDATES: usize = 4;
 
 /// Segment file name for segment number `seq` (1-based).
 pub(crate) fn segment_name(seq: u32) -> String {
@@ -79,8 +84,23 @@ pub(crate) struct ChunksWriter {
     /// Inline columns of the current segment, which later records may refer to.
     shared_ts: Columns,
     shared_values: Columns,
-    shared_bytes: usize,
+    /// Entries in `shared_ts` and `shared_values`.
+    shared_columns: usize,
+    /// A read handle on the current segment, to compare a column with an earlier one
+    /// whose hash it matches; opened on the first match.
+    reader: Option<File>,
+    /// The latest inline decimal value columns of the segment, newest last: candidates
+    /// for relative value sections.
+    recent: VecDeque<RecentDecimal>,
     files: Vec<PathBuf>,
+}
+
+/// An inline decimal value column written to the current segment.
+struct RecentDecimal {
+    /// Offset of its record in the segment.
+    record: u64,
+    scale: u8,
+    ints: Vec<i64>,
 }
 
 impl ChunksWriter {
@@ -94,7 +114,9 @@ impl ChunksWriter {
             max_segment: max_segment.clamp(SEGMENT_HEADER_LEN + 64, u64::from(u32::MAX)),
             shared_ts: HashMap::new(),
             shared_values: HashMap::new(),
-            shared_bytes: 0,
+            shared_columns: 0,
+            reader: None,
+            recent: VecDeque::new(),
             files: Vec::new(),
         }
     }
@@ -126,7 +148,9 @@ impl ChunksWriter {
         self.pos = SEGMENT_HEADER_LEN;
         self.shared_ts.clear();
         self.shared_values.clear();
-        self.shared_bytes = 0;
+        self.shared_columns = 0;
+        self.reader = None;
+        self.recent.clear();
         self.files.push(path);
         Ok(())
     }
@@ -215,35 +239,155 @@ impl ChunksWriter {
         self.ensure_room(worst)?;
         let ts_key = column_key(parts.n, &parts.ts);
         let values_key = column_key(parts.n, &parts.values);
-        let ts_back =
-            find_shared(&self.shared_ts, ts_key, parts.n, &parts.ts).map(|o| self.pos - o);
-        let values_back = find_shared(&self.shared_values, values_key, parts.n, &parts.values)
+        let ts_back = self
+            .find_shared(true, ts_key, parts.n, &parts.ts)?
             .map(|o| self.pos - o);
-        let data = parts.record(ts_back, values_back);
+        let values_back = self
+            .find_shared(false, values_key, parts.n, &parts.values)?
+            .map(|o| self.pos - o);
+        let relative = match values_back {
+            Some(_) => None,
+            None => self.best_relative(samples, parts.values.len()),
+        };
+        let values = match (values_back, &relative) {
+            (Some(b), _) => ValuesIn::Shared(b),
+            (None, Some((b, section))) => ValuesIn::Relative(*b, section),
+            (None, None) => ValuesIn::Inline,
+        };
+        let data = parts.record_with(ts_back, values);
         if xor_ok && xor.len() <= data.len() {
             return self.write_record(ENC_XOR, xor);
         }
         let w = self.write_record(ENC_PACKED, &data)?;
         let offset = w.chunk_ref & u64::from(u32::MAX);
+        // Where the record's data starts: after its length and encoding byte.
+        let mut head = Vec::with_capacity(10);
+        put_uvarint(&mut head, data.len() as u64);
+        let mut at = offset + head.len() as u64 + 1;
+        head.clear();
+        put_uvarint(&mut head, parts.n as u64);
+        at += head.len() as u64;
         // Only inline columns may be referred to, which keeps every reference one hop.
-        if self.shared_bytes < MAX_SHARED_BYTES {
-            if ts_back.is_none() {
-                self.shared_bytes += parts.ts.len();
-                self.shared_ts
-                    .entry(ts_key)
-                    .or_default()
-                    .push((offset, parts.n, parts.ts));
-            }
-            if values_back.is_none() {
-                self.shared_bytes += parts.values.len();
-                self.shared_values.entry(values_key).or_default().push((
-                    offset,
-                    parts.n,
-                    parts.values,
-                ));
+        if ts_back.is_none() {
+            self.remember(true, ts_key, offset, at, &parts);
+            at += parts.ts.len() as u64;
+        } else {
+            // The kind byte and back reference.
+            head.clear();
+            put_uvarint(&mut head, ts_back.unwrap_or(0));
+            at += 1 + head.len() as u64;
+        }
+        if values_back.is_none() && relative.is_none() {
+            self.remember(false, values_key, offset, at, &parts);
+            if let Some((scale, ints)) = parts.decimal {
+                if self.recent.len() == RELATIVE_CANDIDATES {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(RecentDecimal {
+                    record: offset,
+                    scale,
+                    ints,
+                });
             }
         }
         Ok(w)
+    }
+
+    /// Records an inline column at file offset `at` of the record at `offset`.
+    fn remember(&mut self, ts: bool, key: u64, offset: u64, at: u64, parts: &PackedParts) {
+        if self.shared_columns >= MAX_SHARED_COLUMNS {
+            return;
+        }
+        let len = if ts {
+            parts.ts.len()
+        } else {
+            parts.values.len()
+        };
+        let map = if ts {
+            &mut self.shared_ts
+        } else {
+            &mut self.shared_values
+        };
+        self.shared_columns += 1;
+        map.entry(key).or_default().push(ColumnAt {
+            record: offset,
+            at,
+            len,
+            n: parts.n,
+        });
+    }
+
+    /// The record offset of an earlier record with the same column. Equal bytes and equal
+    /// n mean equal decoded columns, as the encoding is deterministic; the bytes are
+    /// compared with what was written, so a hash collision only costs a read.
+    fn find_shared(&mut self, ts: bool, key: u64, n: usize, column: &[u8]) -> Result<Option<u64>> {
+        let map = if ts {
+            &self.shared_ts
+        } else {
+            &self.shared_values
+        };
+        let Some(candidates) = map.get(&key) else {
+            return Ok(None);
+        };
+        let candidates: Vec<ColumnAt> = candidates
+            .iter()
+            .filter(|c| c.n == n && c.len == column.len())
+            .copied()
+            .collect();
+        for c in candidates {
+            if self.written_equals(c.at, column)? {
+                return Ok(Some(c.record));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether the current segment holds `bytes` at file offset `at`.
+    fn written_equals(&mut self, at: u64, bytes: &[u8]) -> Result<bool> {
+        let path = self.path();
+        let Some(w) = self.out.as_mut() else {
+            return Ok(false);
+        };
+        // Bytes still in the buffer are compared there, the rest read back from the file.
+        let buffered = w.buffer();
+        let in_file = self.pos - buffered.len() as u64;
+        if at >= in_file {
+            let start = (at - in_file) as usize;
+            return Ok(buffered.get(start..start + bytes.len()) == Some(bytes));
+        }
+        if at + bytes.len() as u64 > in_file {
+            w.flush().map_err(|e| Error::io(&path, e))?;
+        }
+        if self.reader.is_none() {
+            self.reader = Some(File::open(&path).map_err(|e| Error::io(&path, e))?);
+        }
+        let Some(r) = self.reader.as_mut() else {
+            return Ok(false);
+        };
+        let mut buf = vec![0u8; bytes.len()];
+        r.seek(SeekFrom::Start(at))
+            .and_then(|_| r.read_exact(&mut buf))
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(buf == bytes)
+    }
+
+    /// The smallest relative value section for `samples` against a recent decimal column,
+    /// with its back reference, if smaller than `inline_len`.
+    fn best_relative(&self, samples: &[Sample], inline_len: usize) -> Option<(u64, Vec<u8>)> {
+        let mut best: Option<(u64, Vec<u8>)> = None;
+        let mut best_len = inline_len;
+        for c in self.recent.iter().rev() {
+            let Some(body) = packed::encode_relative(samples, c.scale, &c.ints) else {
+                continue;
+            };
+            let back = self.pos - c.record;
+            // Kind byte, back reference (at most 5 bytes within a segment), body.
+            if 1 + 5 + body.len() < best_len {
+                best_len = 1 + 5 + body.len();
+                best = Some((back, body));
+            }
+        }
+        best
     }
 
     /// Flushes and fsyncs every segment; returns their paths.
@@ -253,24 +397,26 @@ impl ChunksWriter {
     }
 }
 
-/// Inline columns of the current segment by hash: (record offset, n, column bytes).
-type Columns = HashMap<u64, Vec<(u64, usize, Vec<u8>)>>;
+/// Where an inline column of the current segment is.
+#[derive(Clone, Copy)]
+struct ColumnAt {
+    /// Offset of its record in the segment.
+    record: u64,
+    /// File offset of the column's first byte (its kind).
+    at: u64,
+    len: usize,
+    /// Samples of its chunk.
+    n: usize,
+}
+
+/// Inline columns of the current segment by hash of (n, bytes).
+type Columns = HashMap<u64, Vec<ColumnAt>>;
 
 fn column_key(n: usize, column: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
     n.hash(&mut h);
     column.hash(&mut h);
     h.finish()
-}
-
-/// The offset of an earlier record with the same column; equal bytes and equal n mean
-/// equal decoded columns, as the encoding is deterministic.
-fn find_shared(columns: &Columns, key: u64, n: usize, column: &[u8]) -> Option<u64> {
-    columns
-        .get(&key)?
-        .iter()
-        .find(|(_, cn, c)| *cn == n && c == column)
-        .map(|(off, _, _)| *off)
 }
 
 /// The CRC of a record, as the reader recomputes it.

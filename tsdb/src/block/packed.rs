@@ -128,6 +128,7 @@ pub(crate) const TS_GRID: u8 = 1;
 pub(crate) const SHARED: u8 = 2;
 const VALUE_DECIMAL: u8 = 0;
 const VALUE_BITS: u8 = 1;
+pub(crate) const VALUE_RELATIVE: u8 = 3;
 
 const POW10: [f64; MAX_SCALE as usize + 1] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
@@ -138,20 +139,53 @@ pub(crate) struct PackedParts {
     pub(crate) ts: Vec<u8>,
     /// The inline value section, kind byte included.
     pub(crate) values: Vec<u8>,
+    /// When `values` is decimal: its scale and integers, which later chunks' relative
+    /// value sections may be written against.
+    pub(crate) decimal: Option<(u8, Vec<i64>)>,
+}
+
+/// How a record holds its value section.
+pub(crate) enum ValuesIn<'a> {
+    /// The inline section of [`PackedParts`].
+    Inline,
+    /// Shared: the same section as the record this many bytes back.
+    Shared(u64),
+    /// A relative section ([`encode_relative`]) against the record this many bytes back.
+    Relative(u64, &'a [u8]),
 }
 
 impl PackedParts {
     /// The record data; a column given a `back` distance refers to that earlier record.
+    #[cfg(test)]
     pub(crate) fn record(&self, ts_back: Option<u64>, values_back: Option<u64>) -> Vec<u8> {
+        let values = match values_back {
+            Some(b) => ValuesIn::Shared(b),
+            None => ValuesIn::Inline,
+        };
+        self.record_with(ts_back, values)
+    }
+
+    /// The record data with the value section as `values` says.
+    pub(crate) fn record_with(&self, ts_back: Option<u64>, values: ValuesIn<'_>) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.ts.len() + self.values.len() + 4);
         put_uvarint(&mut out, self.n as u64);
-        for (inline, back) in [(&self.ts, ts_back), (&self.values, values_back)] {
-            match back {
-                Some(b) => {
-                    out.push(SHARED);
-                    put_uvarint(&mut out, b);
-                }
-                None => out.extend_from_slice(inline),
+        match ts_back {
+            Some(b) => {
+                out.push(SHARED);
+                put_uvarint(&mut out, b);
+            }
+            None => out.extend_from_slice(&self.ts),
+        }
+        match values {
+            ValuesIn::Inline => out.extend_from_slice(&self.values),
+            ValuesIn::Shared(b) => {
+                out.push(SHARED);
+                put_uvarint(&mut out, b);
+            }
+            ValuesIn::Relative(b, section) => {
+                out.push(VALUE_RELATIVE);
+                put_uvarint(&mut out, b);
+                out.extend_from_slice(section);
             }
         }
         out
@@ -160,10 +194,12 @@ impl PackedParts {
 
 /// Encodes samples (timestamps strictly increasing, 1..=[`MAX_SAMPLES`] of them).
 pub(crate) fn encode(samples: &[Sample]) -> PackedParts {
+    let (values, decimal) = encode_values(samples);
     PackedParts {
         n: samples.len(),
         ts: encode_timestamps(samples),
-        values: encode_values(samples),
+        values,
+        decimal,
     }
 }
 
@@ -252,14 +288,15 @@ fn decimal_scale(samples: &[Sample]) -> Option<usize> {
     best.map(|(k, _)| k)
 }
 
-fn encode_values(samples: &[Sample]) -> Vec<u8> {
+/// The inline value section, and its scale and integers when it is decimal.
+fn encode_values(samples: &[Sample]) -> (Vec<u8>, Option<(u8, Vec<i64>)>) {
     // Raw float bits always work; their differences are small only for floats of similar
     // magnitude (e.g. a histogram's `_sum`), where they still beat XOR's windows.
     let bits: Vec<i64> = samples.iter().map(|s| s.v.to_bits() as i64).collect();
     let mut as_bits = vec![VALUE_BITS];
     put_int_seq(&mut as_bits, &bits);
     let Some(k) = decimal_scale(samples) else {
-        return as_bits;
+        return (as_bits, None);
     };
     let mut exceptions = Vec::new();
     let mut ms = Vec::with_capacity(samples.len());
@@ -277,19 +314,57 @@ fn encode_values(samples: &[Sample]) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + exceptions.len() * 10 + samples.len());
     out.push(VALUE_DECIMAL);
     out.push(k as u8);
-    put_uvarint(&mut out, exceptions.len() as u64);
+    put_exceptions(&mut out, &exceptions);
+    put_int_seq(&mut out, &ms);
+    if as_bits.len() < out.len() {
+        (as_bits, None)
+    } else {
+        (out, Some((k as u8, ms)))
+    }
+}
+
+/// Appends exceptions: count, then (gap, raw bits) per exception.
+fn put_exceptions(out: &mut Vec<u8>, exceptions: &[(usize, u64)]) {
+    put_uvarint(out, exceptions.len() as u64);
     let mut next = 0usize;
-    for (i, b) in exceptions {
-        put_uvarint(&mut out, (i - next) as u64);
+    for &(i, b) in exceptions {
+        put_uvarint(out, (i - next) as u64);
         out.extend_from_slice(&b.to_be_bytes());
         next = i + 1;
     }
-    put_int_seq(&mut out, &ms);
-    if as_bits.len() < out.len() {
-        as_bits
-    } else {
-        out
+}
+
+/// The body of a relative value section (after its kind byte and back reference):
+/// `samples` as decimals at `scale` minus `base`, the integers of an earlier chunk's
+/// decimal value column. `None` when the chunks differ in length or too many values are
+/// not decimals at that scale.
+pub(crate) fn encode_relative(samples: &[Sample], scale: u8, base: &[i64]) -> Option<Vec<u8>> {
+    if base.len() != samples.len() || scale > MAX_SCALE {
+        return None;
     }
+    let max_exceptions = samples.len() / 16;
+    let mut exceptions = Vec::new();
+    let mut ds = Vec::with_capacity(samples.len());
+    let mut prev = None;
+    for (i, (s, &b)) in samples.iter().zip(base).enumerate() {
+        match as_decimal(s.v, usize::from(scale)) {
+            Some(m) => prev = Some(m.wrapping_sub(b)),
+            None => {
+                exceptions.push((i, s.v.to_bits()));
+                if exceptions.len() > max_exceptions {
+                    return None;
+                }
+            }
+        }
+        ds.push(prev);
+    }
+    // As for decimals: differences before the first decimal value repeat the first one.
+    let first = ds.iter().flatten().next().copied().unwrap_or(0);
+    let ds: Vec<i64> = ds.into_iter().map(|d| d.unwrap_or(first)).collect();
+    let mut out = Vec::with_capacity(16 + exceptions.len() * 10 + samples.len() / 2);
+    put_exceptions(&mut out, &exceptions);
+    put_int_seq(&mut out, &ds);
+    Some(out)
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -626,6 +701,26 @@ struct ValueColumn<'a> {
     exceptions: Vec<(usize, u64)>,
     next_exc: usize,
     ints: IntSeq<'a>,
+    /// For a relative section: the referenced column's integers, added to `ints`.
+    base: Option<IntSeq<'a>>,
+}
+
+/// Parses exceptions (count, then gap and raw bits each) of a column of `n` values.
+fn parse_exceptions(c: &mut Cursor<'_>, n: usize) -> Result<Vec<(usize, u64)>> {
+    // Each exception takes at least 9 bytes: bounds the allocation on bad counts.
+    let e = c.uvarint_len(n.min(c.remaining() / 9), "exception count")?;
+    let mut exceptions = Vec::with_capacity(e);
+    let mut next = 0usize;
+    for _ in 0..e {
+        let gap = c.uvarint_len(n, "exception gap")?;
+        let idx = next.saturating_add(gap);
+        if idx >= n {
+            return Err(c.err("exception index past the last sample"));
+        }
+        exceptions.push((idx, c.u64()?));
+        next = idx + 1;
+    }
+    Ok(exceptions)
 }
 
 impl<'a> ValueColumn<'a> {
@@ -639,19 +734,7 @@ impl<'a> ValueColumn<'a> {
                 return Err(c.err(format!("decimal scale {k} over {MAX_SCALE}")));
             }
             scale = Some(usize::from(k));
-            // Each exception takes at least 9 bytes: bounds the allocation on bad counts.
-            let e = c.uvarint_len(n.min(c.remaining() / 9), "exception count")?;
-            exceptions.reserve(e);
-            let mut next = 0usize;
-            for _ in 0..e {
-                let gap = c.uvarint_len(n, "exception gap")?;
-                let idx = next.saturating_add(gap);
-                if idx >= n {
-                    return Err(c.err("exception index past the last sample"));
-                }
-                exceptions.push((idx, c.u64()?));
-                next = idx + 1;
-            }
+            exceptions = parse_exceptions(&mut c, n)?;
         } else if kind != VALUE_BITS {
             return Err(c.err(format!("unknown value kind {kind}")));
         }
@@ -660,11 +743,28 @@ impl<'a> ValueColumn<'a> {
             exceptions,
             next_exc: 0,
             ints: IntSeq::parse(c, n)?,
+            base: None,
+        })
+    }
+
+    /// Parses a relative section's body (after its back reference), which runs to the end
+    /// of `c`, against `base`, the referenced inline decimal column.
+    fn parse_relative(mut c: Cursor<'a>, n: usize, base: ValueColumn<'a>) -> Result<Self> {
+        let exceptions = parse_exceptions(&mut c, n)?;
+        Ok(ValueColumn {
+            scale: base.scale,
+            exceptions,
+            next_exc: 0,
+            ints: IntSeq::parse(c, n)?,
+            base: Some(base.ints),
         })
     }
 
     fn next(&mut self, i: usize) -> Result<f64> {
-        let m = self.ints.next(i)?;
+        let mut m = self.ints.next(i)?;
+        if let Some(b) = self.base.as_mut() {
+            m = m.wrapping_add(b.next(i)?);
+        }
         if let Some(&(idx, bits)) = self.exceptions.get(self.next_exc) {
             if idx == i {
                 self.next_exc += 1;
@@ -708,6 +808,26 @@ fn shared_head<'a>(
     Ok(c)
 }
 
+/// The value section of a referenced record: its kind and a cursor just after the kind.
+fn referenced_values<'a>(
+    path: &'a Path,
+    record: (&'a [u8], u64),
+    n: usize,
+    at: u64,
+) -> Result<(u8, Cursor<'a>)> {
+    let mut oc = shared_head(path, record, n, at)?;
+    match oc.u8()? {
+        k @ (TS_DELTA | TS_GRID) => {
+            TsColumn::parse(&mut oc, k, n)?;
+        }
+        SHARED => {
+            oc.uvarint()?;
+        }
+        k => return Err(oc.err(format!("unknown timestamp kind {k}"))),
+    }
+    Ok((oc.u8()?, oc))
+}
+
 impl<'a> PackedIter<'a> {
     /// Parses the headers of the chunk `data` found at file offset `base` of `path`;
     /// `shared` resolves columns that refer to earlier records.
@@ -742,20 +862,19 @@ impl<'a> PackedIter<'a> {
                 if !c.is_empty() {
                     return Err(c.err(format!("{} trailing bytes", c.remaining())));
                 }
-                let mut oc = shared_head(path, shared(back)?, n, at)?;
-                match oc.u8()? {
-                    k @ (TS_DELTA | TS_GRID) => {
-                        TsColumn::parse(&mut oc, k, n)?;
-                    }
-                    SHARED => {
-                        oc.uvarint()?;
-                    }
-                    k => return Err(oc.err(format!("unknown timestamp kind {k}"))),
+                let (k, oc) = referenced_values(path, shared(back)?, n, at)?;
+                if k == SHARED || k == VALUE_RELATIVE {
+                    return Err(corruption(path, at, "shared values are not inline"));
                 }
-                match oc.u8()? {
-                    SHARED => return Err(corruption(path, at, "shared values are not inline")),
-                    k => ValueColumn::parse(oc, k, n)?,
+                ValueColumn::parse(oc, k, n)?
+            }
+            VALUE_RELATIVE => {
+                let back = c.uvarint()?;
+                let (k, oc) = referenced_values(path, shared(back)?, n, at)?;
+                if k != VALUE_DECIMAL {
+                    return Err(corruption(path, at, "relative values refer to no decimals"));
                 }
+                ValueColumn::parse_relative(c, n, ValueColumn::parse(oc, k, n)?)?
             }
             k => ValueColumn::parse(c, k, n)?,
         };
@@ -826,4 +945,26 @@ pub(crate) fn decode_ints(data: &[u8], count: usize) -> Result<Vec<i64>> {
         out.push(x);
     }
     Ok(out)
+}
+
+/// Byte lengths of a packed chunk's parts: the sample count, the timestamp section and
+/// the value section (a shared section counts its reference only), for size reports.
+pub(crate) fn part_lengths(path: &Path, data: &[u8]) -> Result<(usize, [usize; 3])> {
+    let mut c = Cursor::new(path, data, 0);
+    let n = c.uvarint_len(MAX_SAMPLES, "sample count")?;
+    if n == 0 {
+        return Err(c.err("packed chunk without samples"));
+    }
+    let head = c.offset() as usize;
+    match c.u8()? {
+        k @ (TS_DELTA | TS_GRID) => {
+            TsColumn::parse(&mut c, k, n)?;
+        }
+        SHARED => {
+            c.uvarint()?;
+        }
+        k => return Err(c.err(format!("unknown timestamp kind {k}"))),
+    }
+    let ts = c.offset() as usize - head;
+    Ok((n, [head, ts, data.len() - head - ts]))
 }

@@ -229,6 +229,132 @@ fn shared_columns_are_written_once_and_resolved() {
     assert!(r.verify().is_ok());
 }
 
+/// Writes `series` as chunks of one segment, reads them back, and returns the records'
+/// sizes.
+fn write_and_read_back(series: &[Vec<Sample>]) -> Vec<u64> {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut w = ChunksWriter::new(dir.path(), 64 << 20);
+    let mut refs = Vec::new();
+    for s in series {
+        let wc = w.write_chunk(s, None, ChunkEncoding::Auto);
+        let Ok(wc) = wc else {
+            panic!("write failed: {wc:?}");
+        };
+        refs.push(wc);
+    }
+    assert!(w.finish().is_ok());
+    let r = ChunksReader::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    for (s, wc) in series.iter().zip(&refs) {
+        let mut got = Vec::new();
+        let res = r.samples_in(
+            wc.chunk_ref,
+            Path::new("index"),
+            i64::MIN,
+            i64::MAX,
+            &mut got,
+        );
+        assert!(res.is_ok(), "{res:?}");
+        assert_eq!(bits(&got), bits(s));
+    }
+    assert!(r.verify().is_ok());
+    refs.iter().map(|r| r.bytes).collect()
+}
+
+/// Cumulative buckets of a histogram: `+Inf` first (as label order puts it), then upper
+/// buckets that trail it by a few rare observations.
+fn buckets(n: usize) -> Vec<Vec<Sample>> {
+    let ts = jittered(n, 1_000_000, &[0]);
+    let mut state = 0x2545_f491u64;
+    let mut rnd = |m: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % m
+    };
+    let (mut inf, mut slow) = (0u64, 0u64);
+    let mut rows = Vec::with_capacity(n);
+    for _ in 0..n {
+        inf += rnd(40);
+        slow += u64::from(rnd(8) == 0);
+        rows.push((inf, slow.min(inf)));
+    }
+    let col = |f: &dyn Fn(&(u64, u64)) -> f64| -> Vec<Sample> {
+        ts.iter()
+            .zip(&rows)
+            .map(|(&t, r)| Sample::new(t, f(r)))
+            .collect()
+    };
+    vec![col(&|r| r.0 as f64), col(&|r| (r.0 - r.1) as f64)]
+}
+
+#[test]
+fn upper_buckets_are_written_relative_to_inf() {
+    let series = buckets(1800);
+    let sizes = write_and_read_back(&series);
+    // Alone, the upper bucket costs about as much as `+Inf` (6 bits a sample); against
+    // it, only the rare slow requests remain.
+    let alone = packed::encode(&series[1]).values.len() as u64;
+    assert!(alone > 1000, "{alone}");
+    assert!(sizes[1] * 3 < alone, "{sizes:?} vs {alone}");
+}
+
+#[test]
+fn relative_values_keep_exceptions_and_stale_markers() {
+    let mut series = buckets(500);
+    series[1][7].v = f64::from_bits(STALE_NAN_BITS);
+    series[1][8].v = f64::INFINITY;
+    series[1][9].v = 0.123_456_789_123;
+    let sizes = write_and_read_back(&series);
+    let alone = packed::encode(&series[1]).values.len() as u64;
+    assert!(sizes[1] < alone, "{sizes:?} vs {alone}");
+}
+
+#[test]
+fn relative_values_must_refer_to_decimals() {
+    // A relative section whose reference holds float bits is corrupt, not misread.
+    let floats: Vec<Sample> = (0..100)
+        .map(|i| Sample::new(i * 1000, 0.1 + f64::from(i as i32) * 1e-17))
+        .collect();
+    let ints: Vec<Sample> = (0..100).map(|i| Sample::new(i * 1000, i as f64)).collect();
+    let reference = packed::encode(&floats).record(None, None);
+    let body = packed::encode_relative(&ints, 0, &[0; 100]).unwrap_or_default();
+    let rec = packed::encode(&ints).record_with(None, packed::ValuesIn::Relative(1, &body));
+    let p = Path::new("chunk");
+    let mut resolve = |_: u64| -> Result<(&[u8], u64)> { Ok((&reference, 0)) };
+    assert!(matches!(
+        PackedIter::new(p, &rec, 0, &mut resolve),
+        Err(Error::Corruption { .. })
+    ));
+}
+
+#[test]
+fn columns_written_long_before_are_still_shared() {
+    // `_count` repeats `+Inf` after every other bucket of the block: the first column has
+    // long left the write buffer when its twin arrives.
+    let first = buckets(1000).remove(0);
+    let mut series = vec![first.clone()];
+    let mut state = 1u64;
+    for k in 0..300 {
+        series.push(
+            first
+                .iter()
+                .map(|s| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(k);
+                    Sample::new(s.t, f64::from_bits(state >> 12 | 0x3ff0_0000_0000_0000))
+                })
+                .collect(),
+        );
+    }
+    series.push(first);
+    let sizes = write_and_read_back(&series);
+    let written: u64 = sizes.iter().sum();
+    // Past the 1 MiB write buffer.
+    assert!(written > 3 << 19, "{written}");
+    assert!(*sizes.last().unwrap_or(&0) < 24, "{:?}", sizes.last());
+}
+
 #[test]
 fn cursor_reports_absolute_offsets() {
     let p = Path::new("f");
@@ -306,6 +432,48 @@ proptest! {
         let got = decode_standalone(&packed::encode(&samples).record(None, None));
         prop_assert!(got.is_ok(), "{:?}", got);
         prop_assert_eq!(bits(&got.unwrap_or_default()), bits(&samples));
+    }
+
+    #[test]
+    fn relative_value_sections_round_trip(
+        (ts, base, deltas) in (1usize..300).prop_flat_map(|n| (
+            timestamps(n),
+            prop::collection::vec(-1_000_000i64..1_000_000, n),
+            prop::collection::vec(prop_oneof![8 => -3i64..3, 1 => any::<i32>().prop_map(i64::from)], n),
+        )),
+        scale in 0u32..4,
+        specials in prop::collection::vec((any::<prop::sample::Index>(), value()), 0..4),
+    ) {
+        let div = 10f64.powi(scale as i32);
+        let a: Vec<Sample> = ts.iter().zip(&base).map(|(&t, &m)| Sample::new(t, m as f64 / div)).collect();
+        let mut b: Vec<Sample> = ts
+            .iter()
+            .zip(base.iter().zip(&deltas))
+            .map(|(&t, (&m, &d))| Sample::new(t, (m + d) as f64 / div))
+            .collect();
+        let n = b.len();
+        for (i, v) in specials {
+            b[i.index(n)].v = v;
+        }
+        // Through the writer, which picks a relative section when it is smaller.
+        write_and_read_back(&[a.clone(), b.clone()]);
+        // And forced, against the reference's own integers.
+        let pa = packed::encode(&a);
+        if let Some(body) = pa.decimal.as_ref().and_then(|(k, ints)| packed::encode_relative(&b, *k, ints)) {
+            let reference = pa.record(None, None);
+            let rec = packed::encode(&b).record_with(None, packed::ValuesIn::Relative(1, &body));
+            let p = Path::new("chunk");
+            let mut resolve = |_: u64| -> Result<(&[u8], u64)> { Ok((&reference, 0)) };
+            let mut it = PackedIter::new(p, &rec, 0, &mut resolve);
+            prop_assert!(it.is_ok(), "{:?}", it.as_ref().err());
+            let mut got = Vec::new();
+            if let Ok(it) = it.as_mut() {
+                while let Ok(Some(s)) = it.next_sample() {
+                    got.push(s);
+                }
+            }
+            prop_assert_eq!(bits(&got), bits(&b));
+        }
     }
 
     #[test]
