@@ -1,8 +1,31 @@
 //! Scraping: pulling exposition bodies from targets and turning them into series.
+//!
+//! Module map: `config` (the configuration file), `discovery` (providers of target
+//! groups), `target` (discovered target → scrape target), `pool` (one job's targets and
+//! loops), `manager` (the jobs of the loaded configuration, reload), `scrape_loop` (one
+//! target's timing and health), `client` (HTTP), `append` (body → samples, staleness),
+//! `report` (`up` and friends), `sink` (where samples go), `api` (targets, metadata,
+//! config and reload endpoints), `matchers` (`match_target` selectors); `parse`,
+//! `relabel*`, `duration` are the building blocks.
 
+pub mod api;
+pub mod append;
+pub mod client;
 pub mod config;
+pub mod discovery;
 pub mod duration;
+pub mod manager;
+mod matchers;
 pub mod parse;
+pub mod pool;
 pub mod relabel;
 pub mod relabel_config;
 pub mod relabel_regex;
+pub mod report;
+pub mod scrape_loop;
+pub mod sink;
+pub mod target;
+
+pub use api::ScrapeApi;
+pub use manager::{ReloadError, ScrapeManager};
+pub use sink::{DbSink, Sink};
