@@ -21,6 +21,7 @@ mod metrics;
 pub mod proto;
 mod remote_write;
 mod router;
+pub mod remote_queue;
 pub mod scrape;
 mod series_fmt;
 mod validate;
