@@ -156,7 +156,18 @@ try {
   check('new data shows after the restart', wrote > 0);
   await page.screenshot({ path: join(artifacts, 'after-restart.png'), fullPage: true });
 
-  // 6. The explorer: a bad query's error inline, a good one graphed.
+  // 6. Editing: the dashboard's JSON edited in the page is saved back to its file.
+  await page.click('.toolbar button.edit');
+  const json = JSON.parse(await page.inputValue('.editor textarea'));
+  json.title = 'Edited in the browser';
+  await page.fill('.editor textarea', JSON.stringify(json, null, 2));
+  await page.click('.editor button.save');
+  await page.waitForFunction(() => document.querySelector('.toolbar h2')?.textContent === 'Edited in the browser', null, {
+    timeout: LONG,
+  });
+  check('an edited dashboard is saved and redrawn', true);
+
+  // 7. The explorer: a bad query's error inline, a good one graphed.
   await page.goto(`${base}/#/?q=${encodeURIComponent('sum(rate(pod_cpu[')}`);
   await page.waitForSelector('.query-error:not([hidden])', { timeout: LONG });
   const qerr = await page.locator('.query-error').textContent();

@@ -193,4 +193,9 @@ fn dashboards_in_headless_chromium() {
         artifacts.display()
     );
     assert!(passed.len() >= 15, "too few checks ran: {passed:#?}");
+    let saved = std::fs::read_to_string(dash_dir.path().join("e2e.json")).expect("dashboard file");
+    assert!(
+        saved.contains("\"title\": \"Edited in the browser\""),
+        "the edit was not saved to the file: {saved}"
+    );
 }

@@ -15,6 +15,9 @@ pub mod dashboards;
 pub mod error;
 pub mod live;
 
+#[cfg(test)]
+mod router_tests;
+
 use std::sync::Arc;
 
 use axum::routing::get;

@@ -1,0 +1,180 @@
+//! The UI's routes as a browser calls them, through the router (no socket).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tianshu_query::{Engine, EngineOptions};
+use tianshu_tsdb::{Db, DbOptions, Labels, Sample, SeriesSamples};
+use tokio_stream::StreamExt;
+use tower::ServiceExt;
+
+use crate::{router, DashboardStore, UiState};
+
+fn state(dir: Option<std::path::PathBuf>, db_dir: &std::path::Path) -> UiState {
+    UiState {
+        db: Arc::new(Db::open(db_dir, DbOptions::default()).expect("open db")),
+        engine: Arc::new(Engine::new(EngineOptions::default())),
+        dashboards: Arc::new(DashboardStore::new(dir)),
+        tick: Duration::from_millis(100),
+    }
+}
+
+async fn call(s: &UiState, method: &str, uri: &str, body: &str) -> (StatusCode, serde_json::Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let resp = router(s.clone()).oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+#[tokio::test]
+async fn dashboards_are_listed_read_and_saved() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = state(Some(tmp.path().join("dash")), &tmp.path().join("db"));
+
+    let (st, list) = call(&s, "GET", "/api/ui/dashboards", "").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(list["data"][0]["id"], "tianshu-overview");
+
+    let (st, d) = call(&s, "GET", "/api/ui/dashboards/tianshu-overview", "").await;
+    assert_eq!(st, StatusCode::OK);
+    let mut d = d["data"].clone();
+    d["title"] = "Mine".into();
+    let (st, _) = call(
+        &s,
+        "PUT",
+        "/api/ui/dashboards/tianshu-overview",
+        &d.to_string(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let saved =
+        std::fs::read_to_string(tmp.path().join("dash/tianshu-overview.json")).expect("file");
+    assert!(saved.contains("\"title\": \"Mine\""), "{saved}");
+
+    let (st, e) = call(&s, "PUT", "/api/ui/dashboards/tianshu-overview", "{").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(e["status"], "error");
+    assert_eq!(e["errorType"], "bad_data");
+    let (st, e) = call(&s, "GET", "/api/ui/dashboards/nope", "").await;
+    assert_eq!(
+        (st, e["errorType"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+}
+
+#[tokio::test]
+async fn saving_without_a_directory_is_a_conflict() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = state(None, tmp.path());
+    let (_, d) = call(&s, "GET", "/api/ui/dashboards/tianshu-overview", "").await;
+    let (st, e) = call(
+        &s,
+        "PUT",
+        "/api/ui/dashboards/tianshu-overview",
+        &d["data"].to_string(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(e["error"]
+        .as_str()
+        .unwrap_or("")
+        .contains("--dashboards-dir"));
+}
+
+#[tokio::test]
+async fn the_index_and_its_bundles_are_served() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = state(None, tmp.path());
+    let resp = router(s.clone())
+        .oneshot(Request::get("/").body(Body::empty()).expect("req"))
+        .await
+        .expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let html = String::from_utf8_lossy(&html);
+    let script = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a script tag");
+    let resp = router(s)
+        .oneshot(Request::get(script).body(Body::empty()).expect("req"))
+        .await
+        .expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK, "{script}");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+}
+
+#[tokio::test]
+async fn the_live_stream_sends_hello_then_ticks_with_per_query_errors() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = state(None, tmp.path());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    s.db.append(&[SeriesSamples {
+        labels: Labels::from_pairs([("__name__", "up"), ("job", "a")]),
+        samples: vec![Sample::new(now - 1000, 1.0)],
+    }])
+    .expect("append");
+
+    let (st, e) = call(&s, "GET", "/api/ui/live", "").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(e["error"].as_str().unwrap_or("").contains("query"));
+    let (st, _) = call(&s, "GET", "/api/ui/live?query=up&step=1x", "").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+
+    let resp = router(s)
+        .oneshot(
+            Request::get("/api/ui/live?query=up&query=rate(up%5B&step=100ms")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut stream = resp.into_body().into_data_stream();
+    let mut text = String::new();
+    while !text.contains("event: tick") || !text.ends_with("\n\n") {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("a tick within 30 s")
+            .expect("stream open")
+            .expect("chunk");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.starts_with("event: hello\n"), "{text}");
+    assert!(text.contains("retry: 1000"), "{text}");
+    let tick = text
+        .split("event: tick\n")
+        .nth(1)
+        .and_then(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+        .expect("tick data");
+    let tick: serde_json::Value = serde_json::from_str(tick).expect("json");
+    assert_eq!(tick["results"][0]["data"][0]["metric"]["job"], "a");
+    assert_eq!(tick["results"][0]["data"][0]["value"], "1");
+    assert_eq!(tick["results"][1]["errorType"], "bad_data");
+    let t = tick["t"].as_f64().expect("t");
+    assert_eq!(
+        (t * 1000.0).round() as i64 % 100,
+        0,
+        "ticks land on whole steps: {t}"
+    );
+}
