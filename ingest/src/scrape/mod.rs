@@ -4,7 +4,8 @@
 //! groups), `target` (discovered target → scrape target), `pool` (one job's targets and
 //! loops), `manager` (the jobs of the loaded configuration, reload), `scrape_loop` (one
 //! target's timing and health), `client` (HTTP), `append` (body → samples, staleness),
-//! `report` (`up` and friends), `sink` (where samples go), `api` (targets, metadata,
+//! `report` (`up` and friends), `sink` (where samples go), `remote_sink` (a scraper's
+//! samples through the disk-backed remote-write queue), `api` (targets, metadata,
 //! config and reload endpoints), `matchers` (`match_target` selectors); `parse`,
 //! `relabel*`, `duration` are the building blocks.
 
@@ -21,6 +22,7 @@ pub mod pool;
 pub mod relabel;
 pub mod relabel_config;
 pub mod relabel_regex;
+pub mod remote_sink;
 pub mod report;
 pub mod scrape_loop;
 pub mod sink;

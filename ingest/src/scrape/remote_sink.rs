@@ -1,0 +1,141 @@
+//! The scraper's sink when it runs apart from the store (`tianshu scrape`): each scrape
+//! becomes one remote-write request in the disk-backed queue, which delivers it to the
+//! ingest URL. A scrape counts as stored once it is queued on disk: the queue, not the
+//! scrape loop, owns retries.
+
+use tianshu_tsdb::{AppendReport, MetricMetadata, SeriesSamples};
+
+use super::sink::Sink;
+use crate::proto::{self, MetricType, WriteRequest};
+use crate::remote_queue::RemoteWriteQueue;
+
+pub struct RemoteWriteSink {
+    queue: RemoteWriteQueue,
+}
+
+impl RemoteWriteSink {
+    pub fn new(queue: RemoteWriteQueue) -> Self {
+        RemoteWriteSink { queue }
+    }
+
+    pub fn queue(&self) -> &RemoteWriteQueue {
+        &self.queue
+    }
+}
+
+impl Sink for RemoteWriteSink {
+    fn append(&self, batch: &[SeriesSamples]) -> Result<AppendReport, String> {
+        let req = write_request(batch);
+        self.queue.push(&req).map_err(|e| e.to_string())?;
+        Ok(AppendReport {
+            appended: batch.iter().map(|s| s.samples.len() as u64).sum(),
+            ..AppendReport::default()
+        })
+    }
+
+    fn set_metadata(&self, md: Vec<MetricMetadata>) -> Result<(), String> {
+        if md.is_empty() {
+            return Ok(());
+        }
+        let req = WriteRequest {
+            metadata: md.into_iter().map(metadata).collect(),
+            ..WriteRequest::default()
+        };
+        self.queue.push(&req).map_err(|e| e.to_string())
+    }
+}
+
+fn write_request(batch: &[SeriesSamples]) -> WriteRequest {
+    WriteRequest {
+        timeseries: batch
+            .iter()
+            .filter(|s| !s.samples.is_empty())
+            .map(|s| proto::TimeSeries {
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|l| proto::Label::new(&*l.name, &*l.value))
+                    .collect(),
+                samples: s
+                    .samples
+                    .iter()
+                    .map(|x| proto::Sample {
+                        value: x.v,
+                        timestamp: x.t,
+                    })
+                    .collect(),
+                ..proto::TimeSeries::default()
+            })
+            .collect(),
+        ..WriteRequest::default()
+    }
+}
+
+fn metadata(m: MetricMetadata) -> proto::MetricMetadata {
+    let kind = match m.kind.as_str() {
+        "counter" => MetricType::Counter,
+        "gauge" => MetricType::Gauge,
+        "histogram" => MetricType::Histogram,
+        "gaugehistogram" => MetricType::Gaugehistogram,
+        "summary" => MetricType::Summary,
+        "info" => MetricType::Info,
+        "stateset" => MetricType::Stateset,
+        _ => MetricType::Unknown,
+    };
+    proto::MetricMetadata {
+        r#type: kind as i32,
+        metric_family_name: m.metric_family,
+        help: m.help,
+        unit: m.unit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tianshu_tsdb::{Labels, Sample};
+
+    use super::*;
+
+    #[test]
+    fn a_scrape_becomes_one_request_with_its_series_and_samples() {
+        let batch = vec![
+            SeriesSamples {
+                labels: Labels::from_pairs([("__name__", "up"), ("job", "node")]),
+                samples: vec![Sample::new(1000, 1.0)],
+            },
+            SeriesSamples {
+                labels: Labels::from_pairs([("__name__", "empty")]),
+                samples: vec![],
+            },
+        ];
+        let req = write_request(&batch);
+        assert_eq!(req.timeseries.len(), 1);
+        let ts = &req.timeseries[0];
+        let labels: Vec<(&str, &str)> = ts
+            .labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
+        assert_eq!(labels, [("__name__", "up"), ("job", "node")]);
+        assert_eq!((ts.samples[0].timestamp, ts.samples[0].value), (1000, 1.0));
+    }
+
+    #[test]
+    fn metadata_types_map_to_the_protocol_enum() {
+        let m = metadata(MetricMetadata {
+            metric_family: "http_requests".into(),
+            kind: "counter".into(),
+            help: "Requests.".into(),
+            unit: String::new(),
+        });
+        assert_eq!(m.r#type, MetricType::Counter as i32);
+        assert_eq!(m.metric_family_name, "http_requests");
+        let unknown = metadata(MetricMetadata {
+            metric_family: "x".into(),
+            kind: "whatever".into(),
+            help: String::new(),
+            unit: String::new(),
+        });
+        assert_eq!(unknown.r#type, MetricType::Unknown as i32);
+    }
+}
