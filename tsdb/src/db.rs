@@ -1,14 +1,17 @@
 //! The database facade: opening (blocks, WAL replay), appending, and reading.
 //!
 //! ## Storage
-//! Recent samples live in the head (memory, made durable by the WAL); older ones in
-//! immutable blocks under the data directory, cut from the head in the background
-//! (`compact.rs`). Queries read both and merge per series (`querier.rs`). Samples older
+//! Recent samples live in the head (memory, made durable by the WAL), whose full chunks are
+//! written to `chunks_head/` in the background and read back through memory maps
+//! (`head_chunks`); the WAL is then truncated to what the head still holds only in memory
+//! ([`Db::truncate_wal`]). Older samples live in immutable blocks under the data
+//! directory, cut from the head in the background (`compact.rs`). Queries read both and merge per series (`querier.rs`). Samples older
 //! than the end of the newest block are out of bounds: that range is closed.
 //!
 //! ## Opening
 //! Blocks are opened first (`blocks.rs`: unfinished ones removed, corrupt ones moved
-//! aside), then the WAL is replayed: its newest checkpoint, then the segments after it.
+//! aside), then the head is rebuilt: the series of the WAL's newest checkpoint, the chunks
+//! of `chunks_head/`, then the checkpoint and the segments after it (`replay.rs`).
 //! Samples the blocks already hold are skipped, which covers a crash between writing a
 //! block and checkpointing the WAL.
 //!

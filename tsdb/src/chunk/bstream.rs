@@ -42,6 +42,10 @@ impl BitWriter {
         self.bytes.shrink_to_fit();
     }
 
+    pub(crate) fn reserve_exact(&mut self, additional: usize) {
+        self.bytes.reserve_exact(additional);
+    }
+
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.bytes
     }

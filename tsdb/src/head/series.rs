@@ -79,6 +79,12 @@ pub(crate) struct PendingChunk {
     pub(crate) data: Box<[u8]>,
 }
 
+/// Most bytes one sample adds to a chunk (the 64-bit timestamp escape and a full XOR code).
+const OPEN_CHUNK_MAX_SAMPLE_BYTES: usize = 19;
+/// Bytes the open chunk's buffer grows by: about 25 samples at second resolution, so a
+/// 240-sample chunk reallocates about ten times.
+const OPEN_CHUNK_GROWTH_BYTES: usize = 64;
+
 /// "No WAL segment needed" in the WAL marks below.
 pub(crate) const NO_WAL_SEGMENT: u32 = u32::MAX;
 
@@ -163,6 +169,11 @@ impl SeriesData {
         if self.open.num_samples() == 0 {
             self.open_min_t = t;
             self.open_wal_segment = wal_segment;
+        }
+        // A sample takes at most 19 bytes (68 + 76 bits); grow the open chunk's buffer by
+        // small steps rather than by doubling, which would leave a third of it unused.
+        if self.open.capacity_bytes() - self.open.size_bytes() < OPEN_CHUNK_MAX_SAMPLE_BYTES {
+            self.open.reserve_exact(OPEN_CHUNK_GROWTH_BYTES);
         }
         self.open.append(t, v);
         self.last_t = t;
