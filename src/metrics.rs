@@ -96,7 +96,7 @@ impl std::fmt::Debug for DbCollector {
 impl Collector for DbCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = self.0.stats();
-        let gauges: [(&str, &str, i64); 4] = [
+        let gauges: [(&str, &str, i64); 6] = [
             (
                 "tianshu_tsdb_blocks_loaded",
                 "Persisted blocks being served",
@@ -116,6 +116,16 @@ impl Collector for DbCollector {
                 "tianshu_tsdb_wal_size_bytes",
                 "Bytes in WAL segment files",
                 s.wal_bytes as i64,
+            ),
+            (
+                "tianshu_tsdb_head_chunk_segments",
+                "Chunk-head segment files holding the head's full chunks",
+                s.head_chunk_segments as i64,
+            ),
+            (
+                "tianshu_tsdb_head_chunk_segments_size_bytes",
+                "Bytes in use in chunk-head segment files",
+                s.head_chunk_segment_bytes as i64,
             ),
         ];
         for (name, help, v) in gauges {
