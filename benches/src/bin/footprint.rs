@@ -4,7 +4,12 @@
 //! Writes `--series` workload series × `--duration-secs` seconds at 1 s into a fresh
 //! database, in batches of `--batch-secs` seconds per series, then reports the process's
 //! RSS growth per series beside the head's own itemised estimate ([`HeadFootprint`]).
-//! Then drops the database, opens it again and times `Db::open`, which replays the WAL.
+//! Full chunks go to chunk-head segments as they close (the database's background writer);
+//! after writing, the bench writes what is left and truncates the WAL as the periodic
+//! truncation would, and reports the process's anonymous RSS beside the total (file pages
+//! of the mapped chunks are page cache, counted in `VmRSS` only once touched).
+//! Then drops the database, opens it again and times `Db::open`, which loads the chunk-head
+//! segments and replays the WAL after the head's watermark.
 //! `--keep` leaves the directory in place and `--reopen DIR` only times the replay of
 //! an existing directory, in a fresh process (for `perf record`). See `benches/README.md`.
 
@@ -100,9 +105,26 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     write(&db, &w, &labels, args)?;
     let write_secs = started.elapsed().as_secs_f64();
+    let flushed = db.flush_head_chunks()?;
+    let wal_before = db.stats().wal_bytes;
+    let t = Instant::now();
+    let watermark = db.truncate_wal()?;
+    println!(
+        "chunks written after the load: {flushed}; WAL truncated below segment {watermark} in {:.2} s: {} -> {} bytes",
+        t.elapsed().as_secs_f64(),
+        wal_before,
+        db.stats().wal_bytes
+    );
     let rss_after = settled_rss(args.settle_secs)?;
     let fp = db.head_footprint();
-    let wal_bytes = db.stats().wal_bytes;
+    let stats = db.stats();
+    let wal_bytes = stats.wal_bytes;
+    println!(
+        "chunk-head segments: {} files, {} bytes; {} chunks mmapped",
+        stats.head_chunk_segments, stats.head_chunk_segment_bytes, fp.mmapped_chunks
+    );
+    let (anon, file) = rss_split_kib()?;
+    println!("rss after: anon {anon} KiB, file {file} KiB");
     println!(
         "write: {:.1} s, {:.2} M samples/s",
         write_secs,
@@ -110,9 +132,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     report_memory(n, rss_before, rss_after, &fp);
     println!(
-        "wal: {} bytes, {:.2} B/sample",
+        "wal after truncation: {} bytes, {:.2} B/sample written",
         wal_bytes,
-        wal_bytes as f64 / fp.chunk_samples.max(1) as f64
+        wal_bytes as f64 / w.total_samples().max(1) as f64
     );
     drop(db);
     drop(labels);
@@ -194,20 +216,20 @@ fn report_memory(n: usize, before_kib: u64, after_kib: u64, fp: &HeadFootprint) 
     let per = |b: u64| b as f64 / n.max(1) as f64;
     let grown = after_kib.saturating_sub(before_kib) * 1024;
     println!(
-        "rss: before {} KiB, after {} KiB, grown {} B/series ({:.0} B/sample in head)",
+        "rss: before {} KiB, after {} KiB, grown {} B/series",
         before_kib,
         after_kib,
         per(grown) as u64,
-        grown as f64 / fp.chunk_samples.max(1) as f64
     );
     println!(
-        "head estimate: {:.0} B/series = chunks {:.0} (encoded {:.0}, {:.2} B/sample, {} chunks) \
+        "head estimate: {:.0} B/series = chunks in memory {:.0} (encoded {:.0}, {:.2} B/sample, {} chunks, {} of them mmapped) \
          + chunk lists {:.0} + series structs {:.0} + symbols {:.0} + postings {:.0} + ooo {:.0}",
         per(fp.total_bytes()),
         per(fp.chunk_capacity_bytes),
         per(fp.chunk_bytes),
         fp.chunk_bytes as f64 / fp.chunk_samples.max(1) as f64,
         fp.chunks,
+        fp.mmapped_chunks,
         per(fp.chunk_list_bytes),
         per(fp.series_struct_bytes),
         per(fp.symbol_bytes),
@@ -219,18 +241,21 @@ fn report_memory(n: usize, before_kib: u64, after_kib: u64, fp: &HeadFootprint) 
 /// Opens `dir`, which replays its WAL, and reports how long that took.
 fn reopen(dir: &Path, rss_before_kib: u64) -> Result<(), Box<dyn std::error::Error>> {
     let wal_bytes = dir_bytes(&dir.join("wal"))?;
+    let chunk_bytes = dir_bytes(&dir.join("chunks_head"))?;
     let started = Instant::now();
     let db = Db::open(dir, options())?;
     let secs = started.elapsed().as_secs_f64();
     let fp = db.head_footprint();
     let rss = vsz_rss_kib()?.1;
+    let (anon, file) = rss_split_kib()?;
     println!(
-        "replay: {:.2} s for {} samples of {} series ({:.2} M samples/s, {:.0} MB/s of WAL {} bytes), rss {} -> {} KiB",
+        "replay: {:.2} s for {} series: {} chunks from {} bytes of chunk-head segments, \
+         {} samples in open chunks from {} bytes of WAL; rss {} -> {} KiB (anon {anon}, file {file})",
         secs,
-        fp.chunk_samples,
         fp.series,
-        fp.chunk_samples as f64 / secs / 1e6,
-        wal_bytes as f64 / secs / 1e6,
+        fp.mmapped_chunks,
+        chunk_bytes,
+        fp.chunk_samples,
         wal_bytes,
         rss_before_kib,
         rss
@@ -255,6 +280,19 @@ fn dir_bytes(dir: &Path) -> std::io::Result<u64> {
 fn settled_rss(settle_secs: u64) -> std::io::Result<u64> {
     std::thread::sleep(Duration::from_secs(settle_secs));
     Ok(vsz_rss_kib()?.1)
+}
+
+/// `RssAnon` and `RssFile` of this process, in KiB: heap versus mapped file pages.
+fn rss_split_kib() -> std::io::Result<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("RssAnon:"), field("RssFile:")))
 }
 
 /// `VmSize` and `VmRSS` of this process, in KiB.
