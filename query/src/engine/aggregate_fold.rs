@@ -138,6 +138,7 @@ impl Walk<'_> {
     #[inline(always)]
     fn run(&mut self, add_one: impl Fn(&mut Group, usize, f64)) {
         let (g, lo, block) = (self.g, self.lo, self.block);
+        let block_start = g.ts(lo);
         let block_end = g.ts(self.hi - 1);
         for (si, s) in self.input.iter().enumerate() {
             let gid = self.series_group[si];
@@ -145,13 +146,28 @@ impl Walk<'_> {
             let mut k = self.cursor[si];
             let mut any = false;
             let base = gid * block;
+            // A step cursor instead of a division per point: points come sorted by time,
+            // so the step only moves forward. `ts` is always `g.ts(step)`.
+            let (mut step, mut ts) = (lo, block_start);
             while k < pts.len() && pts[k].t <= block_end {
                 let p = pts[k];
                 k += 1;
-                let Some(step) = g.index_of(p.t) else {
+                if p.t < ts {
+                    // Before the block, or out of order: resolve it the slow way.
+                    match g.index_of(p.t) {
+                        Some(i) if i >= lo => {
+                            self.add_at(&add_one, gid, si, i, p.v);
+                            any = true;
+                        }
+                        _ => {}
+                    }
                     continue;
-                };
-                if step < lo {
+                }
+                while ts < p.t {
+                    step += 1;
+                    ts += g.step;
+                }
+                if ts != p.t {
                     continue;
                 }
                 if step < self.first[gid].0 {
@@ -165,5 +181,21 @@ impl Walk<'_> {
             }
             self.cursor[si] = k;
         }
+    }
+
+    /// Adds one value of series `si` at `step` (inside the block) to group `gid`.
+    #[inline(never)]
+    fn add_at(
+        &mut self,
+        add_one: &impl Fn(&mut Group, usize, f64),
+        gid: usize,
+        si: usize,
+        step: usize,
+        v: f64,
+    ) {
+        if step < self.first[gid].0 {
+            self.first[gid] = (step, si);
+        }
+        add_one(&mut self.acc[gid * self.block + (step - self.lo)], si, v);
     }
 }

@@ -271,11 +271,9 @@ impl<'a> Evaluator<'a> {
         let mut series = Vec::with_capacity(selected.len());
         for s in selected {
             self.check_deadline()?;
-            let points: Vec<Sample> = s
-                .samples
-                .into_iter()
-                .filter(|p| !is_stale_nan(p.v))
-                .collect();
+            // In place: the selected samples are ours, and most series have no marker.
+            let mut points = s.samples;
+            points.retain(|p| !is_stale_nan(p.v));
             self.add_samples(points.len())?;
             series.push(GSeries {
                 labels: s.labels,

@@ -12,6 +12,11 @@ use super::par;
 use super::value::{GSeries, Grid};
 use crate::error::QueryError;
 
+/// An instant selector at one time first reads this fraction of the lookback: 75 s of
+/// the default 5 minutes, longer than common scrape intervals, so that one or two
+/// chunks a series are decoded instead of all the lookback's.
+const NEAR_FRACTION: i64 = 4;
+
 pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
     match o {
         None => 0,
@@ -81,12 +86,51 @@ impl Evaluator<'_> {
         self.check_deadline()?;
         let sets = matcher_sets(vs)?;
         self.count_against_series_limit(&sets, mint, maxt)?;
+        self.select_sets(&sets, mint, maxt)
+    }
+
+    /// What an instant selector at the single time `t` needs: the series matching `vs`
+    /// with samples in `(t - lookback, t]`, of which only each series' newest sample
+    /// counts. Decoding the whole lookback (5 minutes: several chunks a series) to keep
+    /// one sample is most of an instant query's cost, so the near end
+    /// `(t - lookback / NEAR_FRACTION, t]` is read first. Its answer is the whole
+    /// answer when the index counts no more series with data in the full lookback than
+    /// it holds: every series found has its newest sample in the near part, and no
+    /// series has data only further back. Otherwise, and for sources that cannot count,
+    /// the full lookback is read as before.
+    pub(crate) fn select_newest(
+        &mut self,
+        vs: &VectorSelector,
+        t: i64,
+        lookback: i64,
+    ) -> Result<Vec<Series>, QueryError> {
+        let full_min = t.saturating_sub(lookback).saturating_add(1);
+        let near_min = t.saturating_sub(lookback / NEAR_FRACTION).saturating_add(1);
+        self.check_deadline()?;
+        let sets = matcher_sets(vs)?;
+        self.count_against_series_limit(&sets, full_min, t)?;
+        // With `or` alternatives the per-set counts may overlap: no cheap exact total.
+        if lookback / NEAR_FRACTION > 0 && near_min > full_min && sets.len() == 1 {
+            let near = self.q.select(&sets[0], near_min, t)?;
+            if self.q.count_series(&sets[0], full_min, t)? == Some(near.len()) {
+                return Ok(near);
+            }
+        }
+        self.select_sets(&sets, full_min, t)
+    }
+
+    fn select_sets(
+        &mut self,
+        sets: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, QueryError> {
         if sets.len() == 1 {
             return self.q.select(&sets[0], mint, maxt);
         }
         let mut seen: HashSet<Labels> = HashSet::new();
         let mut out = Vec::new();
-        for set in &sets {
+        for set in sets {
             for s in self.q.select(set, mint, maxt)? {
                 if seen.insert(s.labels.clone()) {
                     out.push(s);
@@ -135,7 +179,11 @@ impl Evaluator<'_> {
             Some(a) => (a.saturating_sub(offset), a.saturating_sub(offset)),
             None => (g.start.saturating_sub(offset), g.end.saturating_sub(offset)),
         };
-        let mut selected = self.select(vs, lo.saturating_sub(lookback).saturating_add(1), hi)?;
+        let mut selected = if lo == hi {
+            self.select_newest(vs, hi, lookback)?
+        } else {
+            self.select(vs, lo.saturating_sub(lookback).saturating_add(1), hi)?
+        };
         let n = g.len();
         let stop = self.stop();
         let work = selected.len().saturating_mul(n)
@@ -200,8 +248,13 @@ fn instant_points(
     // Every step can have a value; a sample stays visible for the lookback.
     let mut points = Vec::with_capacity(n);
     let mut idx = 0;
+    // Step times by addition rather than `g.ts(i)`'s checked multiply per step; the grid
+    // stays within `[start, end]`, so only the offset can saturate.
+    let mut ts = g.start;
     for i in 0..n {
-        let ts = g.ts(i);
+        if i > 0 {
+            ts += g.step;
+        }
         let eff = ts.saturating_sub(offset);
         while idx < samples.len() && samples[idx].t <= eff {
             idx += 1;
@@ -212,3 +265,7 @@ fn instant_points(
     }
     points
 }
+
+#[cfg(test)]
+#[path = "selector_tests.rs"]
+mod tests;

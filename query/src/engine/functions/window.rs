@@ -56,9 +56,8 @@ impl Cursor {
     }
 }
 
-/// The bounds of step `i`'s window.
-fn win_at(input: &RangeInput, g: &Grid, i: usize) -> Win {
-    let ts = g.ts(i);
+/// The bounds of the window evaluated at step time `ts`.
+fn win_at(input: &RangeInput, ts: i64) -> Win {
     let eff = input.eff(ts);
     Win {
         start: eff.saturating_sub(input.range),
@@ -66,6 +65,18 @@ fn win_at(input: &RangeInput, g: &Grid, i: usize) -> Win {
         range_ms: input.range,
         ts,
     }
+}
+
+/// The grid's step times, by addition: every one lies in `[start, end]`, so none
+/// overflows, and a step costs an add instead of `Grid::ts`'s checked multiply.
+fn steps(g: &Grid) -> impl Iterator<Item = i64> {
+    let (start, step) = (g.start, g.step);
+    (0..g.len()).scan(start, move |ts, i| {
+        if i > 0 {
+            *ts += step;
+        }
+        Some(*ts)
+    })
 }
 
 /// Runs `per_series` over every input series, on several threads when the node is large,
@@ -107,12 +118,11 @@ pub(crate) fn apply(
     stop: &par::Stop,
     f: &WindowFn<'_>,
 ) -> Result<Vec<GSeries>, QueryError> {
-    let n = g.len();
     each_series(input, g, stop, |s| {
         let mut points = Vec::new();
         let mut cur = Cursor::new();
-        for i in 0..n {
-            let win = win_at(input, g, i);
+        for (i, ts) in steps(g).enumerate() {
+            let win = win_at(input, ts);
             let (lo, hi) = cur.seek(&s.points, win.start, win.end);
             if let Some(v) = f(&s.points[lo..hi], &win, i) {
                 points.push(Sample::new(win.ts, v));
@@ -146,8 +156,8 @@ pub(crate) fn apply_rate(
         let mut cur = Cursor::new();
         // First reset after the window's first sample.
         let mut r = 0;
-        for i in 0..n {
-            let win = win_at(input, g, i);
+        for ts in steps(g) {
+            let win = win_at(input, ts);
             let (lo, hi) = cur.seek(pts, win.start, win.end);
             if hi - lo < 2 {
                 continue;
