@@ -1,7 +1,10 @@
 //! Builds the front end (`web/`) with npm into `OUT_DIR/dist`, which `src/assets.rs`
 //! embeds. Runs only when a file under `web/` that the build reads has changed, so that
-//! incremental Rust builds do not pay for npm. `npm ci` runs only when `node_modules` is
-//! missing or older than `package-lock.json`.
+//! incremental Rust builds do not pay for npm. The install runs only when `node_modules`
+//! is missing or older than `package-lock.json`, as `npm install --no-save`: it installs
+//! the locked versions like `npm ci`, but accepts a lock file that records only the
+//! platform packages (rollup's, esbuild's) of the machine that wrote it, which `npm ci`
+//! refuses, and it leaves `package-lock.json` untouched.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,7 +34,11 @@ fn main() {
         ));
     }
     if needs_install(&web) {
-        run(&npm, &["ci", "--no-audit", "--no-fund"], &web);
+        run(
+            &npm,
+            &["install", "--no-save", "--no-audit", "--no-fund"],
+            &web,
+        );
     }
     let out_arg = out.display().to_string();
     run(

@@ -93,7 +93,7 @@ fn dashboards_in_headless_chromium() {
     );
     assert!(
         web_dir().join("node_modules/playwright-core").is_dir(),
-        "heatmap-ui/web/node_modules is missing: building tianshu runs `npm ci` there"
+        "heatmap-ui/web/node_modules is missing: building tianshu runs `npm install` there"
     );
     let dash_dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dash_dir.path().join("e2e.json"), DASHBOARD).expect("write dashboard");
