@@ -97,6 +97,16 @@ pub struct Args {
     #[arg(long = "query.max-series", default_value_t = 0, value_name = "N")]
     pub query_max_series: usize,
 
+    /// Prometheus configuration file (`global`, `scrape_configs`): the targets Tianshu
+    /// scrapes itself. Re-read on SIGHUP and, with `--web.enable-lifecycle`, on
+    /// `POST /-/reload`; an invalid file is refused and the running one stays.
+    #[arg(long = "config", visible_alias = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Serve `POST /-/reload` (and `PUT`), as Prometheus's flag of the same name.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+
     /// Directory of dashboard files (`<id>.json`, schema in `heatmap-ui/README.md`);
     /// dashboards edited in the UI are saved there. Without it the UI shows the built-in
     /// dashboards read-only.
@@ -160,6 +170,13 @@ impl Args {
             ),
             ("query.max-series", self.query_max_series.to_string()),
             ("web.enable-admin-api", self.enable_admin_api.to_string()),
+            (
+                "config",
+                self.config_file
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+            ),
+            ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
             (
                 "dashboards-dir",
                 self.dashboards_dir

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use prometheus_client::registry::Registry;
+use tianshu_ingest::scrape::{DbSink, ScrapeApi, ScrapeManager};
 use tianshu_ingest::{IngestConfig, IngestMetrics, IngestState, NameValidation};
 use tianshu_query::http::{ActiveQueryLog, ApiState, BuildInfo};
 use tianshu_query::{Engine, EngineOptions};
@@ -28,6 +29,8 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error("startup task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("{0}")]
+    Config(#[from] tianshu_ingest::scrape::ReloadError),
 }
 
 pub async fn run(args: Args) -> Result<(), ServerError> {
@@ -52,6 +55,18 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
     registry.register_collector(Box::new(ProcessCollector::new()));
 
     let app = build_router(&args, db.clone(), &mut registry);
+    let scrape = start_scraping(&args, db.clone())?;
+    // Middleware runs only for matched routes: `/-/reload` needs one for the scrape API
+    // to answer it (the API serves the other scrape paths over the query router's).
+    let app = app
+        .route(
+            "/-/reload",
+            axum::routing::any(|| async { axum::http::StatusCode::NOT_FOUND }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            ScrapeApi::new(scrape.clone(), args.enable_lifecycle),
+            tianshu_ingest::scrape::api::serve,
+        ));
     let registry = Arc::new(registry);
     crate::self_scrape::spawn(
         registry.clone(),
@@ -80,9 +95,35 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(ServerError::Serve)?;
+    scrape.stop();
     tracing::info!("shut down; WAL closed");
     drop(db);
     Ok(())
+}
+
+/// Loads `--config` and starts its scrape jobs, writing into `db`; SIGHUP reloads the file.
+fn start_scraping(args: &Args, db: Arc<Db>) -> Result<ScrapeManager, ServerError> {
+    let manager = ScrapeManager::start(Arc::new(DbSink(db)), args.config_file.clone())?;
+    #[cfg(unix)]
+    {
+        let m = manager.clone();
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        let m = m.clone();
+                        match tokio::task::spawn_blocking(move || m.reload()).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => tracing::error!(error = %e, "Error reloading config"),
+                            Err(e) => tracing::error!(error = %e, "Error reloading config"),
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::error!(error = %e, "cannot listen for SIGHUP"),
+        }
+    }
+    Ok(manager)
 }
 
 /// The routers of every protocol, merged. Each crate owns its router; this is only wiring.
