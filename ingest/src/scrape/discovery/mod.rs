@@ -57,11 +57,8 @@ pub fn providers(cfg: &ScrapeConfig) -> Vec<Box<dyn Provider>> {
     for fsd in &cfg.file_sd_configs {
         out.push(Box::new(FileProvider::new(fsd)));
     }
-    if !cfg.kubernetes_sd_configs.is_empty() {
-        tracing::warn!(
-            job = %cfg.job_name,
-            "kubernetes_sd_configs are not run yet; the job finds no targets through them"
-        );
+    for ksd in &cfg.kubernetes_sd_configs {
+        out.push(Box::new(kubernetes::KubernetesProvider::new(ksd)));
     }
     out
 }
