@@ -46,10 +46,14 @@ pub const MAX_SEGMENT_BYTES: u64 = 512 << 20;
 /// the file), so that a huge block cannot make the writer's memory grow without limit;
 /// past it, new columns are simply not shared. 10 k series × 6 h need 240 k.
 const MAX_SHARED_COLUMNS: usize = 2 << 20;
-/// Inline decimal value columns a chunk's values are tried against as a relative
-/// section: the most recent ones of the segment. A classic histogram's buckets are
-/// written one after the other, so its upper buckets find `+Inf` among the last few.
-const RELATIVE_CANDIDATES: usize = 4;
+/// Inline decimal value columns remembered as bases for relative value sections: the most
+/// recent ones of the segment. A classic histogram's buckets are written one after the
+/// other, so its upper buckets find `+Inf` a few series back, i.e. a few series' chunk
+/// counts back: 256 covers 5 series of 48 chunks (a 24 h block of 30 min chunks), at
+/// 1800 samples about 4 MB.
+const RELATIVE_REMEMBERED: usize = 256;
+/// Of those, at most this many (the newest with the same timestamp column) are tried.
+const RELATIVE_TRIED: usize = 4;
 
 /// Segment file name for segment number `seq` (1-based).
 pub(crate) fn segment_name(seq: u32) -> String {
@@ -99,6 +103,8 @@ pub(crate) struct ChunksWriter {
 struct RecentDecimal {
     /// Offset of its record in the segment.
     record: u64,
+    /// Key of its chunk's timestamp column: only chunks of the same scrapes are tried.
+    ts_key: u64,
     scale: u8,
     ints: Vec<i64>,
 }
@@ -247,7 +253,7 @@ impl ChunksWriter {
             .map(|o| self.pos - o);
         let relative = match values_back {
             Some(_) => None,
-            None => self.best_relative(samples, parts.values.len()),
+            None => self.best_relative(samples, ts_key, parts.values.len()),
         };
         let values = match (values_back, &relative) {
             (Some(b), _) => ValuesIn::Shared(b),
@@ -280,11 +286,12 @@ impl ChunksWriter {
         if values_back.is_none() && relative.is_none() {
             self.remember(false, values_key, offset, at, &parts);
             if let Some((scale, ints)) = parts.decimal {
-                if self.recent.len() == RELATIVE_CANDIDATES {
+                if self.recent.len() == RELATIVE_REMEMBERED {
                     self.recent.pop_front();
                 }
                 self.recent.push_back(RecentDecimal {
                     record: offset,
+                    ts_key,
                     scale,
                     ints,
                 });
@@ -373,10 +380,16 @@ impl ChunksWriter {
 
     /// The smallest relative value section for `samples` against a recent decimal column,
     /// with its back reference, if smaller than `inline_len`.
-    fn best_relative(&self, samples: &[Sample], inline_len: usize) -> Option<(u64, Vec<u8>)> {
+    fn best_relative(
+        &self,
+        samples: &[Sample],
+        ts_key: u64,
+        inline_len: usize,
+    ) -> Option<(u64, Vec<u8>)> {
         let mut best: Option<(u64, Vec<u8>)> = None;
         let mut best_len = inline_len;
-        for c in self.recent.iter().rev() {
+        let same_scrapes = self.recent.iter().rev().filter(|c| c.ts_key == ts_key);
+        for c in same_scrapes.take(RELATIVE_TRIED) {
             let Some(body) = packed::encode_relative(samples, c.scale, &c.ints) else {
                 continue;
             };

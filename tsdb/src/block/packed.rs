@@ -16,7 +16,9 @@
 //! timestamps, and a classic histogram's `_count` equals its `+Inf` bucket (often several
 //! upper buckets too). So either column may instead refer to the same column of an earlier
 //! record of the segment. The block writer aligns chunk boundaries so that such columns
-//! coincide.
+//! coincide. Upper buckets that trail `+Inf` by a few slow requests are written relative
+//! to it: only their difference from an earlier decimal column (value kind 3), which the
+//! writer tries against the last few inline decimal columns of the segment.
 //!
 //! Measured by `tests/block_size.rs` (`BLOCK_SIZE_TARGETS=8 BLOCK_SIZE_HOURS=2 cargo test
 //! -p tianshu-tsdb --test block_size -- --nocapture`), whole block bytes per sample:
@@ -59,7 +61,7 @@
 //!
 //! | field      | encoding | meaning                                                     |
 //! |------------|----------|-------------------------------------------------------------|
-//! | kind       | u8       | 0 decimal, 1 float bits, 2 shared                           |
+//! | kind       | u8       | 0 decimal, 1 float bits, 2 shared, 3 relative               |
 //! | — kind 0   |          | `v_i = m_i / 10^scale`, IEEE-754 division                   |
 //! | scale      | u8       | 0..=[`MAX_SCALE`]                                           |
 //! | exceptions | uvarint  | count e, then e × (uvarint gap, u64 big-endian raw bits);   |
@@ -69,6 +71,15 @@
 //! | integers   | int seq  | the n integers `m_i`                                        |
 //! | — kind 2   |          |                                                             |
 //! | back       | uvarint  | as for timestamps, for an inline (kind 0 or 1) value section|
+//! | — kind 3   |          | `v_i = (b_i + m_i) / 10^scale` (wrapping addition)          |
+//! | back       | uvarint  | as for kind 2, to a record with an inline decimal (kind 0)  |
+//! |            |          | value section: its scale and integers `b_i` (before its own |
+//! |            |          | exceptions) are the base                                    |
+//! | exceptions | uvarint  | as for kind 0                                               |
+//! | integers   | int seq  | the n integers `m_i`                                        |
+//!
+//! Kind 3 came after the first blocks were written; those hold kinds 0–2 only and read as
+//! before (`tests/block_compat.rs` keeps such a block).
 //!
 //! An exception (NaN, the staleness marker, ±Inf, -0.0, a value with more digits) keeps
 //! the integer sequence going with the previous `m`, so it costs its 8 bytes and nothing
