@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use tianshu_ingest::scrape::shard::Shard;
 use tianshu_tsdb::FsyncPolicy;
 
 /// Tianshu: a Prometheus-compatible time-series database for second-level monitoring.
@@ -127,9 +128,60 @@ pub struct Args {
         long = "log.level",
         default_value = "info",
         env = "TIANSHU_LOG",
-        value_name = "FILTER"
+        value_name = "FILTER",
+        global = true
     )]
     pub log_level: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Roles run on their own, for scaling out.
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// A stateless scraper: runs the configuration's scrape jobs (or its shard of their
+    /// targets) and remote-writes the samples through a disk-backed queue. Holds no data
+    /// beyond that queue; replicas can be added, killed and replaced freely.
+    Scrape(ScrapeArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ScrapeArgs {
+    /// Prometheus configuration file (`global`, `scrape_configs`). Re-read on SIGHUP and,
+    /// with `--web.enable-lifecycle`, on `POST /-/reload`.
+    #[arg(long = "config", visible_alias = "config.file", value_name = "FILE")]
+    pub config_file: PathBuf,
+
+    /// This replica's share of the targets, `INDEX/COUNT`: N replicas started with `0/N`
+    /// … `N-1/N` split every job's targets by a hash of the target, with no coordination.
+    #[arg(long, default_value = "0/1", value_name = "I/N")]
+    pub shard: Shard,
+
+    /// Where samples go: a remote-write endpoint (Tianshu's, Prometheus's, …).
+    #[arg(long = "remote-write.url", value_name = "URL")]
+    pub remote_write_url: String,
+
+    /// Directory of the queue of samples not yet acknowledged by the receiver. Reusing it
+    /// after a crash sends what was queued.
+    #[arg(
+        long = "queue-dir",
+        default_value = "./scrape-queue",
+        value_name = "DIR"
+    )]
+    pub queue_dir: PathBuf,
+
+    /// Fsync the queue after each scrape: only power loss, not a crash, needs it.
+    #[arg(long = "queue.fsync")]
+    pub queue_fsync: bool,
+
+    /// Address for `/metrics`, `/api/v1/targets`, `/-/reload`, `/-/healthy`.
+    #[arg(long, default_value = "127.0.0.1:9091", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// Serve `POST /-/reload` (and `PUT`), as Prometheus's flag of the same name.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
 }
 
 impl Args {
@@ -262,6 +314,46 @@ pub fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scrape_subcommand_takes_its_own_flags_and_the_global_log_level() {
+        let a = Args::try_parse_from([
+            "tianshu",
+            "scrape",
+            "--config",
+            "p.yml",
+            "--shard",
+            "1/3",
+            "--remote-write.url",
+            "http://ingest:9090/api/v1/write",
+            "--log.level",
+            "debug",
+        ])
+        .unwrap();
+        assert_eq!(a.log_level, "debug");
+        let Some(Command::Scrape(s)) = a.command else {
+            panic!("no scrape subcommand parsed");
+        };
+        assert_eq!(s.shard, Shard::new(1, 3).unwrap());
+        assert_eq!(s.config_file, PathBuf::from("p.yml"));
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9091");
+        assert!(!s.queue_fsync);
+        // The receiver and the configuration are required; a bad shard is refused.
+        assert!(Args::try_parse_from(["tianshu", "scrape", "--config", "p.yml"]).is_err());
+        assert!(Args::try_parse_from([
+            "tianshu",
+            "scrape",
+            "--config",
+            "p.yml",
+            "--remote-write.url",
+            "http://x/api/v1/write",
+            "--shard",
+            "3/3"
+        ])
+        .is_err());
+        // Without a subcommand, the single-node server.
+        assert!(Args::try_parse_from(["tianshu"]).unwrap().command.is_none());
+    }
 
     #[test]
     fn durations_parse_like_prometheus() {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod metrics;
+mod scrape_cmd;
 mod self_scrape;
 mod server;
 
@@ -37,7 +38,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::run(args)) {
+    let res = match args.command.clone() {
+        Some(cli::Command::Scrape(scrape)) => runtime.block_on(scrape_cmd::run(scrape)),
+        None => runtime.block_on(server::run(args)),
+    };
+    match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "tianshu stopped");

@@ -31,6 +31,8 @@ pub enum ServerError {
     Join(#[from] tokio::task::JoinError),
     #[error("{0}")]
     Config(#[from] tianshu_ingest::scrape::ReloadError),
+    #[error("cannot open the remote-write queue: {0}")]
+    Queue(#[from] tianshu_ingest::remote_queue::QueueError),
 }
 
 pub async fn run(args: Args) -> Result<(), ServerError> {
@@ -104,6 +106,12 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
 /// Loads `--config` and starts its scrape jobs, writing into `db`; SIGHUP reloads the file.
 fn start_scraping(args: &Args, db: Arc<Db>) -> Result<ScrapeManager, ServerError> {
     let manager = ScrapeManager::start(Arc::new(DbSink(db)), args.config_file.clone())?;
+    reload_on_sighup(&manager);
+    Ok(manager)
+}
+
+/// Reloads `manager`'s configuration file on every SIGHUP, as Prometheus does.
+pub(crate) fn reload_on_sighup(manager: &ScrapeManager) {
     #[cfg(unix)]
     {
         let m = manager.clone();
@@ -123,7 +131,6 @@ fn start_scraping(args: &Args, db: Arc<Db>) -> Result<ScrapeManager, ServerError
             Err(e) => tracing::error!(error = %e, "cannot listen for SIGHUP"),
         }
     }
-    Ok(manager)
 }
 
 /// The routers of every protocol, merged. Each crate owns its router; this is only wiring.
@@ -234,7 +241,7 @@ fn build_info() -> BuildInfo {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");

@@ -14,6 +14,7 @@ use std::time::SystemTime;
 use super::config::{Config, ConfigError};
 use super::pool::Pool;
 use super::scrape_loop::TargetState;
+use super::shard::Shard;
 use super::sink::Sink;
 
 /// Why a reload was refused.
@@ -48,15 +49,27 @@ struct State {
 pub struct ScrapeManager {
     sink: Arc<dyn Sink>,
     file: Option<PathBuf>,
+    /// The targets this process scrapes; the others are listed as dropped.
+    shard: Shard,
     state: Arc<Mutex<State>>,
 }
 
 impl ScrapeManager {
     /// Loads `file` (if any) and starts its jobs on the current runtime.
     pub fn start(sink: Arc<dyn Sink>, file: Option<PathBuf>) -> Result<Self, ReloadError> {
+        Self::start_sharded(sink, file, Shard::ALL)
+    }
+
+    /// As [`Self::start`], scraping only the targets `shard` owns.
+    pub fn start_sharded(
+        sink: Arc<dyn Sink>,
+        file: Option<PathBuf>,
+        shard: Shard,
+    ) -> Result<Self, ReloadError> {
         let m = ScrapeManager {
             sink,
             file,
+            shard,
             state: Arc::new(Mutex::new(State {
                 config: Config::default(),
                 pools: BTreeMap::new(),
@@ -114,7 +127,7 @@ impl ScrapeManager {
                 // Changed: the old loops end quietly as the pool is dropped.
                 drop(p);
             }
-            match Pool::start(sc.clone(), self.sink.clone()) {
+            match Pool::start(sc.clone(), self.sink.clone(), self.shard) {
                 Ok(p) => {
                     st.pools.insert(name, p);
                 }

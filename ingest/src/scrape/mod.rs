@@ -5,7 +5,8 @@
 //! loops), `manager` (the jobs of the loaded configuration, reload), `scrape_loop` (one
 //! target's timing and health), `client` (HTTP), `append` (body → samples, staleness),
 //! `report` (`up` and friends), `sink` (where samples go), `remote_sink` (a scraper's
-//! samples through the disk-backed remote-write queue), `api` (targets, metadata,
+//! samples through the disk-backed remote-write queue), `shard` (which targets a replica
+//! scrapes), `api` (targets, metadata,
 //! config and reload endpoints), `matchers` (`match_target` selectors); `parse`,
 //! `relabel*`, `duration` are the building blocks.
 
@@ -25,6 +26,7 @@ pub mod relabel_regex;
 pub mod remote_sink;
 pub mod report;
 pub mod scrape_loop;
+pub mod shard;
 pub mod sink;
 pub mod target;
 

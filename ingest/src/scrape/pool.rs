@@ -14,6 +14,7 @@ use super::client::ScrapeClient;
 use super::config::ScrapeConfig;
 use super::discovery::{self, TargetGroup};
 use super::scrape_loop::{self, LoopHandle, LoopParts, TargetState};
+use super::shard::Shard;
 use super::sink::Sink;
 use super::target::{populate, Populated, TargetSpec};
 
@@ -24,7 +25,8 @@ use super::target::{populate, Populated, TargetSpec};
 struct Targets {
     loops: HashMap<u64, LoopHandle>,
     order: Vec<u64>,
-    /// Discovered labels of the targets relabelling dropped.
+    /// Discovered labels of the targets relabelling dropped, and of those another shard
+    /// scrapes.
     dropped: Vec<BTreeMap<String, String>>,
 }
 
@@ -34,6 +36,7 @@ struct Shared {
     config: Arc<ScrapeConfig>,
     client: ScrapeClient,
     sink: Arc<dyn Sink>,
+    shard: Shard,
     targets: Mutex<Targets>,
 }
 
@@ -62,7 +65,7 @@ impl Drop for Pool {
 impl Pool {
     /// Starts discovery for `config` on the current runtime. `Err` when its HTTP client
     /// cannot be built (unreadable TLS files).
-    pub fn start(config: ScrapeConfig, sink: Arc<dyn Sink>) -> Result<Pool, String> {
+    pub fn start(config: ScrapeConfig, sink: Arc<dyn Sink>, shard: Shard) -> Result<Pool, String> {
         let client = ScrapeClient::new(&config.http)?;
         let config = Arc::new(config);
         let shared = Arc::new(Shared {
@@ -70,6 +73,7 @@ impl Pool {
             config: config.clone(),
             client,
             sink,
+            shard,
             targets: Mutex::new(Targets::default()),
         });
         let providers = discovery::providers(&config);
@@ -139,6 +143,9 @@ fn sync<'a>(shared: &Shared, groups: impl Iterator<Item = &'a TargetGroup>) {
     for g in groups {
         for t in &g.targets {
             match populate(t, &g.labels, cfg) {
+                Ok(Populated::Active(spec)) if !shared.shard.owns(spec.hash()) => {
+                    dropped.push(spec.discovered)
+                }
                 Ok(Populated::Active(spec)) => {
                     if seen.insert(spec.hash()) {
                         active.push(spec);
