@@ -21,7 +21,7 @@ use tianshu_ingest::scrape::{ScrapeApi, ScrapeManager};
 
 use crate::cli::ScrapeArgs;
 use crate::metrics::{self, HttpMetrics, ProcessCollector};
-use crate::server::{reload_on_sighup, shutdown_signal, ServerError};
+use crate::server::{bind, reload_on_sighup, serve_until_signal, ServerError};
 
 pub async fn run(args: ScrapeArgs) -> Result<(), ServerError> {
     let mut opts = QueueOptions::new(args.remote_write_url.clone());
@@ -56,22 +56,14 @@ pub async fn run(args: ScrapeArgs) -> Result<(), ServerError> {
             http_metrics,
             metrics::track_requests,
         ));
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| ServerError::Listen {
-            addr: args.listen,
-            source,
-        })?;
+    let listener = bind(args.listen).await?;
     tracing::info!(
         listen = %args.listen,
         shard = %args.shard,
         remote_write = %args.remote_write_url,
         "Tianshu scraper is ready"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServerError::Serve)?;
+    serve_until_signal(listener, app).await?;
     manager.stop();
     tracing::info!("scraper shut down; unsent samples stay queued on disk");
     Ok(())

@@ -86,21 +86,32 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
             metrics::track_requests,
         ));
 
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| ServerError::Listen {
-            addr: args.listen,
-            source,
-        })?;
+    let listener = bind(args.listen).await?;
     tracing::info!(listen = %args.listen, "Tianshu is ready");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServerError::Serve)?;
+    serve_until_signal(listener, app).await?;
     scrape.stop();
     tracing::info!("shut down; WAL closed");
     drop(db);
     Ok(())
+}
+
+pub(crate) async fn bind(
+    addr: std::net::SocketAddr,
+) -> Result<tokio::net::TcpListener, ServerError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Listen { addr, source })
+}
+
+/// Serves `app` until SIGINT or SIGTERM, letting requests in flight finish.
+pub(crate) async fn serve_until_signal(
+    listener: tokio::net::TcpListener,
+    app: Router,
+) -> Result<(), ServerError> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(ServerError::Serve)
 }
 
 /// Loads `--config` and starts its scrape jobs, writing into `db`; SIGHUP reloads the file.
@@ -241,7 +252,7 @@ fn build_info() -> BuildInfo {
     }
 }
 
-pub(crate) async fn shutdown_signal() {
+async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{api_get, now_ms, parse_sample_value, query_instant, Tianshu};
-use scrape_support::{wait_for, Exposition, ExpositionServer};
+use scrape_support::{values_by_t, wait_for, Exposition, ExpositionServer};
 use serde_json::{json, Value};
 
 const LIMIT: Duration = Duration::from_secs(90);
@@ -26,23 +26,6 @@ fn write_sd(path: &Path, groups: Value) {
 
 fn group(addr: &str, t: &str) -> Value {
     json!({"targets": [addr], "labels": {"t": t, "__metrics_path__": format!("/{t}")}})
-}
-
-fn values(base: &str, q: &str) -> Vec<(String, f64)> {
-    let data = query_instant(base, q, now_ms());
-    let mut v: Vec<(String, f64)> = data["result"]
-        .as_array()
-        .expect("vector")
-        .iter()
-        .map(|s| {
-            (
-                s["metric"]["t"].as_str().unwrap_or("").to_string(),
-                parse_sample_value(&s["value"][1]),
-            )
-        })
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
 }
 
 fn config(sd_glob: &str, extra: &str) -> String {
@@ -96,11 +79,11 @@ fn file_sd_changes_staleness_and_reloads() {
     let base = ts.url("");
 
     wait_for(LIMIT, "target a up", || {
-        (values(&base, "up") == [("a".to_string(), 1.0)]).then_some(())
+        (values_by_t(&base, "up") == [("a".to_string(), 1.0)]).then_some(())
     });
-    assert_eq!(values(&base, "demo_value"), [("a".to_string(), 7.0)]);
+    assert_eq!(values_by_t(&base, "demo_value"), [("a".to_string(), 7.0)]);
     assert_eq!(
-        values(&base, "scrape_samples_scraped"),
+        values_by_t(&base, "scrape_samples_scraped"),
         [("a".to_string(), 1.0)]
     );
 
@@ -156,8 +139,8 @@ fn file_sd_changes_staleness_and_reloads() {
     // Swap a for b in the file: b is scraped, a's series are marked stale and vanish.
     write_sd(&sd, json!([group(&addr, "b")]));
     wait_for(LIMIT, "b replacing a", || {
-        (values(&base, "up") == [("b".to_string(), 1.0)]
-            && values(&base, "demo_value") == [("b".to_string(), 7.0)])
+        (values_by_t(&base, "up") == [("b".to_string(), 1.0)]
+            && values_by_t(&base, "demo_value") == [("b".to_string(), 7.0)])
         .then_some(())
     });
 
@@ -210,7 +193,7 @@ fn file_sd_changes_staleness_and_reloads() {
         .expect("kill -HUP");
     assert!(hup.success());
     wait_for(LIMIT, "the static job after SIGHUP", || {
-        (values(&base, "up") == [("b".to_string(), 1.0), ("s".to_string(), 1.0)]).then_some(())
+        (values_by_t(&base, "up") == [("b".to_string(), 1.0), ("s".to_string(), 1.0)]).then_some(())
     });
     let pools = api_get(&base, "/api/v1/scrape_pools", &[]);
     assert_eq!(pools, json!({"scrapePools": ["files", "static"]}));
@@ -227,6 +210,6 @@ fn file_sd_changes_staleness_and_reloads() {
     let (status, body) = post(&ts.url("/-/reload"));
     assert_eq!((status, body.as_str()), (200, ""));
     wait_for(LIMIT, "the static job's series going stale", || {
-        (values(&base, "up") == [("b".to_string(), 1.0)]).then_some(())
+        (values_by_t(&base, "up") == [("b".to_string(), 1.0)]).then_some(())
     });
 }

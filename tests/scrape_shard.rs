@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::{
     api_get, free_port, now_ms, parse_sample_value, query_instant, Proc, Tianshu, TIANSHU,
 };
-use scrape_support::{wait_for, Exposition, ExpositionServer};
+use scrape_support::{values_by_t, wait_for, Exposition, ExpositionServer};
 
 const LIMIT: Duration = Duration::from_secs(90);
 const TARGETS: usize = 8;
@@ -80,24 +80,6 @@ impl Scraper {
     }
 }
 
-/// `up` of every target the store has, by `t`.
-fn up_by_target(store: &str) -> Vec<(String, f64)> {
-    let data = query_instant(store, r#"up{job="sharded"}"#, now_ms());
-    let mut v: Vec<(String, f64)> = data["result"]
-        .as_array()
-        .expect("vector")
-        .iter()
-        .map(|s| {
-            (
-                s["metric"]["t"].as_str().unwrap_or("").to_string(),
-                parse_sample_value(&s["value"][1]),
-            )
-        })
-        .collect();
-    v.sort_by(|x, y| x.0.cmp(&y.0));
-    v
-}
-
 #[test]
 fn replicas_split_targets_and_a_killed_replica_loses_nothing_it_queued() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -153,7 +135,7 @@ fn replicas_split_targets_and_a_killed_replica_loses_nothing_it_queued() {
     // Every target is scraped into the store once: one `up` series each, all 1.
     let want: Vec<(String, f64)> = all.iter().map(|t| (t.clone(), 1.0)).collect();
     wait_for(LIMIT, "every target's up in the store", || {
-        (up_by_target(&store_url) == want).then_some(())
+        (values_by_t(&store_url, r#"up{job="sharded"}"#) == want).then_some(())
     });
 
     // The store goes away; the replicas keep scraping into their queues. Then replica a

@@ -92,3 +92,22 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The instant vector `q` now, as (value of label `t`, sample value), sorted by `t`.
+pub fn values_by_t(base: &str, q: &str) -> Vec<(String, f64)> {
+    use crate::common::{now_ms, parse_sample_value, query_instant};
+    let data = query_instant(base, q, now_ms());
+    let mut v: Vec<(String, f64)> = data["result"]
+        .as_array()
+        .expect("vector")
+        .iter()
+        .map(|s| {
+            (
+                s["metric"]["t"].as_str().unwrap_or("").to_string(),
+                parse_sample_value(&s["value"][1]),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
