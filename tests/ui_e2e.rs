@@ -98,7 +98,12 @@ fn dashboards_in_headless_chromium() {
     let dash_dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dash_dir.path().join("e2e.json"), DASHBOARD).expect("write dashboard");
     let dash_arg = dash_dir.path().display().to_string();
-    let server = Arc::new(Mutex::new(Tianshu::start(&["--dashboards-dir", &dash_arg])));
+    let server = Arc::new(Mutex::new(Tianshu::start(&[
+        "--dashboards-dir",
+        &dash_arg,
+        "--self-scrape.interval",
+        "1s",
+    ])));
     let base = server.lock().expect("lock").url("");
 
     let t = now_ms();
