@@ -106,19 +106,28 @@ impl QueueLog {
         }
         segs.retain(|&s| s >= read.seg);
         let head = match segs.last() {
-            Some(&seg) => {
-                let valid = valid_length(&segment_path(dir, seg))?;
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .open(segment_path(dir, seg))?;
-                if file.metadata()?.len() != valid {
-                    tracing::warn!(segment = seg, valid, "queue segment cut at a torn record");
-                    file.set_len(valid)?;
-                    file.sync_all()?;
+            Some(&seg) => match valid_length(&segment_path(dir, seg))? {
+                // A bad header: nothing in the segment can be trusted; it starts over.
+                None => {
+                    tracing::warn!(
+                        segment = seg,
+                        "queue segment with a bad header started over"
+                    );
+                    create_segment(dir, seg)?
                 }
-                file.seek(SeekFrom::Start(valid))?;
-                (Pos { seg, off: valid }, file)
-            }
+                Some(valid) => {
+                    let mut file = OpenOptions::new()
+                        .write(true)
+                        .open(segment_path(dir, seg))?;
+                    if file.metadata()?.len() != valid {
+                        tracing::warn!(segment = seg, valid, "queue segment cut at a torn record");
+                        file.set_len(valid)?;
+                        file.sync_all()?;
+                    }
+                    file.seek(SeekFrom::Start(valid))?;
+                    (Pos { seg, off: valid }, file)
+                }
+            },
             None => create_segment(dir, read.seg)?,
         };
         read.off = read.off.max(SEGMENT_HEADER_BYTES);
@@ -295,10 +304,7 @@ fn create_segment(dir: &Path, seg: u64) -> io::Result<(Pos, File)> {
         .truncate(true)
         .write(true)
         .open(&path)?;
-    let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
-    header[..4].copy_from_slice(&SEGMENT_MAGIC);
-    header[4] = SEGMENT_VERSION;
-    f.write_all(&header)?;
+    f.write_all(&segment_header())?;
     f.sync_all()?;
     File::open(dir)?.sync_all()?;
     Ok((
@@ -337,30 +343,27 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
     }
 }
 
-/// Length of the valid prefix of a segment: its header and whole, intact records. A segment
-/// with a bad header is empty.
-fn valid_length(path: &Path) -> io::Result<u64> {
+/// Magic and version, then reserved zeros.
+fn segment_header() -> [u8; SEGMENT_HEADER_BYTES as usize] {
+    let mut h = [0u8; SEGMENT_HEADER_BYTES as usize];
+    h[..4].copy_from_slice(&SEGMENT_MAGIC);
+    h[4] = SEGMENT_VERSION;
+    h
+}
+
+/// Length of the valid prefix of a segment: its header and whole, intact records; `None`
+/// when its header (magic and version) is missing or wrong.
+fn valid_length(path: &Path) -> io::Result<Option<u64>> {
     let mut r = io::BufReader::new(File::open(path)?);
     let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
-    if !read_full(&mut r, &mut header)?
-        || header[..4] != SEGMENT_MAGIC
-        || header[4] != SEGMENT_VERSION
-    {
-        // Rewrite the header: the segment is the head, appended to next.
-        let mut f = OpenOptions::new().write(true).open(path)?;
-        f.set_len(0)?;
-        let mut h = [0u8; SEGMENT_HEADER_BYTES as usize];
-        h[..4].copy_from_slice(&SEGMENT_MAGIC);
-        h[4] = SEGMENT_VERSION;
-        f.write_all(&h)?;
-        f.sync_all()?;
-        return Ok(SEGMENT_HEADER_BYTES);
+    if !read_full(&mut r, &mut header)? || header[..5] != segment_header()[..5] {
+        return Ok(None);
     }
     let mut off = SEGMENT_HEADER_BYTES;
     while let Some(p) = read_record(&mut r)? {
         off += RECORD_HEADER_BYTES + p.len() as u64;
     }
-    Ok(off)
+    Ok(Some(off))
 }
 
 fn read_cursor(dir: &Path) -> Option<Pos> {

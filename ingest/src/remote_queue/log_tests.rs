@@ -158,3 +158,20 @@ fn oversized_records_are_refused() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(log.is_empty());
 }
+
+#[test]
+fn a_head_segment_with_a_bad_header_starts_over_and_takes_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = QueueLog::open(dir.path(), 1 << 20, true).unwrap();
+        log.append(&payload(0)).unwrap();
+    }
+    let seg = segment_path(dir.path(), 0);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[0] = b'X';
+    std::fs::write(&seg, &bytes).unwrap();
+    let mut log = QueueLog::open(dir.path(), 1 << 20, true).unwrap();
+    assert!(log.is_empty());
+    log.append(&payload(1)).unwrap();
+    assert_eq!(drain(&mut log), vec![payload(1)]);
+}
