@@ -96,6 +96,20 @@ impl MetricType {
             MetricType::Stateset => "stateset",
         }
     }
+
+    /// The type named `name` as [`Self::as_str`] spells it; any other name is `Unknown`.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "counter" => MetricType::Counter,
+            "gauge" => MetricType::Gauge,
+            "histogram" => MetricType::Histogram,
+            "gaugehistogram" => MetricType::Gaugehistogram,
+            "summary" => MetricType::Summary,
+            "info" => MetricType::Info,
+            "stateset" => MetricType::Stateset,
+            _ => MetricType::Unknown,
+        }
+    }
 }
 
 /// `prometheus.Histogram`: a native histogram sample.
@@ -241,4 +255,26 @@ pub enum ChunkEncoding {
     Xor = 1,
     Histogram = 2,
     FloatHistogram = 3,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MetricType;
+
+    #[test]
+    fn metric_type_names_round_trip() {
+        for t in [
+            MetricType::Unknown,
+            MetricType::Counter,
+            MetricType::Gauge,
+            MetricType::Histogram,
+            MetricType::Gaugehistogram,
+            MetricType::Summary,
+            MetricType::Info,
+            MetricType::Stateset,
+        ] {
+            assert_eq!(MetricType::from_name(t.as_str()), t);
+        }
+        assert_eq!(MetricType::from_name("Counter"), MetricType::Unknown);
+    }
 }

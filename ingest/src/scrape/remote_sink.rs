@@ -72,18 +72,8 @@ fn write_request(batch: &[SeriesSamples]) -> WriteRequest {
 }
 
 fn metadata(m: MetricMetadata) -> proto::MetricMetadata {
-    let kind = match m.kind.as_str() {
-        "counter" => MetricType::Counter,
-        "gauge" => MetricType::Gauge,
-        "histogram" => MetricType::Histogram,
-        "gaugehistogram" => MetricType::Gaugehistogram,
-        "summary" => MetricType::Summary,
-        "info" => MetricType::Info,
-        "stateset" => MetricType::Stateset,
-        _ => MetricType::Unknown,
-    };
     proto::MetricMetadata {
-        r#type: kind as i32,
+        r#type: MetricType::from_name(&m.kind) as i32,
         metric_family_name: m.metric_family,
         help: m.help,
         unit: m.unit,
