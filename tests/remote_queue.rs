@@ -6,6 +6,7 @@
 //! `Retry-After` is waited out; a 400 is dropped and does not block what follows.
 
 mod common;
+mod scrape_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use common::{
     free_port, now_ms, query_instant, require_binary, start_prometheus, Tianshu, PROMETHEUS,
 };
 use prost::Message;
+use scrape_support::wait_for;
 use tianshu_ingest::proto::{Label, Sample, TimeSeries, WriteRequest};
 use tianshu_ingest::remote_queue::{QueueOptions, RemoteWriteQueue};
 
@@ -66,14 +68,6 @@ fn counts(base: &str, name: &str) -> Vec<(String, String)> {
     out
 }
 
-fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn queued_requests_reach_a_real_prometheus() {
     require_binary(PROMETHEUS);
@@ -97,9 +91,9 @@ fn queued_requests_reach_a_real_prometheus() {
         let base = url.clone();
         tokio::task::spawn_blocking(move || {
             wait_for(
-                "Prometheus to hold every batch",
                 Duration::from_secs(60),
-                || counts(&base, "rq_prom") == want,
+                "Prometheus to hold every batch",
+                || (counts(&base, "rq_prom") == want).then_some(()),
             )
         })
         .await
@@ -138,9 +132,9 @@ fn requests_queued_while_the_receiver_is_down_survive_a_restart_of_the_sender() 
         let base = ts.url("");
         tokio::task::spawn_blocking(move || {
             wait_for(
-                "Tianshu to hold every batch",
                 Duration::from_secs(60),
-                || counts(&base, "rq_restart") == want_sorted,
+                "Tianshu to hold every batch",
+                || (counts(&base, "rq_restart") == want_sorted).then_some(()),
             )
         })
         .await
@@ -225,8 +219,12 @@ fn retry_after_is_honoured_and_a_refused_request_does_not_block_the_queue() {
         q.push(&request("rq_ok", 2, 1, t)).unwrap();
         let s = seen.clone();
         tokio::task::spawn_blocking(move || {
-            wait_for("the last request", Duration::from_secs(30), || {
-                s.lock().unwrap().iter().any(|(_, n)| n == &["rq_ok/2"])
+            wait_for(Duration::from_secs(30), "the last request", || {
+                s.lock()
+                    .unwrap()
+                    .iter()
+                    .any(|(_, n)| n == &["rq_ok/2"])
+                    .then_some(())
             })
         })
         .await
