@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use super::meta::{join_host_port, ns_key, LabelSet, ADDRESS_LABEL, META_PREFIX, NAMESPACE_LABEL};
 use super::node::add_node_labels;
 use super::objects::{EndpointAddress, EndpointPort, Endpoints, ObjectReference, Pod};
-use super::pod::pod_labels;
+use super::pod::{pod_labels, uncovered_container_targets};
 use super::service::service_labels;
 use super::store::Stores;
 use crate::scrape::discovery::TargetGroup;
@@ -141,32 +141,6 @@ pub fn build(eps: &Endpoints, stores: &Stores, attach_node: bool) -> TargetGroup
     }
 
     // Container ports of the seen pods that no endpoint port covered.
-    for (pod, ports) in seen {
-        if pod.status.pod_ip.is_empty() {
-            continue;
-        }
-        for c in &pod.spec.containers {
-            for cp in &c.ports {
-                if ports.contains(&cp.container_port) {
-                    continue;
-                }
-                let mut t = LabelSet::new();
-                t.insert(
-                    ADDRESS_LABEL.to_string(),
-                    join_host_port(&pod.status.pod_ip, cp.container_port.into()),
-                );
-                t.insert(l("pod_container_name"), c.name.clone());
-                t.insert(l("pod_container_image"), c.image.clone());
-                t.insert(l("pod_container_port_name"), cp.name.clone());
-                t.insert(
-                    l("pod_container_port_number"),
-                    cp.container_port.to_string(),
-                );
-                t.insert(l("pod_container_port_protocol"), cp.protocol.clone());
-                t.extend(pod_labels(pod));
-                tg.targets.push(t);
-            }
-        }
-    }
+    tg.targets.extend(uncovered_container_targets(&seen, false));
     tg
 }

@@ -24,7 +24,7 @@ use super::meta::{
 };
 use super::node::add_node_labels;
 use super::objects::{EndpointSlice, Pod, SliceEndpoint, SlicePort};
-use super::pod::{all_containers, pod_labels};
+use super::pod::{all_containers, pod_labels, uncovered_container_targets};
 use super::service::service_labels;
 use super::store::Stores;
 use crate::scrape::discovery::TargetGroup;
@@ -167,33 +167,6 @@ pub fn build(eps: &EndpointSlice, stores: &Stores, attach_node: bool) -> TargetG
     }
 
     // Container ports of the seen pods that no slice port covered.
-    for (pod, ports) in seen {
-        if pod.status.pod_ip.is_empty() {
-            continue;
-        }
-        for (c, init) in all_containers(pod) {
-            for cp in &c.ports {
-                if ports.contains(&cp.container_port) {
-                    continue;
-                }
-                let mut t = LabelSet::new();
-                t.insert(
-                    ADDRESS_LABEL.to_string(),
-                    join_host_port(&pod.status.pod_ip, cp.container_port.into()),
-                );
-                t.insert(l("pod_container_name"), c.name.clone());
-                t.insert(l("pod_container_image"), c.image.clone());
-                t.insert(l("pod_container_port_name"), cp.name.clone());
-                t.insert(
-                    l("pod_container_port_number"),
-                    cp.container_port.to_string(),
-                );
-                t.insert(l("pod_container_port_protocol"), cp.protocol.clone());
-                t.insert(l("pod_container_init"), init.to_string());
-                t.extend(pod_labels(pod));
-                tg.targets.push(t);
-            }
-        }
-    }
+    tg.targets.extend(uncovered_container_targets(&seen, true));
     tg
 }

@@ -73,6 +73,45 @@ pub fn all_containers(pod: &Pod) -> impl Iterator<Item = (&Container, bool)> {
         .chain(pod.spec.init_containers.iter().map(|c| (c, true)))
 }
 
+/// Targets for the container ports of `seen` pods (each with the ports its endpoints
+/// already cover) that no endpoint covered, as both endpoints roles add them. The
+/// endpointslice role also walks init containers and labels each target with
+/// `pod_container_init`; the endpoints role does neither, as in Prometheus 2.4x.
+pub fn uncovered_container_targets(seen: &[(&Pod, Vec<i32>)], with_init: bool) -> Vec<LabelSet> {
+    let mut out = Vec::new();
+    for (pod, ports) in seen {
+        if pod.status.pod_ip.is_empty() {
+            continue;
+        }
+        for (c, init) in all_containers(pod).filter(|&(_, init)| with_init || !init) {
+            for cp in &c.ports {
+                if ports.contains(&cp.container_port) {
+                    continue;
+                }
+                let mut t = LabelSet::new();
+                t.insert(
+                    ADDRESS_LABEL.to_string(),
+                    join_host_port(&pod.status.pod_ip, cp.container_port.into()),
+                );
+                t.insert(l("pod_container_name"), c.name.clone());
+                t.insert(l("pod_container_image"), c.image.clone());
+                t.insert(l("pod_container_port_name"), cp.name.clone());
+                t.insert(
+                    l("pod_container_port_number"),
+                    cp.container_port.to_string(),
+                );
+                t.insert(l("pod_container_port_protocol"), cp.protocol.clone());
+                if with_init {
+                    t.insert(l("pod_container_init"), init.to_string());
+                }
+                t.extend(pod_labels(pod));
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
 fn container_id(statuses: &[ContainerStatus], name: &str) -> String {
     statuses
         .iter()
