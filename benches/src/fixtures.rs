@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tianshu_tsdb::{Labels, Sample, SeriesSamples};
+use tianshu_tsdb::{Db, Labels, Sample, SeriesSamples};
 
 use crate::workload::Workload;
 
@@ -41,4 +41,41 @@ pub fn append_batches(w: &Workload) -> Vec<Vec<SeriesSamples>> {
                 .collect()
         })
         .collect()
+}
+
+/// Refills `out` with one entry per series: `labels[i]` with `columns[i]` as its values,
+/// one second apart from `t0_ms` (a window of seconds of data, series by series).
+pub fn column_batch(
+    labels: &[Labels],
+    columns: &[Vec<f64>],
+    t0_ms: i64,
+    out: &mut Vec<SeriesSamples>,
+) {
+    out.clear();
+    for (l, c) in labels.iter().zip(columns) {
+        out.push(SeriesSamples {
+            labels: l.clone(),
+            samples: c
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| Sample {
+                    t: t0_ms + k as i64 * 1000,
+                    v,
+                })
+                .collect(),
+        });
+    }
+}
+
+/// Appends `batch`, failing if the database refused any sample: a benchmark that lost
+/// samples would measure less data than it reports.
+pub fn append_all(db: &Db, batch: &[SeriesSamples]) -> Result<(), String> {
+    let r = db.append(batch).map_err(|e| e.to_string())?;
+    if r.rejected > 0 {
+        return Err(format!(
+            "{} samples rejected: {:?}",
+            r.rejected, r.first_rejection
+        ));
+    }
+    Ok(())
 }

@@ -18,9 +18,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use tianshu_bench::fixtures::{append_all, column_batch, tsdb_labels};
 use tianshu_bench::workload::{HistPart, Kind, Workload};
 use tianshu_tsdb::block::{is_block_dir, Block, BlockFileSizes, SeriesChunkBytes};
-use tianshu_tsdb::{Db, DbOptions, FsyncPolicy, Labels, MatchOp, Matcher, Sample, SeriesSamples};
+use tianshu_tsdb::{Db, DbOptions, FsyncPolicy, Labels, MatchOp, Matcher, SeriesSamples};
 
 const HOUR_MS: i64 = 60 * 60 * 1000;
 
@@ -180,11 +181,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let base = 1_700_000_000_000i64.div_euclid(six_h) * six_h;
     let w = Workload::generate(args.series, secs, args.seed, base + i64::from(secs) * 1000);
     let n = w.series.len();
-    let labels: Vec<Labels> = w
-        .series
-        .iter()
-        .map(|s| Labels::from_pairs(s.labels.iter().map(|(k, v)| (*k, v.as_str()))))
-        .collect();
+    let labels: Vec<Labels> = tsdb_labels(&w);
     let kinds: HashMap<Labels, &'static str> = labels
         .iter()
         .zip(&w.series)
@@ -233,24 +230,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         let t0 = w.start_ms + done as i64 * 1000;
-        batch.clear();
-        for (l, c) in labels.iter().zip(&columns) {
-            batch.push(SeriesSamples {
-                labels: l.clone(),
-                samples: c
-                    .iter()
-                    .enumerate()
-                    .map(|(k, v)| Sample {
-                        t: t0 + k as i64 * 1000,
-                        v: *v,
-                    })
-                    .collect(),
-            });
-        }
-        let r = db.append(&batch)?;
-        if r.rejected > 0 {
-            return Err(format!("{} samples rejected: {:?}", r.rejected, r.first_rejection).into());
-        }
+        column_batch(&labels, &columns, t0, &mut batch);
+        append_all(&db, &batch)?;
         done += len;
         let t = Instant::now();
         if db.compact_head()? > 0 {

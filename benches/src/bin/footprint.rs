@@ -18,8 +18,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use tianshu_bench::fixtures::{append_all, column_batch, tsdb_labels};
 use tianshu_bench::workload::Workload;
-use tianshu_tsdb::{Db, DbOptions, HeadFootprint, Labels, Sample, SeriesSamples};
+use tianshu_tsdb::{Db, DbOptions, HeadFootprint, Labels, SeriesSamples};
 
 #[derive(Parser, Debug)]
 #[command(about = "Memory per active series and WAL replay time of the Tianshu storage engine")]
@@ -89,11 +90,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         1_700_000_000_000,
     );
     let n = w.series.len();
-    let labels: Vec<Labels> = w
-        .series
-        .iter()
-        .map(|s| Labels::from_pairs(s.labels.iter().map(|(k, v)| (*k, v.as_str()))))
-        .collect();
+    let labels: Vec<Labels> = tsdb_labels(&w);
     println!(
         "workload: {n} series x {} s = {} samples",
         w.duration_secs,
@@ -182,26 +179,8 @@ fn write(
             .chunks(args.batch_series.max(1))
             .zip(columns.chunks(args.batch_series.max(1)))
         {
-            batch.clear();
-            for (l, c) in chunk_labels.iter().zip(chunk_cols) {
-                batch.push(SeriesSamples {
-                    labels: l.clone(),
-                    samples: c
-                        .iter()
-                        .enumerate()
-                        .map(|(k, v)| Sample {
-                            t: t0 + k as i64 * 1000,
-                            v: *v,
-                        })
-                        .collect(),
-                });
-            }
-            let r = db.append(&batch)?;
-            if r.rejected > 0 {
-                return Err(
-                    format!("{} samples rejected: {:?}", r.rejected, r.first_rejection).into(),
-                );
-            }
+            column_batch(chunk_labels, chunk_cols, t0, &mut batch);
+            append_all(db, &batch)?;
         }
         done += len;
         if Instant::now() >= next_progress {
