@@ -11,6 +11,8 @@ pub mod measure;
 pub mod queries;
 pub mod report;
 pub mod run;
+pub mod scrape_run;
+pub mod scrape_targets;
 pub mod send;
 pub mod systems;
 pub mod workload;
