@@ -22,10 +22,24 @@ export const EMPTY = '#2a2d35';
 
 /** The colour of `v` on a scale from `min` to `max` (linear), EMPTY for no value. */
 export function colourFor(v: number | null | undefined, min: number, max: number): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return EMPTY;
+  const i = colourIndex(v, min, max);
+  return i < 0 ? EMPTY : TABLE[i];
+}
+
+/**
+ * Where `v` falls in the 256 colours of the scale, -1 for no value: a canvas that draws
+ * many cells groups them by index and sets its fill style once per colour.
+ */
+export function colourIndex(v: number | null | undefined, min: number, max: number): number {
+  if (v === null || v === undefined || !Number.isFinite(v)) return -1;
   const span = max - min;
   const f = span > 0 ? (v - min) / span : 0.5;
-  return TABLE[Math.max(0, Math.min(255, Math.round(f * 255)))];
+  return Math.max(0, Math.min(255, Math.round(f * 255)));
+}
+
+/** Colour `i` of the scale (0–255), EMPTY outside it. */
+export function colourAt(i: number): string {
+  return TABLE[i] ?? EMPTY;
 }
 
 /** A colour bar for the legend: `n` colours from low to high. */

@@ -4,10 +4,10 @@
 // new entity appears. A tick recolours the cells, nothing else.
 
 import { queryInstant, type PanelDef } from '../api';
-import { colourFor, ramp } from '../colour';
+import { colourAt, colourIndex, EMPTY, ramp } from '../colour';
 import { formatMetric, formatValue, metricKey } from '../format';
 import type { TickPoint, TickResult } from '../live';
-import { Frame, type PanelView, type View } from './panel';
+import { BasePanel, type View } from './panel';
 import { Tooltip } from './tooltip';
 
 const MAX_HEIGHT = 260;
@@ -29,8 +29,7 @@ interface Layout {
   groups: { name: string; y: number }[];
 }
 
-export class EntityPanel implements PanelView {
-  private readonly frame: Frame;
+export class EntityPanel extends BasePanel {
   private readonly canvas: HTMLCanvasElement;
   private readonly tip: Tooltip;
   private readonly tabsEl: HTMLElement;
@@ -44,8 +43,8 @@ export class EntityPanel implements PanelView {
   /** Newest value per tab per cell (NaN: no value). */
   private values: Float64Array[] = [];
 
-  constructor(private readonly def: PanelDef) {
-    this.frame = new Frame(def);
+  constructor(def: PanelDef) {
+    super(def);
     this.tabs = def.tabs ?? [];
     this.tabsEl = document.createElement('div');
     this.tabsEl.className = 'tabs';
@@ -68,10 +67,6 @@ export class EntityPanel implements PanelView {
     this.markTab();
   }
 
-  get root(): HTMLElement {
-    return this.frame.root;
-  }
-
   queries(): string[] {
     return this.tabs.map((t) => t.expr);
   }
@@ -84,11 +79,9 @@ export class EntityPanel implements PanelView {
     this.tick(view.end, tick);
   }
 
-  async backfill(): Promise<void> {
-    // Cells show the newest value only: the next tick brings it.
-  }
-
   tick(t: number, results: TickResult[]): void {
+    // Measured (performance.measure "entity-tick"): what a tick costs the page.
+    const started = performance.now();
     const err = results[this.active]?.error ?? null;
     this.frame.error(err);
     let grew = false;
@@ -102,6 +95,7 @@ export class EntityPanel implements PanelView {
     });
     this.draw();
     this.root.dataset.lastTick = String(t);
+    performance.measure('entity-tick', { start: started, detail: { cells: this.entities.length } });
   }
 
   private switchTab(i: number): void {
@@ -190,6 +184,7 @@ export class EntityPanel implements PanelView {
     this.canvas.width = width;
     this.canvas.height = height;
     this.root.dataset.cells = String(this.entities.length);
+    this.root.dataset.cellSize = String(size);
     this.root.dataset.layouts = String(Number(this.root.dataset.layouts ?? 0) + 1);
   }
 
@@ -214,25 +209,43 @@ export class EntityPanel implements PanelView {
     let min = Infinity;
     let max = -Infinity;
     let sum = 0;
+    let valued = 0;
     for (const v of vals) {
       if (!Number.isFinite(v)) continue;
+      valued++;
       if (v < min) min = v;
       if (v > max) max = v;
       sum += v;
     }
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     const s = Math.max(1, l.size - 1);
-    for (let i = 0; i < this.entities.length; i++) {
-      ctx.fillStyle = colourFor(vals[i], min, max);
-      ctx.fillRect(l.x[i], l.y[i], s, s);
+    // Cells grouped by colour, so that the fill style (a string the canvas parses) is set
+    // once per colour rather than once per cell: with 10,000 cells that is most of a draw.
+    const n = this.entities.length;
+    const byColour = new Int32Array(n);
+    const counts = new Int32Array(258);
+    for (let i = 0; i < n; i++) {
+      byColour[i] = colourIndex(vals[i], min, max) + 1;
+      counts[byColour[i] + 1]++;
+    }
+    for (let c = 1; c < counts.length; c++) counts[c] += counts[c - 1];
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[counts[byColour[i]]++] = i;
+    let k = 0;
+    while (k < n) {
+      const c = byColour[order[k]];
+      ctx.fillStyle = c === 0 ? EMPTY : colourAt(c - 1);
+      for (; k < n && byColour[order[k]] === c; k++) ctx.fillRect(l.x[order[k]], l.y[order[k]], s, s);
     }
     ctx.fillStyle = '#aaa';
     ctx.font = '11px sans-serif';
     ctx.textBaseline = 'top';
     for (const g of l.groups) ctx.fillText(g.name, 0, g.y + 1);
     const unit = this.tabs[this.active]?.unit;
-    // Read by tests: a digest of what is shown, changing when any value does.
+    // Read by tests: a digest of what is shown, changing when any value does, and how
+    // many cells have a value to colour.
     this.root.dataset.valueSum = String(sum);
+    this.root.dataset.valued = String(valued);
     if (Number.isFinite(min)) {
       this.legendEl.textContent = '';
       const bar = document.createElement('span');
@@ -260,6 +273,4 @@ export class EntityPanel implements PanelView {
     }
     this.tip.hide();
   }
-
-  destroy(): void {}
 }

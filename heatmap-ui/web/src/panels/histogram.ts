@@ -9,15 +9,14 @@ import { colourFor, ramp } from '../colour';
 import { formatTime, formatValue } from '../format';
 import type { TickResult } from '../live';
 import { SeriesWindow } from '../series';
-import { Frame, type PanelView, type View } from './panel';
+import { BasePanel, type View } from './panel';
 import { Tooltip } from './tooltip';
 
 const HEIGHT = 220;
 const LEFT = 64;
 const BOTTOM = 18;
 
-export class HistogramPanel implements PanelView {
-  private readonly frame: Frame;
+export class HistogramPanel extends BasePanel {
   private readonly win = new SeriesWindow();
   private readonly canvas: HTMLCanvasElement;
   private readonly tip: Tooltip;
@@ -30,8 +29,8 @@ export class HistogramPanel implements PanelView {
     cells: (number | null)[][];
   } = { xs: [], rows: [], cells: [] };
 
-  constructor(private readonly def: PanelDef) {
-    this.frame = new Frame(def);
+  constructor(def: PanelDef) {
+    super(def);
     this.canvas = document.createElement('canvas');
     this.canvas.height = HEIGHT;
     this.frame.body.append(this.canvas);
@@ -44,50 +43,28 @@ export class HistogramPanel implements PanelView {
     this.canvas.addEventListener('mouseleave', () => this.tip.hide());
   }
 
-  get root(): HTMLElement {
-    return this.frame.root;
-  }
-
-  queries(): string[] {
-    return [this.def.expr ?? ''];
-  }
-
   async load(view: View): Promise<void> {
     this.range = view.range;
-    const r = await queryRange(this.def.expr ?? '', view.start, view.end, view.step);
+    const r = await queryRange(this.expr, view.start, view.end, view.step);
     this.win.clear();
-    if (!r.ok) {
-      this.frame.error(r.error);
-      this.render();
-      return;
-    }
-    this.frame.error(null);
-    this.win.addRange(r.data);
+    const data = this.settle(r);
+    if (data) this.win.addRange(data);
     this.render();
   }
 
   async backfill(from: number, to: number, step: number): Promise<void> {
-    const r = await queryRange(this.def.expr ?? '', from, to, step);
-    if (!r.ok) {
-      this.frame.error(r.error);
-      return;
-    }
-    this.win.addRange(r.data);
+    const data = this.settle(await queryRange(this.expr, from, to, step));
+    if (!data) return;
+    this.win.addRange(data);
     this.render();
   }
 
   tick(t: number, results: TickResult[]): void {
-    const r = results[0];
-    if (!r) return;
-    if (r.error) {
-      this.frame.error(r.error);
-      return;
-    }
-    this.frame.error(null);
-    this.win.addTick(t, r.data ?? []);
+    const data = this.tickData(t, results);
+    if (!data) return;
+    this.win.addTick(t, data);
     this.win.trim(t - this.range);
     this.render();
-    this.root.dataset.lastTick = String(t);
   }
 
   private render(): void {
@@ -167,6 +144,4 @@ export class HistogramPanel implements PanelView {
       `${formatValue(cells[c][r])}/s`,
     ]);
   }
-
-  destroy(): void {}
 }

@@ -1,7 +1,7 @@
 // What every panel of a dashboard does, and the frame (title, error line) they share.
 
-import type { PanelDef, RangeSeries } from '../api';
-import type { TickResult } from '../live';
+import { panelQueries, type PanelDef, type RangeSeries, type Result } from '../api';
+import type { TickPoint, TickResult } from '../live';
 
 export interface View {
   start: number;
@@ -36,6 +36,8 @@ export class Frame {
     this.root.style.gridColumn = `span ${Math.min(12, Math.max(1, def.width ?? 6))}`;
     this.root.dataset.type = def.type;
     this.root.dataset.title = def.title;
+    // Which queries the panel runs, for a reader of the page (and its tests).
+    this.root.dataset.queries = panelQueries(def).join('\n');
     this.header = document.createElement('h3');
     this.header.textContent = def.title;
     this.errorEl = document.createElement('div');
@@ -59,6 +61,67 @@ export class Frame {
     this.errorEl.hidden = false;
     this.errorEl.textContent = msg;
     this.root.dataset.error = msg;
+  }
+}
+
+/**
+ * What the panel types share: their frame, their queries (the panel's `expr` unless a
+ * type says otherwise), and the first step of every load and tick — an error shows on
+ * the panel and stops there, a success clears the last one.
+ */
+export abstract class BasePanel implements PanelView {
+  protected readonly frame: Frame;
+
+  constructor(protected readonly def: PanelDef) {
+    this.frame = new Frame(def);
+  }
+
+  get root(): HTMLElement {
+    return this.frame.root;
+  }
+
+  queries(): string[] {
+    return [this.def.expr ?? ''];
+  }
+
+  /** The panel's one query. */
+  protected get expr(): string {
+    return this.def.expr ?? '';
+  }
+
+  abstract load(view: View): Promise<void>;
+
+  /** Nothing to fill in by default: panels showing the newest value wait for the next tick. */
+  async backfill(_from: number, _to: number, _step: number): Promise<void> {}
+
+  abstract tick(t: number, results: TickResult[]): void;
+
+  destroy(): void {}
+
+  /** The data of an API answer, or `null` with its error shown on the panel. */
+  protected settle<T>(r: Result<T>): T | null {
+    if (!r.ok) {
+      this.frame.error(r.error);
+      return null;
+    }
+    this.frame.error(null);
+    return r.data;
+  }
+
+  /**
+   * The points of the panel's first query at a tick, or `null` when there is none or it
+   * failed (the error then shows on the panel). Marks the tick as seen when it succeeds.
+   */
+  protected tickData(t: number, results: TickResult[]): TickPoint[] | null {
+    const r = results[0];
+    if (!r) return null;
+    if (r.error) {
+      this.frame.error(r.error);
+      return null;
+    }
+    this.frame.error(null);
+    this.root.dataset.lastTick = String(t);
+    return r.data ?? [];
   }
 }
 

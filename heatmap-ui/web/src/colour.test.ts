@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { colourAt, colourFor, colourIndex, EMPTY } from './colour';
+
+describe('colour scale', () => {
+  it('indexes values linearly between min and max, -1 for no value', () => {
+    expect(colourIndex(0, 0, 10)).toBe(0);
+    expect(colourIndex(10, 0, 10)).toBe(255);
+    expect(colourIndex(5, 0, 10)).toBe(128);
+    expect(colourIndex(-3, 0, 10)).toBe(0);
+    expect(colourIndex(7, 7, 7)).toBe(128);
+    for (const v of [NaN, Infinity, null, undefined]) expect(colourIndex(v, 0, 1)).toBe(-1);
+  });
+
+  it('colourFor is the colour at the index', () => {
+    for (const v of [0, 2.5, 9.99, NaN]) {
+      const i = colourIndex(v, 0, 10);
+      expect(colourFor(v, 0, 10)).toBe(i < 0 ? EMPTY : colourAt(i));
+    }
+    expect(colourAt(-1)).toBe(EMPTY);
+    expect(colourAt(0)).not.toBe(colourAt(255));
+  });
+});
