@@ -1,6 +1,11 @@
 // The dashboard views: the list, and one dashboard's grid of panels with its live stream.
+// "Edit panels" turns the grid into a draft: each panel gets move, resize, edit and remove
+// buttons, panels can be added, and "Save" sends the draft to the server, whose
+// validation error (if any) shows on the toolbar and on the panel it names.
 
 import { getDashboard, listDashboards, saveDashboard, type Dashboard, type PanelDef } from './api';
+import { addPanel, clone, movePanel, panelOfError, removePanel, replacePanel, resizePanel, widthOf } from './draft';
+import { renderPanelEditor } from './editor';
 import { parseDuration, stepFor } from './format';
 import { LiveStream, setLiveState } from './live';
 import { EntityPanel } from './panels/entity';
@@ -56,6 +61,9 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
     return () => {};
   }
   let dash: Dashboard = r.data;
+  /** The dashboard being edited panel by panel; `null` outside edit mode. */
+  let draft: Dashboard | null = null;
+  const shown = (): Dashboard => draft ?? dash;
   let panels: PanelView[] = [];
   let live: LiveStream | null = null;
   let range = parseDuration(dash.range ?? '15m') ?? 900;
@@ -65,8 +73,16 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
       <h2></h2>
       <label>Range <select class="range"></select></label>
       <label><input type="checkbox" class="live" checked> Live</label>
+      <button class="edit-panels">Edit panels</button>
       <button class="edit">Edit JSON</button>
+      <span class="edit-tools" hidden>
+        <button class="add-panel">Add panel</button>
+        <button class="save-panels">Save</button>
+        <button class="discard-panels">Discard</button>
+      </span>
+      <span class="edit-msg"></span>
     </div>
+    <div class="panel-edit-area" hidden></div>
     <div class="editor" hidden>
       <textarea spellcheck="false"></textarea>
       <div><button class="save">Save</button> <button class="cancel">Cancel</button> <span class="editor-msg"></span></div>
@@ -79,6 +95,10 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
   const editor = app.querySelector<HTMLElement>('.editor')!;
   const text = editor.querySelector('textarea')!;
   const msg = editor.querySelector<HTMLElement>('.editor-msg')!;
+  const editPanelsBtn = app.querySelector<HTMLButtonElement>('button.edit-panels')!;
+  const editTools = app.querySelector<HTMLElement>('.edit-tools')!;
+  const editMsg = app.querySelector<HTMLElement>('.edit-msg')!;
+  const editArea = app.querySelector<HTMLElement>('.panel-edit-area')!;
   const options = RANGES.includes(dash.range ?? '') ? RANGES : [dash.range ?? '15m', ...RANGES];
   for (const o of options) rangeSel.add(new Option(o, o, false, o === (dash.range ?? '15m')));
 
@@ -121,14 +141,116 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
   const build = async () => {
     stopLive();
     for (const p of panels) p.destroy();
-    title.textContent = dash.title;
+    const d = shown();
+    title.textContent = d.title;
     grid.textContent = '';
-    panels = dash.panels.map(makePanel);
-    for (const p of panels) grid.append(p.root);
+    grid.classList.toggle('editing', draft !== null);
+    panels = d.panels.map(makePanel);
+    panels.forEach((p, i) => {
+      if (draft) p.root.append(panelTools(i, d.panels[i]));
+      grid.append(p.root);
+    });
     const v = view();
     await Promise.all(panels.map((p) => p.load(v)));
     grid.dataset.loaded = 'true';
     startLive();
+  };
+
+  /** Changes the draft and redraws the grid from it. */
+  const edit = (next: Dashboard) => {
+    draft = next;
+    editMsg.textContent = '';
+    void build();
+  };
+
+  const closePanelEditor = () => {
+    editArea.hidden = true;
+    editArea.textContent = '';
+    delete editArea.dataset.panel;
+  };
+
+  const openPanelEditor = (i: number) => {
+    const d = draft;
+    if (!d) return;
+    editArea.hidden = false;
+    editArea.dataset.panel = String(i);
+    renderPanelEditor(editArea, d.panels[i], {
+      apply: (def) => {
+        closePanelEditor();
+        if (draft) edit(replacePanel(draft, i, def));
+      },
+      cancel: closePanelEditor,
+    });
+  };
+
+  /** Move, resize, edit and remove buttons on panel `i` of the draft. */
+  const panelTools = (i: number, def: PanelDef): HTMLElement => {
+    const bar = document.createElement('div');
+    bar.className = 'panel-tools';
+    const button = (cls: string, text: string, tip: string, action: () => void) => {
+      const b = document.createElement('button');
+      b.className = cls;
+      b.textContent = text;
+      b.title = tip;
+      b.addEventListener('click', action);
+      bar.append(b);
+    };
+    const d = () => draft ?? dash;
+    button('move-left', '◀', 'Move left', () => edit(movePanel(d(), i, -1)));
+    button('move-right', '▶', 'Move right', () => edit(movePanel(d(), i, 1)));
+    button('narrower', '−', 'Narrower', () => edit(resizePanel(d(), i, widthOf(def) - 1)));
+    button('wider', '+', 'Wider', () => edit(resizePanel(d(), i, widthOf(def) + 1)));
+    button('edit-panel', 'Edit', 'Edit this panel', () => openPanelEditor(i));
+    button('remove-panel', '✕', 'Remove this panel', () => {
+      closePanelEditor();
+      edit(removePanel(d(), i));
+    });
+    return bar;
+  };
+
+  const setEditing = (on: boolean) => {
+    draft = on ? clone(dash) : null;
+    editTools.hidden = !on;
+    editPanelsBtn.hidden = on;
+    editMsg.textContent = '';
+    closePanelEditor();
+    void build();
+  };
+
+  editPanelsBtn.addEventListener('click', () => setEditing(true));
+  editTools.querySelector('.discard-panels')!.addEventListener('click', () => setEditing(false));
+  editTools.querySelector('.add-panel')!.addEventListener('click', () => {
+    if (!draft) return;
+    const next = addPanel(draft);
+    edit(next);
+    openPanelEditor(next.panels.length - 1);
+  });
+  editTools.querySelector('.save-panels')!.addEventListener('click', async () => {
+    if (!draft) return;
+    editMsg.textContent = 'saving…';
+    editMsg.className = 'edit-msg';
+    const saved = await saveDashboard(draft);
+    if (!saved.ok) {
+      showSaveError(saved.error);
+      return;
+    }
+    dash = saved.data;
+    setEditing(false);
+  });
+
+  /** The server's reason on the toolbar, and on the panel it names. */
+  const showSaveError = (error: string) => {
+    editMsg.textContent = error;
+    editMsg.className = 'edit-msg error';
+    const i = panelOfError(error);
+    const p = i === null ? undefined : panels[i];
+    if (!p) return;
+    p.root.querySelector('.edit-error')?.remove();
+    const el = document.createElement('div');
+    el.className = 'edit-error error';
+    el.textContent = error;
+    p.root.dataset.invalid = error;
+    p.root.querySelector('.panel-tools')?.after(el);
   };
 
   rangeSel.addEventListener('change', () => {
@@ -137,7 +259,7 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
   });
   liveBox.addEventListener('change', () => (liveBox.checked ? startLive() : stopLive()));
   app.querySelector('.edit')!.addEventListener('click', () => {
-    text.value = JSON.stringify(dash, null, 2);
+    text.value = JSON.stringify(shown(), null, 2);
     msg.textContent = '';
     editor.hidden = false;
   });
@@ -157,7 +279,8 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
     }
     dash = saved.data;
     editor.hidden = true;
-    await build();
+    if (draft) setEditing(false);
+    else await build();
   });
 
   await build();
