@@ -49,31 +49,34 @@ use crate::sample::Sample;
 
 /// Bytes of the sample-count header.
 const HEADER_LEN: usize = 2;
-/// Marks "no XOR window yet" in the leading-zeros state.
+/// Marks "no XOR window yet" in the decoder's leading-zeros state.
 const NO_WINDOW: u32 = u32::MAX;
+/// The same mark in the encoder's one-byte state (leading zeros are at most 31).
+const NO_WINDOW_U8: u8 = u8::MAX;
 
 /// A Gorilla-compressed run of float samples with strictly increasing timestamps.
 ///
 /// Besides the encoded bytes it keeps the encoder state (last timestamp, last delta, last
-/// value, current XOR window) so that [`XorChunk::append`] is O(1).
+/// value, current XOR window) so that [`XorChunk::append`] is O(1). Every series in the
+/// head holds one open chunk, so the struct is kept to 64 bytes (a test guards it): the
+/// first timestamp is decoded from the bytes when asked for, and the window and count
+/// share one word.
 #[derive(Clone, Debug)]
 pub struct XorChunk {
     /// The encoded chunk; always at least the 2-byte header.
     w: BitWriter,
     /// Number of samples; equals the header.
     count: u16,
-    /// Timestamp of sample 0; meaningless while `count == 0`.
-    first_t: i64,
+    /// Leading zeros of the current XOR window (at most 31), or `NO_WINDOW_U8`.
+    leading: u8,
+    /// Trailing zeros of the current XOR window; meaningful only with a window.
+    trailing: u8,
     /// Timestamp of the last sample; meaningless while `count == 0`.
     last_t: i64,
     /// `last_t - previous t` (wrapping); meaningless while `count < 2`.
     last_delta: u64,
     /// Raw bits of the last value; meaningless while `count == 0`.
     last_v: u64,
-    /// Leading zeros of the current XOR window, or `NO_WINDOW`.
-    leading: u32,
-    /// Trailing zeros of the current XOR window; meaningful only with a window.
-    trailing: u32,
 }
 
 impl Default for XorChunk {
@@ -97,12 +100,11 @@ impl XorChunk {
         XorChunk {
             w: BitWriter::from_parts(vec![0; HEADER_LEN], 0),
             count: 0,
-            first_t: 0,
+            leading: NO_WINDOW_U8,
+            trailing: 0,
             last_t: 0,
             last_delta: 0,
             last_v: 0,
-            leading: NO_WINDOW,
-            trailing: 0,
         }
     }
 
@@ -135,18 +137,22 @@ impl XorChunk {
                 return Err(Error::CorruptChunk("non-zero padding bits".to_string()));
             }
         }
-        let (first_t, last_t, last_v) = match (d.first_t, last) {
-            (Some(f), Some(l)) => (f, l.t, l.v.to_bits()),
-            _ => (0, 0, 0),
+        let (last_t, last_v) = match last {
+            Some(l) => (l.t, l.v.to_bits()),
+            None => (0, 0),
+        };
+        // The decoder checked the window: leading zeros are at most 31, trailing at most 64.
+        let (leading, trailing) = match d.leading {
+            NO_WINDOW => (NO_WINDOW_U8, 0),
+            lead => (lead as u8, d.trailing as u8),
         };
         Ok(XorChunk {
             count,
-            first_t,
             last_t,
             last_delta: d.delta,
             last_v,
-            leading: d.leading,
-            trailing: d.trailing,
+            leading,
+            trailing,
             w: BitWriter::from_parts(bytes, free),
         })
     }
@@ -197,7 +203,10 @@ impl XorChunk {
     }
 
     pub fn first_time(&self) -> Option<i64> {
-        (self.count > 0).then_some(self.first_t)
+        if self.count == 0 {
+            return None;
+        }
+        self.iter().next().map(|s| s.t)
     }
 
     pub fn last_time(&self) -> Option<i64> {
@@ -222,7 +231,6 @@ impl XorChunk {
             0 => {
                 self.w.write_uvarint(zigzag(t));
                 self.w.write_bits(vb, 64);
-                self.first_t = t;
             }
             1 => {
                 let delta = t.wrapping_sub(self.last_t) as u64;
@@ -270,18 +278,20 @@ impl XorChunk {
         }
         let lead = x.leading_zeros().min(31);
         let trail = x.trailing_zeros();
-        if self.leading != NO_WINDOW && lead >= self.leading && trail >= self.trailing {
-            let sig = 64 - self.leading - self.trailing;
+        let (leading, trailing) = (u32::from(self.leading), u32::from(self.trailing));
+        if self.leading != NO_WINDOW_U8 && lead >= leading && trail >= trailing {
+            let sig = 64 - leading - trailing;
             self.w.write_bits(0b10, 2);
-            self.w.write_bits(x >> self.trailing, sig);
+            self.w.write_bits(x >> trailing, sig);
         } else {
             let sig = 64 - lead - trail;
             // 2 control bits, 5 bits leading zeros, 6 bits count (64 wraps to 0).
             let head = (0b11 << 11) | (u64::from(lead) << 6) | u64::from(sig & 63);
             self.w.write_bits(head, 13);
             self.w.write_bits(x >> trail, sig);
-            self.leading = lead;
-            self.trailing = trail;
+            // lead ≤ 31 and trail < 64 here (x != 0).
+            self.leading = lead as u8;
+            self.trailing = trail as u8;
         }
     }
 
@@ -327,7 +337,6 @@ struct Decoder<'a> {
     count: u16,
     /// Samples decoded so far.
     read: u16,
-    first_t: Option<i64>,
     t: i64,
     delta: u64,
     v: u64,
@@ -348,7 +357,6 @@ impl<'a> Decoder<'a> {
             r: BitReader::new(bytes.get(HEADER_LEN..).unwrap_or_default()),
             count,
             read: 0,
-            first_t: None,
             t: 0,
             delta: 0,
             v: 0,
@@ -369,7 +377,6 @@ impl<'a> Decoder<'a> {
             0 => {
                 self.t = unzigzag(self.r.read_uvarint()?);
                 self.v = self.r.read_bits(64)?;
-                self.first_t = Some(self.t);
             }
             1 => {
                 self.delta = self.r.read_uvarint()?;

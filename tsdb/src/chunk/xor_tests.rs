@@ -51,6 +51,33 @@ fn assert_round_trip(samples: &[(i64, f64)]) -> XorChunk {
     c
 }
 
+/// Every series in the head holds an open chunk: its state must not grow unnoticed.
+#[test]
+fn open_chunk_state_fits_64_bytes() {
+    assert!(std::mem::size_of::<XorChunk>() <= 64);
+}
+
+/// A chunk read back keeps appending with the same XOR window as the one that wrote it, so
+/// the two encodings stay identical sample for sample.
+#[test]
+fn chunk_read_back_appends_like_the_original() {
+    let mut a = XorChunk::new();
+    let mut t = 1_000;
+    for i in 0..50 {
+        t += 1000 + i % 3;
+        a.append(t, (i as f64).sqrt() * 1.5e3);
+    }
+    let mut b = XorChunk::from_bytes(a.bytes().to_vec()).expect("valid chunk");
+    for i in 0..50 {
+        t += 1000;
+        let v = 7.25 * i as f64;
+        a.append(t, v);
+        b.append(t, v);
+    }
+    assert_eq!(a.bytes(), b.bytes());
+    assert_eq!(b.first_time(), Some(2_000));
+}
+
 #[test]
 fn empty_chunk() {
     let c = assert_round_trip(&[]);
