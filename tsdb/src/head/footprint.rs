@@ -1,19 +1,19 @@
 //! An itemised estimate of the head's memory, for the footprint benchmark and capacity
 //! planning. Computed on request by visiting every series (O(series + label pairs)); it
-//! counts the bytes the head's own structures hold on the heap, not allocator slack, so
-//! its total is a lower bound of what the process's RSS grows by.
+//! counts the bytes the head's structures ask the allocator for, by capacity (vectors,
+//! hash tables and bitmaps included), which the footprint bench checks against a
+//! counting allocator. It does not count what the allocator adds: rounding to its size
+//! classes and free memory it keeps (with glibc's malloc, the freed buffers of closed
+//! chunks), so RSS grows by more than this total.
 
 use std::collections::HashSet;
 use std::mem::size_of;
 use std::sync::Arc;
 
 use super::chunk_meta::ChunkMeta;
-use super::series::{MemSeries, PendingChunk};
+use super::series::MemSeries;
+use super::series_map::table_bytes;
 use super::Head;
-
-/// Bytes of a `HashMap`/`HashSet` slot's control byte plus load-factor slack (7/8), per
-/// entry; what hashbrown spends beyond the entry itself.
-const HASH_SLOT_OVERHEAD: usize = 2;
 
 /// Reference counts in front of every `Arc` allocation.
 const ARC_HEADER: usize = 2 * size_of::<usize>();
@@ -33,12 +33,12 @@ pub struct HeadFootprint {
     pub chunk_bytes: u64,
     /// Allocated capacity of the buffers of the chunks in memory (≥ `chunk_bytes`).
     pub chunk_capacity_bytes: u64,
-    /// The series' chunk lists (16-byte entries) and pending-chunk entries, by capacity.
+    /// The series' chunk lists (16-byte entries) and pending-chunk lists, by capacity.
     pub chunk_list_bytes: u64,
     /// Out-of-order samples, kept uncompressed.
     pub ooo_bytes: u64,
-    /// `MemSeries` with its `Arc` header, the label vector, the series table slot and the
-    /// label-set map entry.
+    /// `MemSeries` with its `Arc` header and its label vector, the series table and the
+    /// label-set map (both by capacity).
     pub series_struct_bytes: u64,
     /// Distinct interned label names and values, with the symbol table's entries.
     pub symbol_bytes: u64,
@@ -62,10 +62,15 @@ impl Head {
     /// See [`HeadFootprint`]. Locks one series at a time, as [`Head::num_chunks`] does.
     pub(crate) fn footprint(&self) -> HeadFootprint {
         let all = self.all_series();
+        let tables = self.series.read().capacity() * size_of::<Option<Arc<MemSeries>>>()
+            + self.by_hash.read().heap_bytes();
         let mut f = HeadFootprint {
             series: all.len() as u64,
+            series_struct_bytes: tables as u64,
             ..HeadFootprint::default()
         };
+        // The symbol table's slots, by the number of distinct symbols at its load factor.
+        let mut symbol_count = 0usize;
         // Interned strings are shared `Arc<str>`s: count each allocation once, by address.
         let mut symbols: HashSet<*const u8> = HashSet::new();
         for s in &all {
@@ -85,26 +90,23 @@ impl Head {
                 f.chunk_bytes += p.data.len() as u64;
                 f.chunk_capacity_bytes += p.data.len() as u64;
             }
-            f.chunk_list_bytes += (d.chunks.capacity() * size_of::<ChunkMeta>()
-                + d.pending.capacity() * size_of::<PendingChunk>())
-                as u64;
+            f.chunk_list_bytes +=
+                (d.chunks.capacity() * size_of::<ChunkMeta>() + d.pending.heap_bytes()) as u64;
             f.ooo_bytes += d.ooo.heap_bytes() as u64;
-            f.series_struct_bytes += (ARC_HEADER
-                + size_of::<MemSeries>()
-                + std::mem::size_of_val(s.labels.as_slice())
-                + size_of::<Option<Arc<MemSeries>>>()
-                + size_of::<(u64, Arc<MemSeries>)>()
-                + HASH_SLOT_OVERHEAD) as u64;
+            f.series_struct_bytes +=
+                (ARC_HEADER + size_of::<MemSeries>() + std::mem::size_of_val(s.labels.as_slice()))
+                    as u64;
             for l in s.labels.iter() {
                 for text in [&l.name, &l.value] {
                     if symbols.insert(text.as_ptr()) {
-                        f.symbol_bytes +=
-                            (ARC_HEADER + text.len() + size_of::<Arc<str>>() + HASH_SLOT_OVERHEAD)
-                                as u64;
+                        symbol_count += 1;
+                        f.symbol_bytes += (ARC_HEADER + text.len()) as u64;
                     }
                 }
             }
         }
+        // Full capacity is between 7/16 and 7/8 of the buckets: take the middle.
+        f.symbol_bytes += table_bytes(symbol_count * 3 / 2, size_of::<Arc<str>>()) as u64;
         f.postings_bytes = self.postings().heap_bytes_estimate() as u64;
         f
     }

@@ -22,6 +22,7 @@ mod chunk_writer;
 mod delete;
 mod footprint;
 mod ooo;
+mod pending;
 mod read;
 mod replay;
 mod series;

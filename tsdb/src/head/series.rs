@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 
 use super::chunk_meta::{pending_key, ChunkMeta, Loc};
 use super::ooo::OooSamples;
+use super::pending::PendingChunks;
 use crate::block::InputChunk;
 use crate::chunk::{XorChunk, XorIter};
 use crate::head_chunks::{HeadChunks, MappedChunk};
@@ -102,7 +103,7 @@ pub(crate) const NO_WAL_SEGMENT: u32 = u32::MAX;
 pub(crate) struct SeriesData {
     pub(crate) chunks: Vec<ChunkMeta>,
     pub(crate) base_t: i64,
-    pub(crate) pending: Vec<PendingChunk>,
+    pub(crate) pending: PendingChunks,
     pub(crate) open: XorChunk,
     pub(crate) open_min_t: i64,
     pub(crate) last_t: i64,
@@ -117,7 +118,7 @@ impl Default for SeriesData {
         SeriesData {
             chunks: Vec::new(),
             base_t: i64::MIN,
-            pending: Vec::new(),
+            pending: PendingChunks::default(),
             open: XorChunk::new(),
             open_min_t: i64::MIN,
             last_t: i64::MIN,
@@ -272,9 +273,6 @@ impl SeriesData {
         };
         m.set_loc(Loc::Disk(r));
         self.pending.swap_remove(i);
-        if self.pending.is_empty() {
-            self.pending = Vec::new();
-        }
         true
     }
 
@@ -541,5 +539,19 @@ fn extend_in_range(it: impl Iterator<Item = Sample>, mint: i64, maxt: i64, out: 
         if s.t >= mint {
             out.push(s);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every series in the head holds one of these (in an `Arc`, whose 16-byte header
+    /// comes on top): keep it within 200 bytes, so that the allocation stays in a 224-byte
+    /// size class of glibc's malloc and of mimalloc.
+    #[test]
+    fn series_state_fits_its_size_class() {
+        let size = std::mem::size_of::<MemSeries>();
+        assert!(size <= 200, "MemSeries is {size} bytes");
     }
 }

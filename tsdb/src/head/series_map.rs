@@ -76,6 +76,23 @@ impl Hasher for PremixedHasher {
 
 pub(crate) type BuildPremixed = BuildHasherDefault<PremixedHasher>;
 
+/// Heap bytes of a `HashMap`/`HashSet` table whose `capacity()` is `capacity`, with
+/// entries of `entry` bytes: hashbrown keeps a power-of-two number of buckets, at most 7/8
+/// of them used (all but one below 8 buckets), each with a control byte, plus one group
+/// (16 bytes) of control bytes mirrored at the end.
+pub(crate) fn table_bytes(capacity: usize, entry: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 7 {
+        capacity + 1
+    } else {
+        capacity * 8 / 7
+    }
+    .next_power_of_two();
+    buckets * (entry + 1) + 16
+}
+
 /// Label-set hash → series.
 ///
 /// Invariants: every series is in exactly one of `primary` (under its own hash) and
@@ -110,6 +127,21 @@ impl SeriesMap {
                 self.conflicts.entry(hash).or_default().push(series);
             }
         }
+    }
+
+    /// Heap bytes of the two maps (their tables and the conflict lists), by capacity.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let lists: usize = self
+            .conflicts
+            .values()
+            .map(|l| l.capacity() * size_of::<Arc<MemSeries>>())
+            .sum();
+        table_bytes(self.primary.capacity(), size_of::<(u64, Arc<MemSeries>)>())
+            + table_bytes(
+                self.conflicts.capacity(),
+                size_of::<(u64, Vec<Arc<MemSeries>>)>(),
+            )
+            + lists
     }
 
     /// Removes the series with id `id` under `hash`, if there. A conflicting series takes
@@ -155,6 +187,22 @@ mod tests {
 
     fn key(name: &str) -> Labels {
         Labels::from_pairs([("__name__", name)])
+    }
+
+    #[test]
+    fn table_bytes_follow_the_bucket_count() {
+        assert_eq!(table_bytes(0, 16), 0);
+        for n in [1usize, 3, 7, 8, 100, 1000, 100_000] {
+            let mut m: HashMap<u64, u64, BuildPremixed> = HashMap::default();
+            m.extend((0..n as u64).map(|i| (i, i)));
+            let buckets = (table_bytes(m.capacity(), 16) - 16) / 17;
+            // A power of two that holds the entries within the 7/8 load factor.
+            assert!(buckets.is_power_of_two(), "{n}: {buckets}");
+            assert!(
+                m.capacity() < buckets && buckets <= 2 * (n * 8 / 7).max(4),
+                "{n}: {buckets}"
+            );
+        }
     }
 
     #[test]

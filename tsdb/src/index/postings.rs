@@ -28,6 +28,27 @@ pub(super) struct NamePostings {
     pub(super) values: BTreeMap<Arc<str>, RoaringBitmap>,
 }
 
+/// Heap bytes of a bitmap's containers, by capacity. A bitmap of a label value that one
+/// series has (an instance, a pod) is almost all overhead: its container vector starts at
+/// four 32-byte entries, where the serialised form takes 18 bytes.
+fn bitmap_heap_bytes(b: &RoaringBitmap) -> usize {
+    /// `roaring`'s container: a 16-bit key beside a store enum of one `Vec` or `Box`.
+    const CONTAINER_BYTES: usize = 32;
+    /// A bitset store: 2^16 bits.
+    const BITSET_BYTES: usize = 8192;
+    let s = b.statistics();
+    let n = s.n_containers as usize;
+    if n == 0 {
+        return 0;
+    }
+    // The container vector grows by doubling from four entries. `statistics` counts an
+    // array store's capacity in 4-byte units; its entries are u16.
+    n.max(4).next_power_of_two() * CONTAINER_BYTES
+        + s.n_bytes_array_containers as usize / 2
+        + s.n_bitset_containers as usize * BITSET_BYTES
+        + s.n_bytes_run_containers as usize
+}
+
 /// Invariants: `all` holds every added id; `names` holds no name without values.
 #[derive(Default, Debug)]
 pub struct MemPostings {
@@ -40,13 +61,13 @@ impl MemPostings {
         Self::default()
     }
 
-    /// Estimated heap bytes: every bitmap's serialised size (close to its in-memory size)
-    /// plus the maps' entries. The name and value strings are the head's interned symbols
-    /// and are not counted here.
+    /// Estimated heap bytes: every bitmap's containers and stores by capacity, plus the
+    /// maps' entries. The name and value strings are the head's interned symbols and are
+    /// not counted here.
     pub fn heap_bytes_estimate(&self) -> usize {
         // A B-tree entry: key, value and about a third of a node's slack and pointers.
         const BTREE_ENTRY_OVERHEAD: usize = 16;
-        let bitmap = |b: &RoaringBitmap| size_of::<RoaringBitmap>() + b.serialized_size();
+        let bitmap = |b: &RoaringBitmap| size_of::<RoaringBitmap>() + bitmap_heap_bytes(b);
         let mut n = bitmap(&self.all);
         for p in self.names.values() {
             n += size_of::<Arc<str>>() + size_of::<NamePostings>() + BTREE_ENTRY_OVERHEAD;
