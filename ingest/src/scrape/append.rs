@@ -12,13 +12,14 @@
 //! staleness markers as for an empty scrape. A series repeated in one body keeps its first
 //! sample, as Prometheus's storage does with a duplicate timestamp.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
-use tianshu_tsdb::{stale_nan, Labels, Sample, SeriesSamples, METRIC_NAME};
+use tianshu_tsdb::{stale_nan, Labels, Sample, SeriesRef, METRIC_NAME};
 
-use super::parse::{Entry, MetricType, ParseOptions, Series};
+use super::parse::{Entry as ParsedEntry, MetricType, ParseOptions, Series};
 use super::relabel::Relabeler;
 use super::relabel_config::RelabelConfig;
+use super::sink::FlatLabels;
 
 /// Longest exposition line accepted. Prometheus has no limit; one keeps a target that
 /// sends one endless line from holding a scrape's worth of memory in a single error.
@@ -49,15 +50,29 @@ pub struct FamilyMeta {
 
 /// What a scrape loop remembers between scrapes.
 ///
-/// Invariant: `last` holds exactly the series the previous successful append stored
-/// (empty after a failed one, whose stale markers were written), so `last - current`
-/// is what went stale.
+/// Series texts map to *slots*, one per distinct final label set, which hold the labels in
+/// the flat form the storage appends from without copying them. A scrape then costs one
+/// lookup of the line's text; duplicates and vanished series are found by comparing the
+/// slots' scrape numbers, never by hashing label sets.
+///
+/// Invariants: `last` holds exactly the slots the previous successful append stored
+/// (empty after a failed one, whose stale markers were written), so those of `last` not
+/// seen in the current scrape are what went stale; a slot's `refs` counts the entries
+/// resolving to it, and a slot at zero refs is in `unused` until the next scrape frees
+/// it (its labels are still needed for the stale markers of the scrape that dropped it).
 #[derive(Default)]
 pub struct SeriesCache {
-    /// Series text → final labels (`None`: dropped by metric relabelling) and the
-    /// scrape it was last seen in.
-    entries: HashMap<Box<str>, (Option<Labels>, u64)>,
-    last: HashSet<Labels>,
+    /// Series text → its slot (`None`: dropped by metric relabelling) and the scrape it
+    /// was last seen in.
+    entries: HashMap<Box<str>, Entry, FoldHash>,
+    slots: Vec<Slot>,
+    /// Final labels → slot, consulted only when a series text is new.
+    by_labels: HashMap<Labels, u32, FoldHash>,
+    /// Freed slots, reused first.
+    free: Vec<u32>,
+    /// Slots whose last entry went away in the previous scrape, freed at the next.
+    unused: Vec<u32>,
+    last: Vec<u32>,
     /// Number of the current scrape.
     iter: u64,
     relabeler: Relabeler,
@@ -65,11 +80,30 @@ pub struct SeriesCache {
     pub metadata: BTreeMap<String, FamilyMeta>,
 }
 
+type FoldHash = foldhash::fast::RandomState;
+
+struct Entry {
+    slot: Option<u32>,
+    seen: u64,
+}
+
+/// One distinct final label set.
+#[derive(Default)]
+struct Slot {
+    labels: Labels,
+    flat: FlatLabels,
+    /// Entries resolving here; 0 for a free slot.
+    refs: u32,
+    /// The scrape that last stored a sample for it.
+    seen: u64,
+}
+
 /// The result of appending one scrape.
 #[derive(Debug, Default)]
 pub struct Appended {
-    /// Samples to store, stale markers for vanished series included.
-    pub batch: Vec<SeriesSamples>,
+    /// Samples to store, stale markers for vanished series included: the slot of each
+    /// series and its sample. [`SeriesCache::series`] turns them into the storage's form.
+    pub rows: Vec<(u32, Sample)>,
     /// Sample lines read (`scrape_samples_scraped`).
     pub scraped: u64,
     /// Samples left after metric relabelling (`scrape_samples_post_metric_relabeling`).
@@ -78,7 +112,7 @@ pub struct Appended {
     pub series_added: u64,
     /// Samples dropped because their series was repeated in the body.
     pub duplicates: u64,
-    /// Why the scrape failed; `batch` then holds only stale markers.
+    /// Why the scrape failed; `rows` then holds only stale markers.
     pub error: Option<String>,
 }
 
@@ -86,24 +120,26 @@ impl SeriesCache {
     /// Appends a scrape body parsed by `parser`, stamped `ts` (ms) unless honoured.
     pub fn append<'a>(
         &mut self,
-        parser: impl Iterator<Item = Result<Entry<'a>, super::parse::ParseError>>,
+        parser: impl Iterator<Item = Result<ParsedEntry<'a>, super::parse::ParseError>>,
         set: &AppendSettings,
         ts: i64,
     ) -> Appended {
+        self.release_unused();
         self.iter += 1;
+        let iter = self.iter;
         let mut out = Appended::default();
-        let mut current: HashSet<Labels> = HashSet::with_capacity(self.last.len());
+        let mut current: Vec<u32> = Vec::with_capacity(self.last.len());
         let mut meta: BTreeMap<String, FamilyMeta> = BTreeMap::new();
-        let mut batch = Vec::with_capacity(self.last.len());
+        let mut rows = Vec::with_capacity(self.last.len() + 8);
         for entry in parser {
             let series = match entry {
-                Ok(Entry::Series(s)) => s,
-                Ok(Entry::Help { metric, text }) => {
+                Ok(ParsedEntry::Series(s)) => s,
+                Ok(ParsedEntry::Help { metric, text }) => {
                     meta.entry(metric.unescape().into_owned()).or_default().help =
                         text.unescape().into_owned();
                     continue;
                 }
-                Ok(Entry::Type {
+                Ok(ParsedEntry::Type {
                     metric,
                     metric_type,
                 }) => {
@@ -111,30 +147,31 @@ impl SeriesCache {
                         metric_type.as_str().to_string();
                     continue;
                 }
-                Ok(Entry::Unit { metric, unit }) => {
+                Ok(ParsedEntry::Unit { metric, unit }) => {
                     meta.entry(metric.unescape().into_owned()).or_default().unit = unit.to_string();
                     continue;
                 }
-                Ok(Entry::Comment(_)) => continue,
+                Ok(ParsedEntry::Comment(_)) => continue,
                 Err(e) => {
                     out.error = Some(e.to_string());
                     break;
                 }
             };
             out.scraped += 1;
-            let labels = match self.entries.get_mut(series.raw) {
-                Some((labels, seen)) => {
-                    *seen = self.iter;
-                    labels.clone()
+            let slot = match self.entries.get_mut(series.raw) {
+                Some(e) => {
+                    e.seen = iter;
+                    e.slot
                 }
                 None => match self.resolve(&series, set) {
                     Ok(labels) => {
-                        if labels.is_some() {
+                        let slot = labels.map(|l| self.slot_for(l));
+                        if slot.is_some() {
                             out.series_added += 1;
                         }
                         self.entries
-                            .insert(series.raw.into(), (labels.clone(), self.iter));
-                        labels
+                            .insert(series.raw.into(), Entry { slot, seen: iter });
+                        slot
                     }
                     Err(e) => {
                         out.error = Some(e);
@@ -142,7 +179,7 @@ impl SeriesCache {
                     }
                 },
             };
-            let Some(labels) = labels else { continue };
+            let Some(slot) = slot else { continue };
             out.post_relabel += 1;
             if set.sample_limit > 0 && out.post_relabel > set.sample_limit {
                 out.error = Some("sample limit exceeded".to_string());
@@ -152,26 +189,37 @@ impl SeriesCache {
                 Some(t) if set.honor_timestamps => t,
                 _ => ts,
             };
-            if !current.insert(labels.clone()) {
+            let s = &mut self.slots[slot as usize];
+            if s.seen == iter {
                 out.duplicates += 1;
                 continue;
             }
-            batch.push(SeriesSamples {
-                labels,
-                samples: vec![Sample::new(t, series.value)],
-            });
+            s.seen = iter;
+            current.push(slot);
+            rows.push((slot, Sample::new(t, series.value)));
         }
         if let Some(e) = out.error.take() {
             return self.failed(ts, e);
         }
-        for gone in self.last.difference(&current) {
-            batch.push(SeriesSamples {
-                labels: gone.clone(),
-                samples: vec![Sample::new(ts, stale_nan())],
-            });
+        for &gone in &self.last {
+            if self.slots[gone as usize].seen != iter {
+                rows.push((gone, Sample::new(ts, stale_nan())));
+            }
         }
-        let iter = self.iter;
-        self.entries.retain(|_, (_, seen)| *seen == iter);
+        let (slots, unused) = (&mut self.slots, &mut self.unused);
+        self.entries.retain(|_, e| {
+            if e.seen == iter {
+                return true;
+            }
+            if let Some(slot) = e.slot {
+                let s = &mut slots[slot as usize];
+                s.refs -= 1;
+                if s.refs == 0 {
+                    unused.push(slot);
+                }
+            }
+            false
+        });
         for m in meta.values_mut() {
             if m.kind.is_empty() {
                 m.kind = MetricType::Unknown.as_str().to_string();
@@ -179,24 +227,76 @@ impl SeriesCache {
         }
         self.metadata = meta;
         self.last = current;
-        out.batch = batch;
+        out.rows = rows;
         out
     }
 
     /// A failed scrape: staleness markers for every series of the last one.
     pub fn failed(&mut self, ts: i64, error: String) -> Appended {
-        let batch = self
+        let rows = self
             .last
-            .drain()
-            .map(|labels| SeriesSamples {
-                labels,
-                samples: vec![Sample::new(ts, stale_nan())],
-            })
+            .drain(..)
+            .map(|slot| (slot, Sample::new(ts, stale_nan())))
             .collect();
         Appended {
-            batch,
+            rows,
             error: Some(error),
             ..Appended::default()
+        }
+    }
+
+    /// The rows of an append as the storage's borrowed series, one sample each.
+    pub fn series<'c>(&'c self, rows: &'c [(u32, Sample)]) -> Vec<SeriesRef<'c>> {
+        rows.iter()
+            .map(|(slot, sample)| SeriesRef {
+                labels: self.slots[*slot as usize].flat.as_labels_ref(),
+                samples: std::slice::from_ref(sample),
+            })
+            .collect()
+    }
+
+    /// The final labels of a row's slot.
+    pub fn labels(&self, slot: u32) -> &Labels {
+        &self.slots[slot as usize].labels
+    }
+
+    /// The slot holding `labels`, made when no entry resolves to them yet.
+    fn slot_for(&mut self, labels: Labels) -> u32 {
+        if let Some(&slot) = self.by_labels.get(&labels) {
+            self.slots[slot as usize].refs += 1;
+            return slot;
+        }
+        let s = Slot {
+            flat: FlatLabels::new(&labels),
+            labels: labels.clone(),
+            refs: 1,
+            seen: 0,
+        };
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = s;
+                i
+            }
+            None => {
+                self.slots.push(s);
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.by_labels.insert(labels, slot);
+        slot
+    }
+
+    /// Frees the slots the previous scrape left without entries, unless a new entry took
+    /// one again meanwhile.
+    fn release_unused(&mut self) {
+        for slot in std::mem::take(&mut self.unused) {
+            let s = &mut self.slots[slot as usize];
+            if s.refs > 0 {
+                continue;
+            }
+            let s = std::mem::take(s);
+            self.by_labels.remove(&s.labels);
+            self.free.push(slot);
         }
     }
 
@@ -323,16 +423,12 @@ mod tests {
         )
     }
 
-    fn show(a: &Appended) -> Vec<String> {
-        let mut v: Vec<String> = a
-            .batch
+    fn show(c: &SeriesCache, a: &Appended) -> Vec<String> {
+        let mut v: Vec<String> = c
+            .series(&a.rows)
             .iter()
             .map(|s| {
-                let l: Vec<String> = s
-                    .labels
-                    .iter()
-                    .map(|l| format!("{}={}", l.name, l.value))
-                    .collect();
+                let l: Vec<String> = s.labels.iter().map(|(n, v)| format!("{n}={v}")).collect();
                 let v = s.samples[0].v;
                 let v = if is_stale_nan(v) {
                     "stale".to_string()
@@ -359,7 +455,7 @@ mod tests {
         assert_eq!(a.error, None);
         assert_eq!((a.scraped, a.post_relabel, a.series_added), (2, 2, 2));
         assert_eq!(
-            show(&a),
+            show(&c, &a),
             [
                 "__name__=a,instance=i:1,job=j,x=1 1 @1000",
                 "__name__=b,instance=i:1,job=j 2 @500"
@@ -372,7 +468,7 @@ mod tests {
         let a = run(&mut c, "a{x=\"1\",y=\"\"} 3\n", &set, 2000);
         assert_eq!(a.series_added, 0);
         assert_eq!(
-            show(&a),
+            show(&c, &a),
             [
                 "__name__=a,instance=i:1,job=j,x=1 3 @2000",
                 "__name__=b,instance=i:1,job=j stale @2000"
@@ -381,9 +477,12 @@ mod tests {
         // A failed scrape marks everything of the last one stale and stores nothing else.
         let a = run(&mut c, "a{x=\"1\"} 4\nbroken{\n", &set, 3000);
         assert!(a.error.is_some());
-        assert_eq!(show(&a), ["__name__=a,instance=i:1,job=j,x=1 stale @3000"]);
+        assert_eq!(
+            show(&c, &a),
+            ["__name__=a,instance=i:1,job=j,x=1 stale @3000"]
+        );
         let a = run(&mut c, "", &set, 4000);
-        assert!(a.batch.is_empty());
+        assert!(a.rows.is_empty());
     }
 
     #[test]
@@ -392,7 +491,7 @@ mod tests {
         let mut c = SeriesCache::default();
         let a = run(&mut c, body, &settings(), 1);
         assert_eq!(
-            show(&a),
+            show(&c, &a),
             ["__name__=m,exported_exported_job=theirs,exported_job=x,instance=i:1,job=j 1 @1"]
         );
         let mut c = SeriesCache::default();
@@ -402,7 +501,7 @@ mod tests {
             ..settings()
         };
         let a = run(&mut c, "m{job=\"theirs\"} 1 5\n", &set, 9);
-        assert_eq!(show(&a), ["__name__=m,instance=i:1,job=theirs 1 @9"]);
+        assert_eq!(show(&c, &a), ["__name__=m,instance=i:1,job=theirs 1 @9"]);
     }
 
     #[test]
@@ -414,7 +513,7 @@ mod tests {
         };
         let a = run(&mut SeriesCache::default(), body, &set, 1);
         assert_eq!(a.error.as_deref(), Some("sample limit exceeded"));
-        assert!(a.batch.is_empty());
+        assert!(a.rows.is_empty());
         let set = AppendSettings {
             label_limit: 3,
             ..settings()
@@ -446,13 +545,70 @@ mod tests {
             metric_relabel: cfg.scrape_configs[0].metric_relabel_configs.clone(),
             ..settings()
         };
-        let a = run(
-            &mut SeriesCache::default(),
-            "drop_me 1\nkeep 1\nkeep 2\n",
-            &set,
-            1,
-        );
+        let mut c = SeriesCache::default();
+        let a = run(&mut c, "drop_me 1\nkeep 1\nkeep 2\n", &set, 1);
         assert_eq!((a.scraped, a.post_relabel, a.duplicates), (3, 2, 1));
-        assert_eq!(show(&a), ["__name__=keep,instance=i:1,job=j 1 @1"]);
+        assert_eq!(show(&c, &a), ["__name__=keep,instance=i:1,job=j 1 @1"]);
+    }
+
+    #[test]
+    fn texts_of_one_label_set_share_a_slot_and_freed_slots_are_reused() {
+        let set = settings();
+        let mut c = SeriesCache::default();
+        // Two spellings of one series: the second is a duplicate (and, being a new text, a
+        // new entry of the cache, which is what scrape_series_added counts).
+        let a = run(
+            &mut c,
+            "a{x=\"1\",y=\"2\"} 1\na{y=\"2\",x=\"1\"} 2\nb 1\n",
+            &set,
+            1000,
+        );
+        assert_eq!((a.scraped, a.duplicates, a.series_added), (3, 1, 3));
+        assert_eq!(
+            show(&c, &a),
+            [
+                "__name__=a,instance=i:1,job=j,x=1,y=2 1 @1000",
+                "__name__=b,instance=i:1,job=j 1 @1000"
+            ]
+        );
+        // One spelling goes away, the other stays: the series is not stale.
+        let a = run(&mut c, "a{y=\"2\",x=\"1\"} 3\nb 1\n", &set, 2000);
+        assert_eq!(
+            show(&c, &a),
+            [
+                "__name__=a,instance=i:1,job=j,x=1,y=2 3 @2000",
+                "__name__=b,instance=i:1,job=j 1 @2000"
+            ]
+        );
+        // b goes: stale now; its slot is freed at the next scrape and reused by c.
+        let a = run(&mut c, "a{y=\"2\",x=\"1\"} 4\n", &set, 3000);
+        assert_eq!(
+            show(&c, &a),
+            [
+                "__name__=a,instance=i:1,job=j,x=1,y=2 4 @3000",
+                "__name__=b,instance=i:1,job=j stale @3000"
+            ]
+        );
+        let a = run(&mut c, "a{y=\"2\",x=\"1\"} 5\nc 1\n", &set, 4000);
+        assert_eq!(a.series_added, 1);
+        assert_eq!(
+            show(&c, &a),
+            [
+                "__name__=a,instance=i:1,job=j,x=1,y=2 5 @4000",
+                "__name__=c,instance=i:1,job=j 1 @4000"
+            ]
+        );
+        assert_eq!(c.slots.len(), 2, "b's slot was reused");
+        // b comes back as a new series.
+        let a = run(&mut c, "b 7\n", &set, 5000);
+        assert_eq!(a.series_added, 1);
+        assert_eq!(
+            show(&c, &a),
+            [
+                "__name__=a,instance=i:1,job=j,x=1,y=2 stale @5000",
+                "__name__=b,instance=i:1,job=j 7 @5000",
+                "__name__=c,instance=i:1,job=j stale @5000"
+            ]
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! ingest URL. A scrape counts as stored once it is queued on disk: the queue, not the
 //! scrape loop, owns retries.
 
-use tianshu_tsdb::{AppendReport, MetricMetadata, SeriesSamples};
+use tianshu_tsdb::{AppendReport, MetricMetadata, SeriesRef};
 
 use super::sink::Sink;
 use crate::proto::{self, MetricType, WriteRequest};
@@ -24,7 +24,7 @@ impl RemoteWriteSink {
 }
 
 impl Sink for RemoteWriteSink {
-    fn append(&self, batch: &[SeriesSamples]) -> Result<AppendReport, String> {
+    fn append(&self, batch: &[SeriesRef<'_>]) -> Result<AppendReport, String> {
         let req = write_request(batch);
         self.queue.push(&req).map_err(|e| e.to_string())?;
         Ok(AppendReport {
@@ -45,7 +45,7 @@ impl Sink for RemoteWriteSink {
     }
 }
 
-fn write_request(batch: &[SeriesSamples]) -> WriteRequest {
+fn write_request(batch: &[SeriesRef<'_>]) -> WriteRequest {
     WriteRequest {
         timeseries: batch
             .iter()
@@ -54,7 +54,7 @@ fn write_request(batch: &[SeriesSamples]) -> WriteRequest {
                 labels: s
                     .labels
                     .iter()
-                    .map(|l| proto::Label::new(&*l.name, &*l.value))
+                    .map(|(n, v)| proto::Label::new(n, v))
                     .collect(),
                 samples: s
                     .samples
@@ -82,8 +82,9 @@ fn metadata(m: MetricMetadata) -> proto::MetricMetadata {
 
 #[cfg(test)]
 mod tests {
-    use tianshu_tsdb::{Labels, Sample};
+    use tianshu_tsdb::{Labels, Sample, SeriesSamples};
 
+    use super::super::sink::borrow_all;
     use super::*;
 
     #[test]
@@ -98,7 +99,8 @@ mod tests {
                 samples: vec![],
             },
         ];
-        let req = write_request(&batch);
+        let mut flats = Vec::new();
+        let req = write_request(&borrow_all(&batch, &mut flats));
         assert_eq!(req.timeseries.len(), 1);
         let ts = &req.timeseries[0];
         let labels: Vec<(&str, &str)> = ts

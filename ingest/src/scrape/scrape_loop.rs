@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tianshu_tsdb::{MetricMetadata, SeriesSamples};
+use tianshu_tsdb::{MetricMetadata, Sample, SeriesSamples};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -25,7 +25,7 @@ use super::append::{parse_options, AppendSettings, FamilyMeta, SeriesCache};
 use super::client::ScrapeClient;
 use super::parse::negotiate;
 use super::report::{self, Report};
-use super::sink::Sink;
+use super::sink::{borrow_all, Sink};
 use super::target::TargetSpec;
 
 /// Prometheus's `ScrapeTimestampTolerance`.
@@ -275,9 +275,14 @@ async fn scrape_once(
             post_relabel: appended.post_relabel,
             series_added: appended.series_added,
         };
-        let mut batch = std::mem::take(&mut appended.batch);
-        batch.extend(report::samples(&target, ts, &rep));
-        store(sink.as_ref(), &batch, &url);
+        let rows = std::mem::take(&mut appended.rows);
+        store(
+            sink.as_ref(),
+            &cache,
+            &rows,
+            &report::samples(&target, ts, &rep),
+            &url,
+        );
         let meta = appended.error.is_none().then(|| cache.metadata.clone());
         (cache, appended.error, duration, meta)
     });
@@ -295,8 +300,19 @@ async fn scrape_once(
     }
 }
 
-fn store(sink: &dyn Sink, batch: &[SeriesSamples], url: &str) {
-    match sink.append(batch) {
+/// Stores an append's rows (labels lent by `cache`) and the owned `extra` series in one
+/// batch.
+fn store(
+    sink: &dyn Sink,
+    cache: &SeriesCache,
+    rows: &[(u32, Sample)],
+    extra: &[SeriesSamples],
+    url: &str,
+) {
+    let mut flats = Vec::new();
+    let mut batch = cache.series(rows);
+    batch.extend(borrow_all(extra, &mut flats));
+    match sink.append(&batch) {
         Ok(r) if r.rejected > 0 => tracing::debug!(
             target = %url,
             rejected = r.rejected,
@@ -335,9 +351,14 @@ async fn end_of_run(parts: &LoopParts, mut cache: SeriesCache) {
     let sink = parts.sink.clone();
     let url = parts.state.spec.url.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        let mut batch = cache.failed(ts, String::new()).batch;
-        batch.extend(report::stale(&target, ts));
-        store(sink.as_ref(), &batch, &url);
+        let rows = cache.failed(ts, String::new()).rows;
+        store(
+            sink.as_ref(),
+            &cache,
+            &rows,
+            &report::stale(&target, ts),
+            &url,
+        );
     })
     .await;
 }
