@@ -1,14 +1,27 @@
 //! The HTTP side of a scrape: a client per scrape pool built from the job's
-//! `HttpClientConfig` (TLS, redirects), and one GET per scrape with the negotiated
-//! `Accept` header, the job's authentication and its timeout.
+//! `HttpClientConfig` (TLS, redirects, HTTP/2) and `scrape_protocols`, and one GET per
+//! scrape with the negotiated `Accept` header, `Accept-Encoding: gzip` (bodies are
+//! decompressed as they arrive), the job's authentication and its timeout.
+//!
+//! `tls_config.server_name` sets both the name sent in SNI and the name the server's
+//! certificate is verified against, as Go's `tls.Config.ServerName` does, while the
+//! connection still goes to the target's address and the `Host` header still names it.
+//! The HTTP library takes both TLS names from the URL, so for such a target the URL's
+//! host becomes the server name and the name is resolved to the target's own addresses
+//! (looked up once, when the target's first scrape builds its client).
+//!
+//! `enable_http2` (default on, as Prometheus's) offers HTTP/2 in TLS ALPN; plain-text
+//! targets are always scraped over HTTP/1.1, as Go's client does.
 //!
 //! Error texts follow Go's `net/http` as Prometheus shows them in `lastError`:
 //! `Get "<url>": context deadline exceeded`, `server returned HTTP status 500 ...`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::config::{HttpClientConfig, TlsConfig};
-use super::parse::{accept_header, ScrapeProtocol, DEFAULT_SCRAPE_PROTOCOLS};
+use super::parse::{accept_header, ScrapeProtocol};
 
 /// A pool's client and the per-request settings of its config.
 #[derive(Clone)]
@@ -16,6 +29,9 @@ pub struct ScrapeClient {
     client: reqwest::Client,
     http: HttpClientConfig,
     accept: String,
+    /// With `tls_config.server_name`: per target authority (`host:port`), a client that
+    /// resolves the server name to that target's addresses. Empty otherwise.
+    by_authority: Arc<Mutex<HashMap<String, reqwest::Client>>>,
 }
 
 /// A fetched body and its `Content-Type`.
@@ -24,31 +40,41 @@ pub struct Fetched {
     pub content_type: Option<String>,
 }
 
+fn builder(http: &HttpClientConfig) -> Result<reqwest::ClientBuilder, String> {
+    let mut b = reqwest::Client::builder()
+        .user_agent(concat!("Tianshu/", env!("CARGO_PKG_VERSION")))
+        .redirect(if http.follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        })
+        .gzip(true)
+        .pool_max_idle_per_host(2)
+        .tcp_nodelay(true);
+    if !http.enable_http2 {
+        b = b.http1_only();
+    }
+    if let Some(tls) = &http.tls_config {
+        b = with_tls(b, tls)?;
+    }
+    Ok(b)
+}
+
+fn build(b: reqwest::ClientBuilder) -> Result<reqwest::Client, String> {
+    b.build()
+        .map_err(|e| format!("error creating HTTP client: {e}"))
+}
+
 impl ScrapeClient {
-    /// Builds the client; `Err` names the unreadable TLS file, as Prometheus's
-    /// "error creating HTTP client" does.
-    pub fn new(http: &HttpClientConfig) -> Result<Self, String> {
-        let mut b = reqwest::Client::builder()
-            .user_agent(concat!("Tianshu/", env!("CARGO_PKG_VERSION")))
-            .redirect(if http.follow_redirects {
-                reqwest::redirect::Policy::limited(10)
-            } else {
-                reqwest::redirect::Policy::none()
-            })
-            .pool_max_idle_per_host(2)
-            .tcp_nodelay(true);
-        if let Some(tls) = &http.tls_config {
-            b = with_tls(b, tls)?;
-        }
-        let client = b
-            .build()
-            .map_err(|e| format!("error creating HTTP client: {e}"))?;
+    /// Builds the client asking for `protocols` (best first); `Err` names the unreadable
+    /// TLS file, as Prometheus's "error creating HTTP client" does.
+    pub fn new(http: &HttpClientConfig, protocols: &[ScrapeProtocol]) -> Result<Self, String> {
         Ok(ScrapeClient {
-            client,
+            client: build(builder(http)?)?,
             http: http.clone(),
-            // Prometheus 2 asks for OpenMetrics first and the text format as fallback;
-            // legacy names, so exporters escape UTF-8 names to underscores.
-            accept: accept_header(&DEFAULT_SCRAPE_PROTOCOLS, "underscores"),
+            // Legacy names, so exporters escape UTF-8 names to underscores.
+            accept: accept_header(protocols, "underscores"),
+            by_authority: Arc::default(),
         })
     }
 
@@ -58,17 +84,70 @@ impl ScrapeClient {
         ScrapeProtocol::PrometheusText0_0_4
     }
 
+    /// The `Accept` header this client sends.
+    pub fn accept(&self) -> &str {
+        &self.accept
+    }
+
+    fn server_name(&self) -> Option<&str> {
+        self.http
+            .tls_config
+            .as_ref()
+            .map(|t| t.server_name.as_str())
+            .filter(|n| !n.is_empty())
+    }
+
+    /// The client and URL for `url`: with a server name and `https`, the URL's host is
+    /// replaced by the server name, resolved to the target's addresses, and the original
+    /// authority is returned for the `Host` header.
+    async fn route(&self, url: &str) -> Result<(reqwest::Client, String, Option<String>), String> {
+        let Some(name) = self.server_name() else {
+            return Ok((self.client.clone(), url.to_string(), None));
+        };
+        let mut parsed = reqwest::Url::parse(url).map_err(|e| format!("Get {url:?}: {e}"))?;
+        if parsed.scheme() != "https" {
+            return Ok((self.client.clone(), url.to_string(), None));
+        }
+        let host = parsed.host_str().unwrap_or("").to_string();
+        let port = parsed.port_or_known_default().unwrap_or(443);
+        let authority = match parsed.port() {
+            Some(p) => format!("{}:{p}", host_for_authority(&host)),
+            None => host_for_authority(&host),
+        };
+        let cached = lock(&self.by_authority).get(&authority).cloned();
+        let client = match cached {
+            Some(c) => c,
+            None => {
+                let lookup = (host.trim_start_matches('[').trim_end_matches(']'), port);
+                let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host(lookup)
+                    .await
+                    .map_err(|e| format!("Get {url:?}: dial tcp: lookup {host}: {e}"))?
+                    .collect();
+                let c = build(builder(&self.http)?.resolve_to_addrs(name, &addrs))?;
+                lock(&self.by_authority).insert(authority.clone(), c.clone());
+                c
+            }
+        };
+        parsed
+            .set_host(Some(name))
+            .map_err(|e| format!("Get {url:?}: server_name {name:?}: {e}"))?;
+        Ok((client, parsed.to_string(), Some(authority)))
+    }
+
     /// GETs `url` within `timeout`.
     pub async fn fetch(&self, url: &str, timeout: Duration) -> Result<Fetched, String> {
-        let mut req = self
-            .client
-            .get(url)
+        let (client, target_url, host) = self.route(url).await?;
+        let mut req = client
+            .get(&target_url)
             .timeout(timeout)
             .header(reqwest::header::ACCEPT, &self.accept)
             .header(
                 "X-Prometheus-Scrape-Timeout-Seconds",
                 format!("{}", timeout.as_secs_f64()),
             );
+        if let Some(host) = host {
+            req = req.header(reqwest::header::HOST, host);
+        }
         if let Some(basic) = &self.http.basic_auth {
             let password = if basic.password_file.is_empty() {
                 basic.password.expose().to_string()
@@ -88,6 +167,7 @@ impl ScrapeClient {
                 format!("{} {creds}", auth.kind),
             );
         }
+        // Errors name the target's own URL, not the rewritten one.
         let go_err = |e: reqwest::Error| {
             if e.is_timeout() {
                 format!("Get {url:?}: context deadline exceeded")
@@ -112,6 +192,20 @@ impl ScrapeClient {
         let body = resp.bytes().await.map_err(go_err)?.to_vec();
         Ok(Fetched { body, content_type })
     }
+}
+
+/// An IPv6 host goes in brackets in an authority.
+fn host_for_authority(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The map holds whole clients only; a panic elsewhere cannot leave it half-written.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn read_secret(path: &str) -> Result<String, String> {
@@ -150,12 +244,6 @@ fn with_tls(
         "TLS13" => b = b.min_tls_version(reqwest::tls::Version::TLS_1_3),
         "TLS12" => b = b.min_tls_version(reqwest::tls::Version::TLS_1_2),
         _ => {}
-    }
-    if !tls.server_name.is_empty() {
-        tracing::warn!(
-            server_name = %tls.server_name,
-            "tls_config.server_name is not applied yet; the URL's host is verified"
-        );
     }
     Ok(b)
 }

@@ -17,6 +17,7 @@
 
 mod discovery;
 mod http;
+mod protocols;
 mod scrape;
 
 use std::cell::RefCell;
@@ -36,6 +37,7 @@ pub use http::{Authorization, BasicAuth, HttpClientConfig, Secret, TlsConfig};
 pub use scrape::ScrapeConfig;
 
 use super::duration::PromDuration;
+use super::parse::{ScrapeProtocol, DEFAULT_SCRAPE_PROTOCOLS};
 use super::relabel_config::is_valid_label_name;
 
 /// Prometheus's global defaults.
@@ -112,6 +114,12 @@ pub struct Config {
 pub struct GlobalConfig {
     pub scrape_interval: PromDuration,
     pub scrape_timeout: PromDuration,
+    /// Protocols asked for, best first; non-empty, no repeats, never `PrometheusProto`.
+    #[serde(
+        serialize_with = "protocols::serialize",
+        skip_serializing_if = "protocols::is_default"
+    )]
+    pub scrape_protocols: Vec<ScrapeProtocol>,
     pub evaluation_interval: PromDuration,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub query_log_file: String,
@@ -125,6 +133,7 @@ impl Default for GlobalConfig {
         GlobalConfig {
             scrape_interval: DEFAULT_SCRAPE_INTERVAL,
             scrape_timeout: DEFAULT_SCRAPE_TIMEOUT,
+            scrape_protocols: DEFAULT_SCRAPE_PROTOCOLS.to_vec(),
             evaluation_interval: DEFAULT_EVALUATION_INTERVAL,
             query_log_file: String::new(),
             external_labels: BTreeMap::new(),
@@ -141,6 +150,8 @@ struct RawGlobalConfig {
     scrape_interval: Option<PromDuration>,
     #[serde(default)]
     scrape_timeout: Option<PromDuration>,
+    #[serde(default)]
+    scrape_protocols: Option<Vec<String>>,
     #[serde(default)]
     evaluation_interval: Option<PromDuration>,
     #[serde(default)]
@@ -183,6 +194,7 @@ impl GlobalConfig {
         } else {
             DEFAULT_SCRAPE_TIMEOUT.min(scrape_interval)
         };
+        let scrape_protocols = protocols::global(raw.scrape_protocols)?;
         let evaluation_interval = match raw.evaluation_interval {
             Some(d) if !d.is_zero() => d,
             _ => DEFAULT_EVALUATION_INTERVAL,
@@ -190,6 +202,7 @@ impl GlobalConfig {
         Ok(GlobalConfig {
             scrape_interval,
             scrape_timeout,
+            scrape_protocols,
             evaluation_interval,
             query_log_file: raw.query_log_file.unwrap_or_default(),
             // Prometheus drops external labels with empty values.

@@ -13,6 +13,8 @@
 pub mod api;
 pub mod append;
 pub mod client;
+#[cfg(test)]
+mod client_tests;
 pub mod config;
 pub mod discovery;
 pub mod duration;

@@ -66,7 +66,7 @@ impl Pool {
     /// Starts discovery for `config` on the current runtime. `Err` when its HTTP client
     /// cannot be built (unreadable TLS files).
     pub fn start(config: ScrapeConfig, sink: Arc<dyn Sink>, shard: Shard) -> Result<Pool, String> {
-        let client = ScrapeClient::new(&config.http)?;
+        let client = ScrapeClient::new(&config.http, &config.scrape_protocols)?;
         let config = Arc::new(config);
         let shared = Arc::new(Shared {
             name: config.job_name.clone(),

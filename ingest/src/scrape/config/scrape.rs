@@ -9,6 +9,7 @@ use super::discovery::{FileSdConfig, KubernetesSdConfig, StaticConfig};
 use super::http::{Authorization, BasicAuth, HttpClientConfig, HttpFields, Secret, TlsConfig};
 use super::{claim_job_name, deserialize_checked, with_global, Unsupported};
 use crate::scrape::duration::PromDuration;
+use crate::scrape::parse::ScrapeProtocol;
 use crate::scrape::relabel_config::RelabelConfig;
 
 /// A scrape config, validated and with the global defaults applied.
@@ -27,6 +28,13 @@ pub struct ScrapeConfig {
     pub params: BTreeMap<String, Vec<String>>,
     pub scrape_interval: PromDuration,
     pub scrape_timeout: PromDuration,
+    /// Protocols asked for, best first (the global list unless set); non-empty, no
+    /// repeats, never `PrometheusProto`.
+    #[serde(
+        serialize_with = "super::protocols::serialize",
+        skip_serializing_if = "super::protocols::is_default"
+    )]
+    pub scrape_protocols: Vec<ScrapeProtocol>,
     pub metrics_path: String,
     pub scheme: String,
     /// Limits per scrape; 0 means none.
@@ -79,6 +87,8 @@ struct RawScrapeConfig {
     scrape_interval: Option<PromDuration>,
     #[serde(default)]
     scrape_timeout: Option<PromDuration>,
+    #[serde(default)]
+    scrape_protocols: Option<Vec<String>>,
     #[serde(default)]
     metrics_path: Option<String>,
     #[serde(default)]
@@ -227,7 +237,7 @@ impl ScrapeConfig {
                 }
             }
         }
-        let (scrape_interval, scrape_timeout) = with_global(|g| {
+        let (scrape_interval, scrape_timeout, scrape_protocols) = with_global(|g| {
             let interval = match raw.scrape_interval {
                 Some(d) if !d.is_zero() => d,
                 _ => g.scrape_interval,
@@ -243,7 +253,9 @@ impl ScrapeConfig {
             } else {
                 timeout
             };
-            Ok((interval, timeout))
+            let protocols =
+                super::protocols::job(raw.scrape_protocols, &g.scrape_protocols, &job_name)?;
+            Ok((interval, timeout, protocols))
         })?;
         if !claim_job_name(&job_name) {
             return Err(format!(
@@ -257,6 +269,7 @@ impl ScrapeConfig {
             params: raw.params.unwrap_or_default(),
             scrape_interval,
             scrape_timeout,
+            scrape_protocols,
             metrics_path: raw
                 .metrics_path
                 .unwrap_or_else(|| DEFAULT_METRICS_PATH.to_string()),
