@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 
 use crate::blocks::BlockSet;
+use crate::chunked::ChunkedSeries;
 use crate::compact::HeadCutter;
 use crate::error::{Error, Result};
 use crate::fault::CrashPoints;
@@ -390,6 +391,28 @@ impl Db {
     /// As [`Db::select`], but a block that cannot be read is an error.
     pub fn try_select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
         self.inner.select(matchers, mint, maxt, OnBlockError::Fail)
+    }
+
+    /// Series matching all `matchers` with handles to their chunks overlapping
+    /// `[mint, maxt]`, sorted by labels, for the caller to decode where and as far as it
+    /// needs: see [`ChunkedSeries`]. Decoded over `[mint, maxt]` they hold what
+    /// [`Db::try_select`] returns (a series may also come with chunks but no sample in
+    /// the range). A block that cannot be read is an error, here or while decoding.
+    pub fn select_chunks(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<ChunkedSeries>> {
+        let i = &*self.inner;
+        querier::select_chunks(
+            &i.head,
+            &|| i.blocks.snapshot(),
+            matchers,
+            mint,
+            maxt,
+            OnBlockError::Fail,
+        )
     }
 
     /// Label sets of series matching `matchers` with samples in `[mint, maxt]`, sorted.

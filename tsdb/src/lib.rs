@@ -7,7 +7,8 @@
 //!
 //! Module map:
 //! - [`labels`], [`sample`]: series identity and samples.
-//! - [`chunk`]: Gorilla XOR chunk codec.
+//! - [`chunk`]: Gorilla XOR chunk codec; `chunked`: selected series as chunk handles,
+//!   decoded by the caller.
 //! - [`index`]: matchers and the inverted index.
 //! - [`wal`]: segmented, checksummed write-ahead log.
 //! - [`block`]: immutable persisted blocks; `blocks`: the set a database serves.
@@ -21,6 +22,7 @@
 pub mod block;
 mod blocks;
 pub mod chunk;
+mod chunked;
 mod compact;
 mod compactor;
 mod db;
@@ -39,6 +41,7 @@ mod snapshot;
 pub mod tombstones;
 pub mod wal;
 
+pub use chunked::ChunkedSeries;
 pub use db::{
     AppendReport, Db, DbOptions, DbStats, MetricMetadata, RejectReason, Rejection, Series,
     SeriesRef, SeriesSamples,

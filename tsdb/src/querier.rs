@@ -17,6 +17,7 @@
 use std::sync::Arc;
 
 use crate::block::Block;
+use crate::chunked::{merge_sources, ChunkedSeries};
 use crate::db::Series;
 use crate::error::Result;
 use crate::head::Head;
@@ -37,7 +38,7 @@ pub(crate) enum OnBlockError {
 fn per_block<T>(
     blocks: &[Arc<Block>],
     on_err: OnBlockError,
-    mut f: impl FnMut(&Block) -> Result<T>,
+    mut f: impl FnMut(&Arc<Block>) -> Result<T>,
 ) -> Result<Vec<T>> {
     let mut out = Vec::with_capacity(blocks.len());
     for b in blocks {
@@ -68,6 +69,23 @@ pub(crate) fn select(
     let mut parts = per_block(&blocks(), on_err, |b| b.select(matchers, mint, maxt))?;
     parts.push(from_head);
     Ok(merge_series(parts))
+}
+
+/// As [`select`], with handles to each series' chunks instead of decoded samples (see
+/// `chunked.rs`, which decodes them as `select` merges them). Same read order: the head
+/// first, then the block list.
+pub(crate) fn select_chunks(
+    head: &Head,
+    blocks: &dyn Fn() -> Vec<Arc<Block>>,
+    matchers: &[Matcher],
+    mint: i64,
+    maxt: i64,
+    on_err: OnBlockError,
+) -> Result<Vec<ChunkedSeries>> {
+    let from_head = head.select_chunks(matchers, mint, maxt);
+    let mut parts = per_block(&blocks(), on_err, |b| b.select_chunks(matchers, mint, maxt))?;
+    parts.push(from_head);
+    Ok(merge_sources(parts))
 }
 
 pub(crate) fn series(

@@ -12,6 +12,7 @@ use super::index_reader::{IndexReader, SymbolCache};
 use super::meta::{BlockMeta, META_FILENAME};
 use super::select;
 use super::{CHUNKS_DIR, INDEX_FILENAME};
+use crate::chunked::{ChunkedSeries, SeriesChunk};
 use crate::db::Series;
 use crate::error::{Error, Result};
 use crate::index::Matcher;
@@ -169,6 +170,63 @@ impl Block {
             }
         }
         Ok(out)
+    }
+
+    /// As [`Block::select`], with handles to each series' chunks overlapping
+    /// `[mint, maxt]` (see [`crate::ChunkedSeries`]) instead of decoded samples. Chunks
+    /// whose whole range its tombstones delete are left out, and so are series left
+    /// without chunks; the rest of the tombstones apply as the chunks are decoded.
+    pub(crate) fn select_chunks(
+        self: &Arc<Self>,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<ChunkedSeries>> {
+        if !self.meta.overlaps(mint, maxt) {
+            return Ok(Vec::new());
+        }
+        let ids = select::select(&self.index, matchers)?;
+        let stones = self.tombstones();
+        let mut cache = SymbolCache::default();
+        let mut out = Vec::new();
+        // Ids follow label order, as in `select`.
+        for id in &ids {
+            let (labels, metas) = self.index.series(id, &mut cache)?;
+            let deleted = stones.get(id).map(|d| Arc::new(d.clone()));
+            let chunks: Vec<SeriesChunk> = metas
+                .iter()
+                .filter(|m| {
+                    m.min_t <= maxt
+                        && m.max_t >= mint
+                        && !deleted.as_ref().is_some_and(|d| d.covers(m.min_t, m.max_t))
+                })
+                .map(|m| {
+                    SeriesChunk::block(
+                        m.min_t,
+                        m.max_t,
+                        Arc::clone(self),
+                        m.chunk_ref,
+                        deleted.clone(),
+                    )
+                })
+                .collect();
+            if !chunks.is_empty() {
+                out.push(ChunkedSeries::new(labels, chunks));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends the samples within `[mint, maxt]` of the chunk at `chunk_ref` to `out`.
+    pub(crate) fn decode_chunk(
+        &self,
+        chunk_ref: u64,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<()> {
+        self.chunks
+            .samples_in(chunk_ref, self.index.path(), mint, maxt, out)
     }
 
     /// Label sets of the series matching `matchers` with a chunk overlapping

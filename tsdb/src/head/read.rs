@@ -4,8 +4,11 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
+use super::series::{ChunkBytes, SeriesData};
 use super::{Head, MemSeries};
+use crate::chunked::{ChunkedSeries, SeriesChunk};
 use crate::db::Series;
+use crate::head_chunks::HeadChunks;
 use crate::index::Matcher;
 use crate::labels::Labels;
 
@@ -37,6 +40,27 @@ impl Head {
                     labels: s.labels.clone(),
                     samples,
                 });
+            }
+        }
+        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
+    /// As [`Head::select`], with handles to each series' chunks overlapping
+    /// `[mint, maxt]` (see [`ChunkedSeries`]) instead of decoded samples, sorted by labels.
+    /// Series without such chunks are left out.
+    pub(crate) fn select_chunks(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<ChunkedSeries> {
+        let ids = self.select_ids(matchers);
+        let mut out = Vec::with_capacity(ids.len() as usize);
+        for s in self.resolve_ids(&ids) {
+            let chunks = chunks_in(&s.data.lock(), mint, maxt, &self.chunks);
+            if !chunks.is_empty() {
+                out.push(ChunkedSeries::new(s.labels.clone(), chunks));
             }
         }
         out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
@@ -94,4 +118,42 @@ impl Head {
             .map(|n| n.to_string())
             .collect()
     }
+}
+
+/// Handles to a series' chunks overlapping `[mint, maxt]`, oldest first: closed chunks
+/// (copied while they wait for the chunk writer, mapped once written), the open chunk
+/// (copied: it changes with the next append) and, last, the out-of-order samples in the
+/// range. Called under the series' lock, which makes the copies consistent.
+fn chunks_in(d: &SeriesData, mint: i64, maxt: i64, hc: &HeadChunks) -> Vec<SeriesChunk> {
+    let mut out = Vec::new();
+    let base = d.base_t;
+    let first = d.chunks.partition_point(|m| m.hi(base) < mint);
+    for m in &d.chunks[first..] {
+        if m.lo(base) > maxt {
+            break;
+        }
+        let Some(c) = d.load(m, hc) else { continue };
+        let (lo, hi) = c.range();
+        if lo > maxt || hi < mint {
+            continue;
+        }
+        out.push(match c {
+            ChunkBytes::Pending(p) => SeriesChunk::xor(lo, hi, p.data.clone()),
+            ChunkBytes::Disk(mc) => SeriesChunk::mapped(mc),
+        });
+    }
+    if d.open.num_samples() > 0 && d.open_min_t <= maxt && d.last_t >= mint {
+        // `last_t` may lie past the open chunk's last sample after a delete: a bound.
+        out.push(SeriesChunk::xor(
+            d.open_min_t,
+            d.last_t,
+            d.open.bytes().into(),
+        ));
+    }
+    if !d.ooo.is_empty() {
+        let mut late = Vec::new();
+        d.ooo.merge_into(mint, maxt, &mut late, 0);
+        out.extend(SeriesChunk::samples(late));
+    }
+    out
 }
