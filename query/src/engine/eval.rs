@@ -1,9 +1,10 @@
 //! The AST walk: every node is evaluated once over the whole step grid.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr};
-use tianshu_tsdb::{is_stale_nan, Labels, Sample};
+use tianshu_tsdb::{is_stale_nan, ChunkedSeries, Labels, Sample};
 
 use super::selector::offset_ms;
 use super::value::{drop_names, merge_same_labels, GSeries, Grid, Val};
@@ -46,8 +47,19 @@ pub(crate) struct Evaluator<'a> {
 }
 
 /// The samples behind a range-vector argument and how to cut them into windows.
+///
+/// A matrix selector's series come as `selected`, still encoded: the function walking
+/// the windows decodes each on its own threads into a reused buffer (see
+/// `functions/window.rs`), counting what it decoded in `decoded`, which the caller adds
+/// to the query's samples. A subquery's series come evaluated, as `series`.
 pub(crate) struct RangeInput {
     pub series: Vec<GSeries>,
+    /// Series of a matrix selector, to be decoded over `[sel_mint, sel_maxt]`.
+    pub selected: Vec<ChunkedSeries>,
+    pub sel_mint: i64,
+    pub sel_maxt: i64,
+    /// Samples decoded from `selected` so far, stale markers left out.
+    pub decoded: AtomicUsize,
     pub range: i64,
     pub offset: i64,
     pub at: Option<i64>,
@@ -56,6 +68,27 @@ pub(crate) struct RangeInput {
 }
 
 impl RangeInput {
+    /// An input of evaluated series.
+    pub fn evaluated(
+        series: Vec<GSeries>,
+        range: i64,
+        offset: i64,
+        at: Option<i64>,
+        from_selector: bool,
+    ) -> Self {
+        RangeInput {
+            series,
+            selected: Vec::new(),
+            sel_mint: 0,
+            sel_maxt: 0,
+            decoded: AtomicUsize::new(0),
+            range,
+            offset,
+            at,
+            from_selector,
+        }
+    }
+
     /// The end of the window evaluated at step `ts`.
     pub fn eff(&self, ts: i64) -> i64 {
         self.at.unwrap_or(ts).saturating_sub(self.offset)
@@ -71,6 +104,37 @@ impl RangeInput {
             return &[];
         }
         &s.points[lo..hi]
+    }
+
+    /// Decodes `s` (one of `selected`) into `buf` without its staleness markers, and
+    /// counts the samples.
+    pub fn decode(&self, s: &ChunkedSeries, buf: &mut Vec<Sample>) -> Result<(), QueryError> {
+        s.samples_into(self.sel_mint, self.sel_maxt, buf)?;
+        // In place: most series have no marker.
+        buf.retain(|p| !is_stale_nan(p.v));
+        self.decoded.fetch_add(buf.len(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Samples decoded so far (see `decoded`), reset to zero.
+    pub fn take_decoded(&self) -> usize {
+        self.decoded.swap(0, Ordering::Relaxed)
+    }
+
+    /// Every series decoded, as `series`.
+    pub fn into_evaluated(mut self) -> Result<Self, QueryError> {
+        let mut buf = Vec::new();
+        for s in std::mem::take(&mut self.selected) {
+            self.decode(&s, &mut buf)?;
+            if !buf.is_empty() {
+                self.series.push(GSeries {
+                    labels: s.labels,
+                    drop_name: false,
+                    points: std::mem::take(&mut buf),
+                });
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -213,7 +277,8 @@ impl<'a> Evaluator<'a> {
             },
             Expr::VectorSelector(vs) => Ok(Val::Vector(self.eval_vector_selector(vs, g, false)?)),
             Expr::MatrixSelector(_) | Expr::Subquery(_) => {
-                let input = self.eval_range_input(e, g)?;
+                let input = self.eval_range_input(e, g)?.into_evaluated()?;
+                self.add_samples(input.take_decoded())?;
                 if g.len() != 1 {
                     return Err(QueryError::BadData(
                         "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
@@ -267,27 +332,13 @@ impl<'a> Evaluator<'a> {
             Some(a) => (a.saturating_sub(offset), a.saturating_sub(offset)),
             None => (g.start.saturating_sub(offset), g.end.saturating_sub(offset)),
         };
-        let selected = self.select(&ms.vs, lo.saturating_sub(range).saturating_add(1), hi)?;
-        let mut series = Vec::with_capacity(selected.len());
-        for s in selected {
-            self.check_deadline()?;
-            // In place: the selected samples are ours, and most series have no marker.
-            let mut points = s.samples;
-            points.retain(|p| !is_stale_nan(p.v));
-            self.add_samples(points.len())?;
-            series.push(GSeries {
-                labels: s.labels,
-                drop_name: false,
-                points,
-            });
-        }
-        Ok(RangeInput {
-            series,
-            range,
-            offset,
-            at,
-            from_selector: true,
-        })
+        let (mint, maxt) = (lo.saturating_sub(range).saturating_add(1), hi);
+        let selected = self.select_chunks(&ms.vs, mint, maxt)?;
+        let mut input = RangeInput::evaluated(Vec::new(), range, offset, at, true);
+        input.selected = selected;
+        input.sel_mint = mint;
+        input.sel_maxt = maxt;
+        Ok(input)
     }
 
     fn eval_subquery(&mut self, sq: &SubqueryExpr, g: &Grid) -> Result<RangeInput, QueryError> {
@@ -345,12 +396,6 @@ impl<'a> Evaluator<'a> {
                 )))
             }
         };
-        Ok(RangeInput {
-            series,
-            range,
-            offset,
-            at,
-            from_selector: false,
-        })
+        Ok(RangeInput::evaluated(series, range, offset, at, false))
     }
 }

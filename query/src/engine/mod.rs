@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use promql_parser::parser::value::ValueType;
 pub use promql_parser::parser::Expr;
-use tianshu_tsdb::{Db, Labels, Matcher, Sample, Series};
+use tianshu_tsdb::{ChunkedSeries, Db, Labels, Matcher, Sample, Series};
 
 use crate::cancel::CancelToken;
 use crate::error::QueryError;
@@ -53,6 +53,23 @@ pub trait Queryable: Send + Sync {
     ) -> Result<Option<usize>, QueryError> {
         Ok(None)
     }
+
+    /// As [`Queryable::select`], with each series' chunks overlapping the range left
+    /// encoded, for the engine to decode on its own threads into reused buffers, and only
+    /// as far as it needs. Decoded, they must give exactly what `select` gives. Sources
+    /// without chunks answer with their samples (the default).
+    fn select_chunks(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<ChunkedSeries>, QueryError> {
+        Ok(self
+            .select(matchers, mint, maxt)?
+            .into_iter()
+            .map(|s| ChunkedSeries::from_samples(s.labels, s.samples))
+            .collect())
+    }
 }
 
 impl Queryable for Db {
@@ -74,6 +91,16 @@ impl Queryable for Db {
         maxt: i64,
     ) -> Result<Option<usize>, QueryError> {
         Ok(Some(Db::count_series(self, matchers, mint, maxt)))
+    }
+
+    fn select_chunks(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<ChunkedSeries>, QueryError> {
+        // As `select`: a block that cannot be read fails the query.
+        Ok(Db::select_chunks(self, matchers, mint, maxt)?)
     }
 }
 

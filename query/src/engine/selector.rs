@@ -5,17 +5,14 @@ use std::collections::HashSet;
 
 use promql_parser::label::{MatchOp as PMatchOp, Matcher as PMatcher};
 use promql_parser::parser::{AtModifier, Offset, VectorSelector};
-use tianshu_tsdb::{is_stale_nan, Labels, MatchOp, Matcher, Sample, Series, METRIC_NAME};
+use tianshu_tsdb::{
+    is_stale_nan, ChunkedSeries, Labels, MatchOp, Matcher, Sample, Series, METRIC_NAME,
+};
 
 use super::eval::Evaluator;
 use super::par;
 use super::value::{GSeries, Grid};
 use crate::error::QueryError;
-
-/// An instant selector at one time first reads this fraction of the lookback: 75 s of
-/// the default 5 minutes, longer than common scrape intervals, so that one or two
-/// chunks a series are decoded instead of all the lookback's.
-const NEAR_FRACTION: i64 = 4;
 
 pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
     match o {
@@ -76,62 +73,44 @@ impl Evaluator<'_> {
         }
     }
 
-    /// Series matching `vs` with samples in `[mint, maxt]`, sorted by labels.
+    /// Series matching `vs` with samples in `[mint, maxt]`, decoded, sorted by labels.
     pub(crate) fn select(
         &mut self,
         vs: &VectorSelector,
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<Series>, QueryError> {
+        self.select_chunks(vs, mint, maxt)?
+            .into_iter()
+            .map(|s| {
+                let samples = s.samples(mint, maxt)?;
+                Ok(Series {
+                    labels: s.labels,
+                    samples,
+                })
+            })
+            .filter(|s| !matches!(s, Ok(s) if s.samples.is_empty()))
+            .collect()
+    }
+
+    /// Series matching `vs` with their chunks overlapping `[mint, maxt]`, not yet
+    /// decoded, sorted by labels. The selector's node decodes them on its own threads.
+    pub(crate) fn select_chunks(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<ChunkedSeries>, QueryError> {
         self.check_deadline()?;
         let sets = matcher_sets(vs)?;
         self.count_against_series_limit(&sets, mint, maxt)?;
-        self.select_sets(&sets, mint, maxt)
-    }
-
-    /// What an instant selector at the single time `t` needs: the series matching `vs`
-    /// with samples in `(t - lookback, t]`, of which only each series' newest sample
-    /// counts. Decoding the whole lookback (5 minutes: several chunks a series) to keep
-    /// one sample is most of an instant query's cost, so the near end
-    /// `(t - lookback / NEAR_FRACTION, t]` is read first. Its answer is the whole
-    /// answer when the index counts no more series with data in the full lookback than
-    /// it holds: every series found has its newest sample in the near part, and no
-    /// series has data only further back. Otherwise, and for sources that cannot count,
-    /// the full lookback is read as before.
-    pub(crate) fn select_newest(
-        &mut self,
-        vs: &VectorSelector,
-        t: i64,
-        lookback: i64,
-    ) -> Result<Vec<Series>, QueryError> {
-        let full_min = t.saturating_sub(lookback).saturating_add(1);
-        let near_min = t.saturating_sub(lookback / NEAR_FRACTION).saturating_add(1);
-        self.check_deadline()?;
-        let sets = matcher_sets(vs)?;
-        self.count_against_series_limit(&sets, full_min, t)?;
-        // With `or` alternatives the per-set counts may overlap: no cheap exact total.
-        if lookback / NEAR_FRACTION > 0 && near_min > full_min && sets.len() == 1 {
-            let near = self.q.select(&sets[0], near_min, t)?;
-            if self.q.count_series(&sets[0], full_min, t)? == Some(near.len()) {
-                return Ok(near);
-            }
-        }
-        self.select_sets(&sets, full_min, t)
-    }
-
-    fn select_sets(
-        &mut self,
-        sets: &[Vec<Matcher>],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<Series>, QueryError> {
         if sets.len() == 1 {
-            return self.q.select(&sets[0], mint, maxt);
+            return self.q.select_chunks(&sets[0], mint, maxt);
         }
         let mut seen: HashSet<Labels> = HashSet::new();
         let mut out = Vec::new();
-        for set in sets {
-            for s in self.q.select(set, mint, maxt)? {
+        for set in &sets {
+            for s in self.q.select_chunks(set, mint, maxt)? {
                 if seen.insert(s.labels.clone()) {
                     out.push(s);
                 }
@@ -166,6 +145,10 @@ impl Evaluator<'_> {
     /// An instant vector selector over the grid: at each step the newest sample in
     /// `(t - lookback, t]`, unless that sample is a staleness marker. With `want_ts` the
     /// value is the sample's timestamp in seconds (for `timestamp()`).
+    ///
+    /// Series are decoded on the node's threads into one buffer per thread. At a single
+    /// time (an instant query, or `@`) only the newest sample counts, which decodes the
+    /// newest chunk holding one, not the whole lookback.
     pub(crate) fn eval_vector_selector(
         &mut self,
         vs: &VectorSelector,
@@ -179,23 +162,26 @@ impl Evaluator<'_> {
             Some(a) => (a.saturating_sub(offset), a.saturating_sub(offset)),
             None => (g.start.saturating_sub(offset), g.end.saturating_sub(offset)),
         };
-        let mut selected = if lo == hi {
-            self.select_newest(vs, hi, lookback)?
-        } else {
-            self.select(vs, lo.saturating_sub(lookback).saturating_add(1), hi)?
-        };
-        let n = g.len();
+        let (mint, maxt) = (lo.saturating_sub(lookback).saturating_add(1), hi);
+        let mut selected = self.select_chunks(vs, mint, maxt)?;
+        let newest_only = lo == hi;
         let stop = self.stop();
-        let work = selected.len().saturating_mul(n)
-            + selected.iter().map(|s| s.samples.len()).sum::<usize>();
+        let work = decode_work(&selected, g.len(), newest_only);
         let parts = par::map_chunks(&mut selected, par::threads_for(work), |chunk| {
             let mut out = Vec::with_capacity(chunk.len());
+            let mut buf = Vec::new();
             for (k, s) in chunk.iter_mut().enumerate() {
                 if k % 256 == 0 {
                     stop.check()?;
                 }
-                let samples = std::mem::take(&mut s.samples);
-                let points = instant_points(&samples, g, lookback, offset, at.map(|_| lo), want_ts);
+                if newest_only {
+                    let newest = s.newest_in(mint, maxt, &mut buf)?;
+                    buf.clear();
+                    buf.extend(newest);
+                } else {
+                    s.samples_into(mint, maxt, &mut buf)?;
+                }
+                let points = instant_points(&buf, g, lookback, offset, at.map(|_| lo), want_ts);
                 if !points.is_empty() {
                     out.push(GSeries {
                         labels: std::mem::take(&mut s.labels),
@@ -210,6 +196,21 @@ impl Evaluator<'_> {
         self.add_samples(out.iter().map(|s| s.points.len()).sum())?;
         Ok(out)
     }
+}
+
+/// Roughly how many sample visits decoding `selected` and walking `steps` steps takes,
+/// to choose a node's threads: a chunk holds about this many samples.
+pub(crate) fn decode_work(selected: &[ChunkedSeries], steps: usize, newest_only: bool) -> usize {
+    const SAMPLES_PER_CHUNK: usize = 120;
+    let chunks = if newest_only {
+        selected.len()
+    } else {
+        selected.iter().map(ChunkedSeries::num_chunks).sum()
+    };
+    selected
+        .len()
+        .saturating_mul(steps)
+        .saturating_add(chunks.saturating_mul(SAMPLES_PER_CHUNK))
 }
 
 /// One series' values at every step of `g`: the newest sample in `(t - lookback, t]` at

@@ -285,6 +285,7 @@ fn range_function(
         "delta" => window::apply_rate(&input, g, &stop, false, false)?,
         _ => window::apply(&input, g, &stop, &*f)?,
     };
+    ev.add_samples(input.take_decoded())?;
     ev.check_deadline()?;
     if (name == "rate" || name == "increase") && input.from_selector {
         let pos = args.get(matrix_idx).map(|a| ev.pos(a)).unwrap_or_default();
@@ -329,12 +330,14 @@ fn ts_of_extreme(s: &[Sample], want_max: bool) -> Option<f64> {
 }
 
 fn range_apply(
-    ev: &Evaluator,
+    ev: &mut Evaluator,
     input: &RangeInput,
     g: &Grid,
     f: impl Fn(&[Sample], usize) -> Option<f64> + Sync,
 ) -> Result<Vec<GSeries>, QueryError> {
-    window::apply(input, g, &ev.stop(), &|s, _, i| f(s, i))
+    let out = window::apply(input, g, &ev.stop(), &|s, _, i| f(s, i))?;
+    ev.add_samples(input.take_decoded())?;
+    Ok(out)
 }
 
 fn mark_drop(series: Vec<GSeries>) -> Vec<GSeries> {

@@ -9,11 +9,12 @@
 //! the same order a scan would, so results are bit-identical. At a 1 s step over `[1m]`
 //! windows that turns 60 sample visits per step into a handful.
 
-use tianshu_tsdb::Sample;
+use tianshu_tsdb::{Labels, Sample};
 
 use super::rate::{extrapolate, Win};
 use crate::engine::eval::RangeInput;
 use crate::engine::par;
+use crate::engine::selector::decode_work;
 use crate::engine::value::{GSeries, Grid};
 use crate::error::QueryError;
 
@@ -79,36 +80,56 @@ fn steps(g: &Grid) -> impl Iterator<Item = i64> {
     })
 }
 
-/// Runs `per_series` over every input series, on several threads when the node is large,
-/// keeping the input order and giving up as the query's `stop` says.
+/// Runs `per_series` over the samples of every input series, on several threads when the
+/// node is large, keeping the input order and giving up as the query's `stop` says. A
+/// selector's series are decoded here, each thread into one buffer it reuses; the
+/// samples decoded are counted in the input (see [`RangeInput::take_decoded`]).
 fn each_series(
     input: &RangeInput,
     g: &Grid,
     stop: &par::Stop,
-    per_series: impl Fn(&GSeries) -> Option<GSeries> + Sync,
+    per_series: impl Fn(&[Sample]) -> Vec<Sample> + Sync,
 ) -> Result<Vec<GSeries>, QueryError> {
-    let work = input.series.len().saturating_mul(g.len())
-        + input.series.iter().map(|s| s.points.len()).sum::<usize>();
-    let parts = par::map_slices(&input.series, par::threads_for(work), |chunk| {
-        let mut out = Vec::with_capacity(chunk.len());
-        for (k, s) in chunk.iter().enumerate() {
-            if k % 256 == 0 {
-                stop.check()?;
+    let output = |labels: &Labels, drop_name: bool, points: Vec<Sample>| {
+        (!points.is_empty()).then(|| GSeries {
+            labels: labels.clone(),
+            drop_name,
+            points,
+        })
+    };
+    let mut out = Vec::new();
+    if !input.selected.is_empty() {
+        let work = decode_work(&input.selected, g.len(), false);
+        let parts = par::map_slices(&input.selected, par::threads_for(work), |chunk| {
+            let mut out = Vec::with_capacity(chunk.len());
+            let mut buf = Vec::new();
+            for (k, s) in chunk.iter().enumerate() {
+                if k % 256 == 0 {
+                    stop.check()?;
+                }
+                input.decode(s, &mut buf)?;
+                out.extend(output(&s.labels, false, per_series(&buf)));
             }
-            out.extend(per_series(s));
-        }
-        Ok(out)
-    })?;
-    Ok(parts.into_iter().flatten().collect())
-}
-
-/// The output series for `points`, or nothing when no step had a value.
-fn output(s: &GSeries, points: Vec<Sample>) -> Option<GSeries> {
-    (!points.is_empty()).then(|| GSeries {
-        labels: s.labels.clone(),
-        drop_name: s.drop_name,
-        points,
-    })
+            Ok(out)
+        })?;
+        out.extend(parts.into_iter().flatten());
+    }
+    if !input.series.is_empty() {
+        let work = input.series.len().saturating_mul(g.len())
+            + input.series.iter().map(|s| s.points.len()).sum::<usize>();
+        let parts = par::map_slices(&input.series, par::threads_for(work), |chunk| {
+            let mut out = Vec::with_capacity(chunk.len());
+            for (k, s) in chunk.iter().enumerate() {
+                if k % 256 == 0 {
+                    stop.check()?;
+                }
+                out.extend(output(&s.labels, s.drop_name, per_series(&s.points)));
+            }
+            Ok(out)
+        })?;
+        out.extend(parts.into_iter().flatten());
+    }
+    Ok(out)
 }
 
 /// Applies a window function at every step of every series.
@@ -118,17 +139,17 @@ pub(crate) fn apply(
     stop: &par::Stop,
     f: &WindowFn<'_>,
 ) -> Result<Vec<GSeries>, QueryError> {
-    each_series(input, g, stop, |s| {
+    each_series(input, g, stop, |pts| {
         let mut points = Vec::new();
         let mut cur = Cursor::new();
         for (i, ts) in steps(g).enumerate() {
             let win = win_at(input, ts);
-            let (lo, hi) = cur.seek(&s.points, win.start, win.end);
-            if let Some(v) = f(&s.points[lo..hi], &win, i) {
+            let (lo, hi) = cur.seek(pts, win.start, win.end);
+            if let Some(v) = f(&pts[lo..hi], &win, i) {
                 points.push(Sample::new(win.ts, v));
             }
         }
-        output(s, points)
+        points
     })
 }
 
@@ -141,8 +162,7 @@ pub(crate) fn apply_rate(
     is_rate: bool,
 ) -> Result<Vec<GSeries>, QueryError> {
     let n = g.len();
-    each_series(input, g, stop, |s| {
-        let pts = &s.points;
+    each_series(input, g, stop, |pts| {
         // Index `j` of every sample below its predecessor: a counter reset, whose
         // predecessor's value is added back to the window's change.
         let resets: Vec<usize> = if is_counter {
@@ -181,7 +201,7 @@ pub(crate) fn apply_rate(
             let v = extrapolate(first, last, hi - lo, result, &win, is_counter, is_rate);
             points.push(Sample::new(win.ts, v));
         }
-        output(s, points)
+        points
     })
 }
 
@@ -189,7 +209,6 @@ pub(crate) fn apply_rate(
 mod tests {
     use super::*;
     use crate::engine::functions::rate::extrapolated_rate;
-    use tianshu_tsdb::Labels;
 
     /// A counter with resets, an irregular interval and a gap, so windows hold 0..many
     /// samples and resets at their edges.
@@ -218,17 +237,12 @@ mod tests {
     }
 
     fn input(points: Vec<Sample>, range: i64, offset: i64, at: Option<i64>) -> RangeInput {
-        RangeInput {
-            series: vec![GSeries {
-                labels: Labels::from_pairs([("job", "a")]),
-                drop_name: false,
-                points,
-            }],
-            range,
-            offset,
-            at,
-            from_selector: true,
-        }
+        let series = vec![GSeries {
+            labels: Labels::from_pairs([("job", "a")]),
+            drop_name: false,
+            points,
+        }];
+        RangeInput::evaluated(series, range, offset, at, true)
     }
 
     #[test]
