@@ -115,9 +115,28 @@ pub struct Args {
     pub dashboards_dir: Option<PathBuf>,
 
     /// How often Tianshu appends its own `/metrics` to its database (as
-    /// `job="tianshu"`), which the built-in overview dashboard shows. `0s` turns it off.
+    /// `job="tianshu", instance="self"`), which the built-in overview dashboard shows.
+    /// `0s` turns it off.
     #[arg(long = "self-scrape.interval", default_value = "1s", value_parser = parse_duration, value_name = "DURATION")]
     pub self_scrape_interval: Duration,
+
+    /// `job` label of the self-scraped series (VictoriaMetrics's `-selfScrapeJob`).
+    #[arg(
+        long = "self-scrape.job",
+        default_value = "tianshu",
+        value_name = "JOB"
+    )]
+    pub self_scrape_job: String,
+
+    /// `instance` label of the self-scraped series (VictoriaMetrics's
+    /// `-selfScrapeInstance`). Not the listen address, so that they stay apart from a
+    /// Prometheus's scrapes of this server remote-written into it.
+    #[arg(
+        long = "self-scrape.instance",
+        default_value = "self",
+        value_name = "INSTANCE"
+    )]
+    pub self_scrape_instance: String,
 
     /// Serve `/api/v1/admin/tsdb/*` (snapshot), as Prometheus's flag of the same name.
     #[arg(long = "web.enable-admin-api")]
@@ -239,6 +258,8 @@ impl Args {
                 "self-scrape.interval",
                 format_duration(self.self_scrape_interval),
             ),
+            ("self-scrape.job", self.self_scrape_job.clone()),
+            ("self-scrape.instance", self.self_scrape_instance.clone()),
             ("log.level", self.log_level.clone()),
         ]
         .into_iter()
@@ -402,6 +423,25 @@ mod tests {
         assert_eq!((a.query_max_concurrency, a.query_max_series), (3, 1000));
         // No slot at all would queue every query until its timeout.
         assert!(Args::try_parse_from(["tianshu", "--query.max-concurrency", "0"]).is_err());
+    }
+
+    #[test]
+    fn self_scrape_labels_default_to_job_tianshu_instance_self() {
+        let a = Args::try_parse_from(["tianshu"]).expect("defaults parse");
+        assert_eq!(
+            (a.self_scrape_job.as_str(), a.self_scrape_instance.as_str()),
+            ("tianshu", "self")
+        );
+        let a = Args::try_parse_from([
+            "tianshu",
+            "--self-scrape.job",
+            "tsdb",
+            "--self-scrape.instance",
+            "replica-2",
+        ])
+        .expect("parse");
+        assert_eq!(a.as_flag_map()["self-scrape.instance"], "replica-2");
+        assert_eq!(a.self_scrape_job, "tsdb");
     }
 
     #[test]
