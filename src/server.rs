@@ -56,8 +56,8 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
     registry.register_collector(Box::new(DbCollector(db.clone())));
     registry.register_collector(Box::new(ProcessCollector::new()));
 
+    let app = build_router(&args, db.clone(), &mut registry);
     let scrape = start_scraping(&args, db.clone())?;
-    let app = build_router(&args, db.clone(), &mut registry, &scrape);
     // Middleware runs only for matched routes: `/-/reload` needs one for the scrape API
     // to answer it (the API serves the other scrape paths over the query router's).
     let app = app
@@ -74,7 +74,10 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
         registry.clone(),
         db.clone(),
         args.self_scrape_interval,
-        args.listen.to_string(),
+        crate::self_scrape::Target {
+            job: args.self_scrape_job.clone(),
+            instance: args.self_scrape_instance.clone(),
+        },
     );
     let metrics_route = Router::new()
         .route("/metrics", get(metrics::serve_metrics))
