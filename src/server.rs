@@ -173,16 +173,16 @@ fn build_router(args: &Args, db: Arc<Db>, registry: &mut Registry) -> Router {
         ..EngineOptions::default()
     }));
     let slots = args.query_max_concurrency as usize;
-    let ui = tianshu_heatmap_ui::router(tianshu_heatmap_ui::UiState {
-        db: db.clone(),
-        engine: engine.clone(),
-        dashboards: Arc::new(tianshu_heatmap_ui::DashboardStore::new(
-            args.dashboards_dir.clone(),
-        )),
-        tick: std::time::Duration::from_secs(1),
-    });
-    let mut api = ApiState::new(db, engine, build_info())
+    let mut api = ApiState::new(db.clone(), engine.clone(), build_info())
         .with_max_concurrency(slots, open_active_query_log(args, slots));
+    // Live panels take their evaluation slots from the API's, so that together they stay
+    // within --query.max-concurrency.
+    let ui = tianshu_heatmap_ui::router(tianshu_heatmap_ui::UiState::new(
+        db,
+        engine,
+        tianshu_heatmap_ui::DashboardStore::new(args.dashboards_dir.clone()),
+        api.query_slots.clone(),
+    ));
     api.flags = args.as_flag_map();
     api.storage_retention = retention_text(args);
     api.enable_admin = args.enable_admin_api;

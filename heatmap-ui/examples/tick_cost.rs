@@ -1,11 +1,15 @@
 //! What one live tick costs the server per panel query: `cargo run --release -p
-//! tianshu-heatmap-ui --example tick_cost [series]`. Loads `series` pods (default 10,000)
-//! with two minutes of 1 s samples and a 12-bucket histogram, then times
-//! [`evaluate_tick`] of each typical panel query at successive steps.
+//! tianshu-heatmap-ui --example tick_cost [series] [tabs]`. Loads `series` pods (default
+//! 10,000) with two minutes of 1 s samples and a 12-bucket histogram, then times each
+//! typical panel query at successive steps for `tabs` browser tabs (default 8) on the same
+//! dashboard: each stream evaluating and encoding on its own (`alone`, what every stream
+//! did before the hub), and through the shared [`LiveHub`] (`hub`).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tianshu_heatmap_ui::live::evaluate_tick;
+use tianshu_heatmap_ui::LiveHub;
 use tianshu_query::{Engine, EngineOptions};
 use tianshu_tsdb::{Db, DbOptions, Labels, Sample, SeriesSamples};
 
@@ -14,10 +18,13 @@ const SECONDS: i64 = 120;
 const TICKS: i64 = 30;
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(10_000);
+    let arg = |i: usize, default: usize| {
+        std::env::args()
+            .nth(i)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(default)
+    };
+    let (n, tabs) = (arg(1, 10_000), arg(2, 8));
     let tmp = tempfile::tempdir().expect("tmp");
     let db = Db::open(tmp.path(), DbOptions::default()).expect("open");
     for s in 0..SECONDS {
@@ -46,7 +53,8 @@ fn main() {
         }
         db.append(&batch).expect("append");
     }
-    let engine = Engine::new(EngineOptions::default());
+    let db = Arc::new(db);
+    let engine = Arc::new(Engine::new(EngineOptions::default()));
     let panels = [
         (
             "entity heatmap (one cell per pod)",
@@ -62,16 +70,56 @@ fn main() {
             "sum by (le) (rate(req_seconds_bucket[10s]))",
         ),
     ];
-    println!("{n} pods, {TICKS} ticks each; time per tick per panel query:");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let slots = Arc::new(tokio::sync::Semaphore::new(20));
+    println!(
+        "{n} pods, {TICKS} ticks each; server time per tick per panel query, \
+         for 1 and {tabs} tabs (streams):"
+    );
+    println!(
+        "  {:<36} {:>10} {:>10} {:>10} {:>10}",
+        "",
+        "alone ×1",
+        "hub ×1",
+        format!("alone ×{tabs}"),
+        format!("hub ×{tabs}")
+    );
     for (name, q) in panels {
         let queries = [q.to_string()];
-        let start = Instant::now();
-        for k in 0..TICKS {
-            let t = T0 + (SECONDS - TICKS + k) * 1000;
-            let r = evaluate_tick(&engine, &db, &queries, t);
-            std::hint::black_box(r);
-        }
-        let per = start.elapsed() / TICKS as u32;
-        println!("  {name:<36} {per:>10.2?}   {q}");
+        // Before the hub: each stream evaluated and encoded its own tick.
+        let alone = |streams: usize| {
+            let start = Instant::now();
+            for k in 0..TICKS {
+                let t = T0 + (SECONDS - TICKS + k) * 1000;
+                for _ in 0..streams {
+                    let r = evaluate_tick(&engine, &*db, &queries, t);
+                    std::hint::black_box(serde_json::to_string(&r).expect("json"));
+                }
+            }
+            start.elapsed() / TICKS as u32
+        };
+        // Through the hub: the streams of one tick ask at once, as tabs do.
+        let hubbed = |streams: usize| {
+            let hub = Arc::new(LiveHub::new(engine.clone(), db.clone(), slots.clone()));
+            let qs: Vec<Arc<str>> = vec![Arc::from(q)];
+            let start = Instant::now();
+            rt.block_on(async {
+                for k in 0..TICKS {
+                    let t = T0 + (SECONDS - TICKS + k) * 1000;
+                    let mut set = tokio::task::JoinSet::new();
+                    for _ in 0..streams {
+                        let (hub, qs) = (hub.clone(), qs.clone());
+                        set.spawn(async move { hub.results(&qs, 1000, t).await });
+                    }
+                    std::hint::black_box(set.join_all().await);
+                }
+            });
+            start.elapsed() / TICKS as u32
+        };
+        let (a1, h1, an, hn) = (alone(1), hubbed(1), alone(tabs), hubbed(tabs));
+        println!("  {name:<36} {a1:>10.2?} {h1:>10.2?} {an:>10.2?} {hn:>10.2?}   {q}");
     }
 }

@@ -5,7 +5,7 @@
 //! - [`dashboards`]: dashboards as JSON files (schema in this crate's `README.md`), loaded
 //!   from `--dashboards-dir`, saved back when edited, plus the built-in Tianshu overview.
 //! - [`live`]: the 1-second live stream (SSE): each tick evaluates only the newest step of
-//!   each subscribed query and pushes it.
+//!   each subscribed query, once for all the streams asking for it, and pushes it.
 //!
 //! Everything is mounted by [`router`]; the Prometheus API the page also calls
 //! (`/api/v1/query_range`, …) is `tianshu-query`'s.
@@ -24,9 +24,11 @@ use axum::routing::get;
 use axum::Router;
 use tianshu_query::Engine;
 use tianshu_tsdb::Db;
+use tokio::sync::Semaphore;
 
 pub use dashboards::DashboardStore;
 pub use error::UiError;
+pub use live::LiveHub;
 
 /// What the UI's handlers share.
 #[derive(Clone)]
@@ -39,6 +41,28 @@ pub struct UiState {
     pub dashboards: Arc<DashboardStore>,
     /// Time between two live ticks (1 s by default).
     pub tick: std::time::Duration,
+    /// The live evaluations, shared by every stream; evaluates over `db` with `engine`.
+    pub hub: Arc<LiveHub>,
+}
+
+impl UiState {
+    /// The UI over `db`, ticking every second. `query_slots` is the query API's
+    /// `--query.max-concurrency` semaphore: live evaluations take their slots from it, so
+    /// that live panels and `/api/v1/query` share one limit.
+    pub fn new(
+        db: Arc<Db>,
+        engine: Arc<Engine>,
+        dashboards: DashboardStore,
+        query_slots: Arc<Semaphore>,
+    ) -> UiState {
+        UiState {
+            hub: Arc::new(LiveHub::new(engine.clone(), db.clone(), query_slots)),
+            db,
+            engine,
+            dashboards: Arc::new(dashboards),
+            tick: std::time::Duration::from_secs(1),
+        }
+    }
 }
 
 /// The UI's routes: `/` and `/assets/*` (front end), `/api/ui/dashboards*`, `/api/ui/live`.

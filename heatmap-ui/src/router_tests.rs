@@ -13,12 +13,14 @@ use tower::ServiceExt;
 use crate::{router, DashboardStore, UiState};
 
 fn state(dir: Option<std::path::PathBuf>, db_dir: &std::path::Path) -> UiState {
-    UiState {
-        db: Arc::new(Db::open(db_dir, DbOptions::default()).expect("open db")),
-        engine: Arc::new(Engine::new(EngineOptions::default())),
-        dashboards: Arc::new(DashboardStore::new(dir)),
-        tick: Duration::from_millis(100),
-    }
+    let mut s = UiState::new(
+        Arc::new(Db::open(db_dir, DbOptions::default()).expect("open db")),
+        Arc::new(Engine::new(EngineOptions::default())),
+        DashboardStore::new(dir),
+        Arc::new(tokio::sync::Semaphore::new(4)),
+    );
+    s.tick = Duration::from_millis(100);
+    s
 }
 
 async fn call(s: &UiState, method: &str, uri: &str, body: &str) -> (StatusCode, serde_json::Value) {

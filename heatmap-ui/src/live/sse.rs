@@ -9,7 +9,9 @@
 //! `{"errorType": "bad_data", "error": "…"}`, so an error belongs to its query alone.
 //! Every event carries `retry: 1000`, so a browser reconnects a second after a drop; the
 //! page backfills the gap with `query_range` itself. The stream's task stops as soon as
-//! the page goes away (its channel closes).
+//! the page goes away (its channel closes). Results come from the server's
+//! [`LiveHub`](super::hub::LiveHub), which evaluates each (query, step, tick) once for all
+//! the streams that carry it.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -22,7 +24,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 
-use super::tick::{evaluate_tick, newest_step};
+use super::hub::tick_event_data;
+use super::tick::newest_step;
 use crate::{UiError, UiState};
 
 /// Most queries one stream may carry: a large dashboard, not an unbounded fan-out.
@@ -61,14 +64,15 @@ pub async fn stream(
         )));
     }
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(4);
-    tokio::spawn(run(s, Arc::new(queries), step, tx));
+    let queries: Vec<Arc<str>> = queries.into_iter().map(Arc::from).collect();
+    tokio::spawn(run(s, queries, step, tx));
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
 }
 
-/// The stream's loop: one evaluation per new step, off the async workers.
+/// The stream's loop: the results of each new step, from the shared hub.
 async fn run(
     s: UiState,
-    queries: Arc<Vec<String>>,
+    queries: Vec<Arc<str>>,
     step: Duration,
     tx: mpsc::Sender<Result<Event, Infallible>>,
 ) {
@@ -93,16 +97,11 @@ async fn run(
             continue;
         }
         last = t;
-        let (engine, db, qs) = (s.engine.clone(), s.db.clone(), queries.clone());
-        let results =
-            match tokio::task::spawn_blocking(move || evaluate_tick(&engine, &*db, &qs, t)).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, "live tick evaluation failed");
-                    continue;
-                }
-            };
-        let data = json!({ "t": t as f64 / 1000.0, "results": results }).to_string();
+        let results = tokio::select! {
+            r = s.hub.results(&queries, step_ms, t) => r,
+            _ = tx.closed() => return,
+        };
+        let data = tick_event_data(t, &results);
         let event = Event::default().event("tick").retry(RETRY).data(data);
         if tx.send(Ok(event)).await.is_err() {
             return;

@@ -52,7 +52,8 @@ pub fn evaluate_tick(
         .collect()
 }
 
-fn evaluate_one(engine: &Engine, db: &dyn Queryable, query: &str, t_ms: i64) -> TickResult {
+/// One query at `t_ms`: its vector (a scalar as one unlabelled point) or its error.
+pub fn evaluate_one(engine: &Engine, db: &dyn Queryable, query: &str, t_ms: i64) -> TickResult {
     let result = match engine.instant_query(db, query, t_ms, &QueryOptions::default()) {
         Ok(r) => r,
         Err(e) => {
