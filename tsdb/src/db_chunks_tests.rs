@@ -244,6 +244,68 @@ fn a_flipped_byte_in_a_chunk_segment_loses_only_what_follows_it_there() {
 }
 
 #[test]
+fn segments_written_before_indexes_reopen_the_same_and_keep_each_series_last_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut model = Model::new();
+    let quiet = Labels::from_pairs([("__name__", "m"), ("k", "quiet")]);
+    let quiet_value = |t: i64| (t / STEP) as f64 * 0.25 + 0.125;
+    {
+        let db = Db::open(dir, opts()).unwrap();
+        // One series stops after 100 s; the others go on long enough for its open chunk
+        // to be closed as idle and written: its last sample is then on disk only.
+        let batch = [SeriesSamples {
+            labels: quiet.clone(),
+            samples: (0..100)
+                .map(|i| Sample::new(i * STEP, quiet_value(i * STEP)))
+                .collect(),
+        }];
+        assert_eq!(db.append(&batch).unwrap().rejected, 0);
+        model.insert(
+            quiet.clone(),
+            batch[0].samples.iter().map(|s| (s.t, s.v)).collect(),
+        );
+        write_flushing(&db, &mut model, 0, 2000);
+        for _ in 0..2 {
+            db.truncate_wal().unwrap();
+            db.flush_head_chunks().unwrap();
+        }
+        db.truncate_wal().unwrap();
+    }
+    let check_quiet = |db: &Db, what: &str| {
+        // The same sample again is a duplicate, another value at that time a conflict:
+        // both need the last value, which came from disk without the WAL.
+        let again = |v: f64| {
+            db.append(&[SeriesSamples {
+                labels: quiet.clone(),
+                samples: vec![Sample::new(99 * STEP, v)],
+            }])
+            .unwrap()
+        };
+        let r = again(quiet_value(99 * STEP));
+        assert_eq!((r.duplicates, r.rejected), (1, 0), "{what}: {r:?}");
+        let r = again(quiet_value(99 * STEP) + 1.0);
+        assert_eq!((r.duplicates, r.rejected), (0, 1), "{what}: {r:?}");
+    };
+    let chunks_dir = dir.join(crate::head_chunks::DIR_NAME);
+    let db = Db::open(dir, opts()).unwrap();
+    check(&db, &model, "reopened");
+    check_quiet(&db, "reopened");
+    drop(db);
+    // As a database written before segments carried indexes.
+    assert!(crate::head_chunks::strip_indexes(&chunks_dir) > 2);
+    let db = Db::open(dir, opts()).unwrap();
+    check(&db, &model, "reopened without indexes");
+    check_quiet(&db, "reopened without indexes");
+    drop(db);
+    // Every segment got its index back (stripping again counts them).
+    let segments = std::fs::read_dir(&chunks_dir).unwrap().count();
+    assert_eq!(crate::head_chunks::strip_indexes(&chunks_dir), segments);
+    let db = Db::open(dir, opts()).unwrap();
+    check(&db, &model, "reopened after the indexes were rebuilt");
+}
+
+#[test]
 fn block_cuts_drop_chunk_segments_older_than_the_head() {
     let tmp = tempfile::tempdir().unwrap();
     let db = Db::open(tmp.path(), opts()).unwrap();

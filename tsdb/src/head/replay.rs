@@ -23,9 +23,13 @@
 use std::sync::Arc;
 
 use super::append::{note_range, store};
+use super::chunk_meta::Loc;
 use super::{Head, MemSeries};
-use crate::head_chunks::ChunkRef;
+use crate::head_chunks::{ChunkRef, IndexEntry};
 use crate::index::SeriesId;
+
+/// Most threads attaching chunks from disk at open.
+const MAX_ATTACH_THREADS: usize = 4;
 
 /// A sample routed to a shard: head id, WAL segment it was read from, time, value.
 pub(crate) type ReplayedSample = (SeriesId, u32, i64, f64);
@@ -137,48 +141,75 @@ impl Head {
     /// Puts every record of the chunk-head segments into its series, if the head has it
     /// (a series created only later in the WAL has all its samples there). Returns the
     /// chunks attached. Call before the WAL's samples are replayed.
+    ///
+    /// Reads only the segments' indexes: each series' newest chunk gives its last sample
+    /// from its index entry, and its oldest chunk's start is exact in its metadata (the
+    /// series' base time is that start). Series are split over threads by id, as the WAL's
+    /// samples are, each thread walking all entries and taking its own series' only: per
+    /// series, records are still attached in write order.
     pub(crate) fn attach_chunks(&self) -> u64 {
+        let shards = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_ATTACH_THREADS) as u32;
+        let results: Vec<(u64, i64, i64)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..shards)
+                .map(|k| scope.spawn(move || self.attach_shard(k, shards)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut attached = 0;
+        for (n, lo, hi) in results {
+            attached += n;
+            note_range(self, lo, hi);
+        }
+        attached
+    }
+
+    /// [`Head::attach_chunks`] for the series with `id % shards == k`: returns the chunks
+    /// attached and the time range they cover.
+    fn attach_shard(&self, k: u32, shards: u32) -> (u64, i64, i64) {
+        let table = self.series.read();
         let mut attached = 0;
         let mut touched: Vec<SeriesId> = Vec::new();
-        let mut cur: Option<Arc<MemSeries>> = None;
-        self.chunks.for_each_record(|r: ChunkRef, rec| {
-            let series = match &cur {
-                Some(s) if s.id == rec.id => Arc::clone(s),
-                _ => match self.get(rec.id) {
-                    Some(s) => {
-                        cur = Some(Arc::clone(&s));
-                        s
-                    }
-                    None => return,
-                },
+        self.chunks.for_each_record(|r: ChunkRef, e: IndexEntry| {
+            if e.id % shards != k {
+                return;
+            }
+            let Some(Some(series)) = table.get(e.id as usize) else {
+                return;
             };
-            series.data.lock().attach(rec.min_t, rec.max_t, r);
-            touched.push(rec.id);
+            let mut d = series.data.lock();
+            if d.chunks.is_empty() {
+                touched.push(e.id);
+            }
+            d.attach(e.min_t, e.max_t, r);
             attached += 1;
         });
-        touched.sort_unstable();
-        touched.dedup();
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for id in touched {
-            let Some(s) = self.get(id) else { continue };
+            let Some(Some(s)) = table.get(id as usize) else {
+                continue;
+            };
             let mut d = s.data.lock();
-            // The newest sample's value orders the next append (a resent sample is a
-            // duplicate, not a conflict): decode it from the newest chunk.
-            let last = d
-                .chunks
-                .last()
-                .copied()
-                .and_then(|m| d.load(&m, &self.chunks).and_then(|c| c.iter().last()));
-            if let Some(last) = last {
-                d.last_t = last.t;
-                d.last_v_bits = last.v.to_bits();
+            // The newest sample orders the next append (a resent sample is a duplicate, not
+            // a conflict). A rewrite may have cut the tail of what an earlier record held,
+            // so it comes from the newest chunk left, not from the largest end seen.
+            let newest = match d.chunks.last().map(|m| m.loc()) {
+                Some(Loc::Disk(r)) => self.chunks.entry_at(r),
+                _ => None,
+            };
+            if let Some(e) = newest {
+                d.last_t = e.max_t;
+                d.last_v_bits = e.last_v_bits;
             }
-            if let Some(first) = d.first_t(&self.chunks) {
-                lo = lo.min(first);
+            if let Some(first) = d.chunks.first() {
+                lo = lo.min(first.lo(d.base_t));
                 hi = hi.max(d.last_t);
             }
         }
-        note_range(self, lo, hi);
-        attached
+        (attached, lo, hi)
     }
 }

@@ -132,13 +132,13 @@ pub(crate) enum Parsed<'a> {
     Damage(String),
 }
 
-fn le_u32(b: &[u8]) -> u32 {
+pub(crate) fn le_u32(b: &[u8]) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[..4]);
     u32::from_le_bytes(a)
 }
 
-fn le_i64(b: &[u8]) -> i64 {
+pub(crate) fn le_i64(b: &[u8]) -> i64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[..8]);
     i64::from_le_bytes(a)

@@ -8,14 +8,21 @@
 //! (see `head/replay.rs`). Whole segments go once the head holds nothing as old as their
 //! newest chunk ([`HeadChunks::truncate_before`]).
 //!
-//! Files: `format.rs` (layout, records), `segment.rs` (one file), `scan.rs` (reading the
-//! segments back at open), this file (the set of segments, writing, reading).
+//! Opening costs a few bytes per chunk: a finished segment carries an index of its records
+//! (series, time range, last value), read at open instead of the records; a chunk's CRC is
+//! checked when it is read.
+//!
+//! Files: `format.rs` (layout, records), `index.rs` (the record index), `segment.rs` (one
+//! file), `scan.rs` (opening the segments), this file (the set of segments, writing,
+//! reading).
 
 mod format;
+mod index;
 mod scan;
 mod segment;
 
 pub(crate) use format::{ChunkRef, SEGMENT_SIZE};
+pub(crate) use index::IndexEntry;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +35,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::error::{Error, Result};
 use crate::index::SeriesId;
 use format::{encode_record, parse_at, record_len, Parsed, FILE_HEADER_LEN};
+use index::entry;
 use segment::{Active, Segment};
 
 /// Name of the directory under the data directory.
@@ -78,19 +86,20 @@ pub(crate) struct HeadChunks {
 }
 
 impl HeadChunks {
-    /// Opens `dir` (creating it), reading every record of its segments back in write order
-    /// into `f`. A damaged record cuts its segment there (logged as an error); start never
-    /// fails for damage, only for I/O errors. Writing continues in a new segment.
+    /// Opens `dir` (creating it) and passes every record of its segments, in write order,
+    /// to `f`. A segment without a valid index is scanned: a damaged record cuts it there
+    /// (logged as an error). Start never fails for damage, only for I/O errors. Writing
+    /// continues in a new segment.
     pub(crate) fn open(
         dir: &Path,
         segment_size: u64,
-        f: impl FnMut(ChunkRef, format::RecordView<'_>),
+        f: impl FnMut(ChunkRef, IndexEntry),
     ) -> Result<HeadChunks> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let segments = scan::scan(dir, f)?;
+        let segments = scan::scan(dir)?;
         let next_seq = segments.keys().next_back().map_or(1, |s| s + 1);
-        let bytes = segments.values().map(|s| s.written).sum();
-        Ok(HeadChunks {
+        let bytes = segments.values().map(Segment::bytes).sum();
+        let hc = HeadChunks {
             dir: dir.to_path_buf(),
             segment_size: segment_size.max(FILE_HEADER_LEN as u64 + 64),
             segments: RwLock::new(segments),
@@ -100,7 +109,9 @@ impl HeadChunks {
                 buf: Vec::new(),
             }),
             bytes: AtomicU64::new(bytes),
-        })
+        };
+        hc.for_each_record(f);
+        Ok(hc)
     }
 
     /// Appends `chunks` and returns where each went. The records are in the OS when this
@@ -169,14 +180,21 @@ impl HeadChunks {
         Ok((seq, FILE_HEADER_LEN as u64))
     }
 
-    /// Cuts the active segment to its records, fsyncs it and stops writing it.
+    /// Writes the active segment's index after its records, fsyncs it and stops writing it.
     fn finish_active(&self, w: &mut Writer) -> Result<()> {
         let Some((seq, act)) = w.active.take() else {
             return Ok(());
         };
         let mut segs = self.segments.write();
         if let Some(seg) = segs.get_mut(&seq) {
+            let before = seg.bytes();
             segment::finish(seg, &act)?;
+            let after = seg.bytes();
+            let _ = self
+                .bytes
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                    Some((b + after).saturating_sub(before))
+                });
         }
         Ok(())
     }
@@ -196,8 +214,9 @@ impl HeadChunks {
         Ok(())
     }
 
-    /// Reads the chunk at `r`; `None` when no valid record is there (its segment is gone or
-    /// damaged), which callers log and treat as an empty chunk.
+    /// Reads the chunk at `r`, checking its CRC (opening did not); `None` when no valid
+    /// record is there (its segment is gone, or the record is damaged), which callers log
+    /// and treat as an empty chunk.
     pub(crate) fn read(&self, r: ChunkRef) -> Option<MappedChunk> {
         let map = {
             let segs = self.segments.read();
@@ -207,7 +226,7 @@ impl HeadChunks {
             }
             Arc::clone(&seg.map)
         };
-        match parse_at(&map, r.offset as usize, false) {
+        match parse_at(&map, r.offset as usize, true) {
             Parsed::Record(v, _) => {
                 let start = v.data.as_ptr() as usize - map.as_ptr() as usize;
                 let (len, min_t, max_t) = (v.data.len(), v.min_t, v.max_t);
@@ -238,7 +257,7 @@ impl HeadChunks {
             .read()
             .values()
             .filter(|s| Some(s.seq) != active && s.max_t < t)
-            .map(|s| (s.seq, s.path.clone(), s.written))
+            .map(|s| (s.seq, s.path.clone(), s.bytes()))
             .collect();
         for (i, (seq, path, len)) in old.iter().enumerate() {
             self.segments.write().remove(seq);
@@ -259,29 +278,54 @@ impl HeadChunks {
         Ok(old.len())
     }
 
-    /// Passes every record, in write order, to `f`. The records were checked when the
-    /// segments were opened; a record that no longer parses ends its segment.
-    pub(crate) fn for_each_record(&self, mut f: impl FnMut(ChunkRef, format::RecordView<'_>)) {
-        let maps: Vec<(u32, Arc<Mmap>, u64)> = self
+    /// Passes every record, in write order, to `f`: from the index of a finished segment
+    /// (no chunk is read), by reading the records of the one being written.
+    pub(crate) fn for_each_record(&self, mut f: impl FnMut(ChunkRef, IndexEntry)) {
+        let maps: Vec<(u32, Arc<Mmap>, u64, Option<usize>)> = self
             .segments
             .read()
             .values()
-            .map(|s| (s.seq, Arc::clone(&s.map), s.written))
+            .map(|s| (s.seq, Arc::clone(&s.map), s.written, s.indexed))
             .collect();
-        for (seq, map, written) in maps {
-            let seg = &map[..(written as usize).min(map.len())];
-            let mut off = FILE_HEADER_LEN;
-            while let Parsed::Record(r, next) = parse_at(seg, off, false) {
-                f(
-                    ChunkRef {
-                        seq,
-                        offset: off as u32,
-                    },
-                    r,
-                );
-                off = next;
+        for (seq, map, written, indexed) in maps {
+            let records_end = (written as usize).min(map.len());
+            let r = |offset| ChunkRef { seq, offset };
+            match indexed {
+                Some(n) => {
+                    for i in 0..n {
+                        let e = entry(&map, records_end, i);
+                        f(r(e.offset), e);
+                    }
+                }
+                None => {
+                    for e in scan::scan_records(&map[..records_end]).0 {
+                        f(r(e.offset), e);
+                    }
+                }
             }
         }
+    }
+
+    /// The index entry of the record at `r`, from its segment's index: a binary search, no
+    /// chunk read. `None` when the segment is gone or has no index yet (being written), or
+    /// no record starts at `r`.
+    pub(crate) fn entry_at(&self, r: ChunkRef) -> Option<IndexEntry> {
+        let (map, records_end, n) = {
+            let segs = self.segments.read();
+            let seg = segs.get(&r.seq)?;
+            (Arc::clone(&seg.map), seg.written as usize, seg.indexed?)
+        };
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let e = entry(&map, records_end, mid);
+            match e.offset.cmp(&r.offset) {
+                std::cmp::Ordering::Equal => return Some(e),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        None
     }
 
     /// Segments on disk and their bytes in use.
@@ -289,6 +333,23 @@ impl HeadChunks {
         let n = self.segments.read().len() as u64;
         (n, self.bytes.load(Ordering::Relaxed))
     }
+}
+
+/// Cuts every segment of `dir` back to its records, as segments written before indexes
+/// existed were; returns how many had an index.
+#[cfg(test)]
+pub(crate) fn strip_indexes(dir: &Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        if let Ok((end, _)) = index::find_index(&bytes) {
+            let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.set_len(end as u64).unwrap();
+            n += 1;
+        }
+    }
+    n
 }
 
 impl Drop for HeadChunks {

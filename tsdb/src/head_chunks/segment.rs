@@ -1,5 +1,5 @@
 //! One chunk-head segment file: created preallocated and mapped, written with `pwrite`,
-//! finished by cutting it to its written length.
+//! finished by replacing its zero tail with its record index (`index.rs`).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -9,6 +9,8 @@ use std::sync::Arc;
 use memmap2::{Mmap, MmapOptions};
 
 use super::format::{file_header, segment_name, FILE_HEADER_LEN};
+use super::index::index_len;
+use super::scan::{scan_records, write_index_to};
 use crate::error::{Error, Result};
 
 /// A segment that may be read: its map and, for the newest, the file it is written through.
@@ -22,8 +24,18 @@ pub(crate) struct Segment {
     /// Newest `max_t` of the records in it (`i64::MIN` while none): the segment can go once
     /// the head holds nothing that old.
     pub(crate) max_t: i64,
-    /// Bytes in use: header and records.
+    /// Bytes of header and records: where the zero tail or the index begins.
     pub(crate) written: u64,
+    /// Entries of the index following the records, once the segment is finished (`None`
+    /// while it is being written).
+    pub(crate) indexed: Option<usize>,
+}
+
+impl Segment {
+    /// Bytes of the file once finished, or in use while written.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.written + self.indexed.map_or(0, |n| index_len(n) as u64)
+    }
 }
 
 /// The segment being written.
@@ -59,6 +71,7 @@ pub(crate) fn create(dir: &Path, seq: u32, capacity: u64) -> Result<(Segment, Ac
         map: Arc::new(map),
         max_t: i64::MIN,
         written: FILE_HEADER_LEN as u64,
+        indexed: None,
     };
     let active = Active {
         file,
@@ -76,21 +89,20 @@ pub(crate) fn map_file(path: &Path, len: u64) -> Result<Arc<Mmap>> {
     Ok(Arc::new(map))
 }
 
-/// Cuts a finished segment to its records, fsyncs it, and maps the cut file. Readers still
-/// holding the old map only look at records, which lie before the cut.
+/// Writes a finished segment's index after its records, fsyncs it, and maps the file as it
+/// now is. The entries come from the records just written (their CRCs are checked on the
+/// way, as cheap as reading them, and a mismatch would stop the index early rather than
+/// describe a bad record). Readers still holding the old map only look at records, which
+/// lie before the index.
 pub(crate) fn finish(seg: &mut Segment, active: &Active) -> Result<()> {
-    active.file.set_len(seg.written).map_err(io(&seg.path))?;
-    active.file.sync_all().map_err(io(&seg.path))?;
-    seg.map = map_file(&seg.path, seg.written)?;
+    let records = &seg.map[..(seg.written as usize).min(seg.map.len())];
+    let (entries, end, damage) = scan_records(records);
+    if let Some(reason) = damage {
+        tracing::error!(path = %seg.path.display(), offset = end, reason, "chunk-head segment damaged while being written; cutting it");
+    }
+    write_index_to(&active.file, &seg.path, &entries, end as u64)?;
+    seg.written = end as u64;
+    seg.indexed = Some(entries.len());
+    seg.map = map_file(&seg.path, seg.bytes())?;
     Ok(())
-}
-
-/// Cuts a segment found at start to `len` bytes (its last good record) and fsyncs it.
-pub(crate) fn truncate_file(path: &Path, len: u64) -> Result<()> {
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io(path))?;
-    file.set_len(len).map_err(io(path))?;
-    file.sync_all().map_err(io(path))
 }
