@@ -2,7 +2,8 @@
 //! chunk-head segments (`head/replay.rs`), then the WAL (checkpoint and segments).
 //!
 //! Chunk-head records name series by id, so the series must exist before them: the newest
-//! checkpoint's series records are read first. A series whose record is only in the WAL
+//! checkpoint is read first (once: its series are created then, its other records kept and
+//! applied after the chunks, before the segments that follow it). A series whose record is only in the WAL
 //! segments after the checkpoint was created after the checkpoint's segments, so all its
 //! samples are still in the WAL and its records on disk can be left out.
 //!
@@ -47,8 +48,12 @@ const MAX_SHARDS: usize = 8;
 
 const UNMAPPED: SeriesId = SeriesId::MAX;
 
+/// Series gathered per shard before they are handed over: one message per series would
+/// wake the shard thread once per series, which at a million series costs seconds.
+const SERIES_BATCH: usize = 4096;
+
 enum Msg {
-    Series(SeriesId, std::sync::Arc<crate::head::MemSeries>),
+    Series(Vec<(SeriesId, std::sync::Arc<crate::head::MemSeries>)>),
     Samples(Vec<ReplayedSample>),
     /// Answer once everything sent before is applied.
     Barrier(SyncSender<()>),
@@ -86,9 +91,13 @@ impl IdMap {
 }
 
 /// Routes records to the shard threads.
+///
+/// Invariant: a shard's pending series are sent before its pending samples, so a shard
+/// always knows a series before it sees its samples.
 struct Router {
     senders: Vec<SyncSender<Msg>>,
     pending: Vec<Vec<ReplayedSample>>,
+    pending_series: Vec<Vec<(SeriesId, std::sync::Arc<crate::head::MemSeries>)>>,
 }
 
 impl Router {
@@ -98,23 +107,37 @@ impl Router {
 
     fn series(&mut self, id: SeriesId, s: std::sync::Arc<crate::head::MemSeries>) {
         let k = self.shard(id);
-        // A send fails only when the shard thread panicked; the scope re-raises that panic.
-        let _ = self.senders[k].send(Msg::Series(id, s));
+        self.pending_series[k].push((id, s));
+        if self.pending_series[k].len() >= SERIES_BATCH {
+            self.send_series(k);
+        }
+    }
+
+    fn send_series(&mut self, k: usize) {
+        if !self.pending_series[k].is_empty() {
+            let batch = std::mem::take(&mut self.pending_series[k]);
+            // A send fails only when the shard thread panicked; the scope re-raises that
+            // panic.
+            let _ = self.senders[k].send(Msg::Series(batch));
+        }
     }
 
     fn sample(&mut self, id: SeriesId, seg: u32, t: i64, v: f64) {
         let k = self.shard(id);
         self.pending[k].push((id, seg, t, v));
         if self.pending[k].len() >= SHARD_BATCH {
+            self.send_series(k);
             let batch = std::mem::replace(&mut self.pending[k], Vec::with_capacity(SHARD_BATCH));
             let _ = self.senders[k].send(Msg::Samples(batch));
         }
     }
 
     fn flush(&mut self) {
-        for (tx, p) in self.senders.iter().zip(&mut self.pending) {
-            if !p.is_empty() {
-                let _ = tx.send(Msg::Samples(std::mem::take(p)));
+        for k in 0..self.senders.len() {
+            self.send_series(k);
+            if !self.pending[k].is_empty() {
+                let batch = std::mem::take(&mut self.pending[k]);
+                let _ = self.senders[k].send(Msg::Samples(batch));
             }
         }
     }
@@ -139,7 +162,11 @@ impl Router {
 fn run_shard(mut shard: ReplayShard<'_>, rx: Receiver<Msg>, skipped: &AtomicU64) {
     for msg in rx {
         match msg {
-            Msg::Series(id, s) => shard.add_series(id, s),
+            Msg::Series(batch) => {
+                for (id, s) in batch {
+                    shard.add_series(id, s);
+                }
+            }
             Msg::Samples(mut batch) => shard.apply(&mut batch),
             Msg::Barrier(ack) => {
                 let _ = ack.send(());
@@ -158,10 +185,23 @@ pub(crate) fn replay(
     metadata: &mut HashMap<String, Vec<MetricMetadata>>,
     floor: i64,
 ) -> Result<(ReplayStats, bool)> {
+    let started = std::time::Instant::now();
     let mut checkpoint_remapped = false;
-    Wal::checkpoint_series(wal_dir, |s| {
-        checkpoint_remapped |= head.create_for_replay(&s.labels, s.id) != s.id;
+    // The checkpoint is read once: its series now, its other records kept for their turn
+    // after the chunks, as a replay reading it in place would apply them.
+    let mut checkpoint_ids: Vec<(SeriesId, SeriesId)> = Vec::new();
+    let mut checkpoint_rest: Vec<Record> = Vec::new();
+    let checkpoint_seq = Wal::checkpoint_records(wal_dir, |rec| match rec {
+        Record::Series(series) => {
+            for s in series {
+                let id = head.create_for_replay(&s.labels, s.id);
+                checkpoint_remapped |= id != s.id;
+                checkpoint_ids.push((s.id, id));
+            }
+        }
+        other => checkpoint_rest.push(other),
     })?;
+    let checkpoint_done = started.elapsed();
     let attached = if checkpoint_remapped {
         // Only after a corrupt checkpoint record: ids on disk may name other series.
         tracing::error!("WAL checkpoint series ids are inconsistent; chunk-head segments not loaded, samples only in them are lost");
@@ -169,6 +209,7 @@ pub(crate) fn replay(
     } else {
         head.attach_chunks()
     };
+    let chunks_done = started.elapsed();
     let skipped = AtomicU64::new(0);
     let skipped_ref = &skipped;
     let shards = std::thread::available_parallelism()
@@ -190,12 +231,21 @@ pub(crate) fn replay(
             pending: (0..shards)
                 .map(|_| Vec::with_capacity(SHARD_BATCH))
                 .collect(),
+            pending_series: (0..shards).map(|_| Vec::new()).collect(),
             senders,
         };
         let mut ids = IdMap::default();
         let mut remapped = false;
         let mut unknown_refs: u64 = 0;
-        let stats = Wal::replay_with_segments(wal_dir, |seg, rec| {
+        // The checkpoint's series, created above: mapped and handed to their shards.
+        for (wal_id, id) in checkpoint_ids {
+            ids.insert(wal_id, id);
+            if let Some(series) = head.get(id) {
+                router.series(id, series);
+            }
+        }
+        let cp_seq = checkpoint_seq.unwrap_or(0);
+        let mut handle = |seg: u64, rec: Record| {
             let seg = u32::try_from(seg).unwrap_or(u32::MAX - 1);
             match rec {
                 Record::Series(series) => {
@@ -230,6 +280,12 @@ pub(crate) fn replay(
                     head.apply_deletes(&mapped);
                 }
             }
+        };
+        for rec in checkpoint_rest {
+            handle(cp_seq, rec);
+        }
+        let stats = Wal::replay_segments_after_checkpoint(wal_dir, |seg, rec| {
+            handle(seg, rec);
             Ok(())
         });
         // Whether replay succeeded or not, let the shards finish before the scope joins
@@ -243,6 +299,9 @@ pub(crate) fn replay(
         tracing::info!(
             chunks_loaded = attached,
             samples_in_loaded_chunks = skipped.load(Ordering::Relaxed),
+            checkpoint_series_ms = checkpoint_done.as_millis() as u64,
+            chunks_attached_ms = (chunks_done - checkpoint_done).as_millis() as u64,
+            wal_ms = (started.elapsed() - chunks_done).as_millis() as u64,
             "head chunks loaded from chunk-head segments"
         );
         if unknown_refs > 0 {

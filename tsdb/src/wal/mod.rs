@@ -125,7 +125,7 @@ impl Wal {
     /// and errors returned by `f` stop the replay and are returned. A missing `dir` has no
     /// records. Call before [`Wal::open`] on the same directory.
     pub fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Result<ReplayStats> {
-        reader::replay(dir, |_, r| f(r))
+        reader::replay(dir, true, |_, r| f(r))
     }
 
     /// [`Wal::replay`], also passing the number of the segment each record was read from
@@ -134,7 +134,22 @@ impl Wal {
         dir: &Path,
         f: impl FnMut(u64, Record) -> Result<()>,
     ) -> Result<ReplayStats> {
-        reader::replay(dir, f)
+        reader::replay(dir, true, f)
+    }
+
+    /// [`Wal::replay_with_segments`] without the newest checkpoint's records, which the
+    /// caller read first with [`Wal::checkpoint_records`]: the segments after it only.
+    pub fn replay_segments_after_checkpoint(
+        dir: &Path,
+        f: impl FnMut(u64, Record) -> Result<()>,
+    ) -> Result<ReplayStats> {
+        reader::replay(dir, false, f)
+    }
+
+    /// Every record of the newest checkpoint in `dir`, if any; returns the checkpoint's
+    /// number (the last segment it stands for).
+    pub fn checkpoint_records(dir: &Path, f: impl FnMut(Record)) -> Result<Option<u64>> {
+        reader::checkpoint_records(dir, f)
     }
 
     /// The `Series` records of the newest checkpoint in `dir`; read before the chunk-head

@@ -15,9 +15,12 @@ struct Damage {
     reason: String,
 }
 
-/// See [`super::Wal::replay_with_segments`].
+/// See [`super::Wal::replay_with_segments`]; without `read_checkpoint`, the newest
+/// checkpoint's records are not read (the caller read them with [`checkpoint_records`]),
+/// only the segments after it.
 pub(crate) fn replay(
     dir: &Path,
+    read_checkpoint: bool,
     mut f: impl FnMut(u64, Record) -> Result<()>,
 ) -> Result<ReplayStats> {
     let mut stats = ReplayStats::default();
@@ -26,7 +29,12 @@ pub(crate) fn replay(
     // and such segments are leftovers of a checkpoint interrupted while deleting them.
     let after = match super::checkpoint::list(dir)?.pop() {
         Some(cp) => {
-            for file in cp.files()? {
+            let files = if read_checkpoint {
+                cp.files()?
+            } else {
+                Vec::new()
+            };
+            for file in files {
                 let seq = cp.seq;
                 let Some(damage) =
                     read_segment(&file, &mut payload, &mut stats, &mut |r| f(seq, r))?
@@ -92,19 +100,36 @@ pub(crate) fn checkpoint_series(
     dir: &Path,
     mut f: impl FnMut(super::record::SeriesRecord),
 ) -> Result<()> {
+    checkpoint_records(dir, |rec| {
+        if let Record::Series(series) = rec {
+            series.into_iter().for_each(&mut f);
+        }
+    })
+    .map(|_| ())
+}
+
+/// Every record of the newest checkpoint in `dir`, if any; damage ends a file early and is
+/// logged, as replay does. Returns the checkpoint's number (the last segment it covers).
+pub(crate) fn checkpoint_records(dir: &Path, mut f: impl FnMut(Record)) -> Result<Option<u64>> {
     let Some(cp) = super::checkpoint::list(dir)?.pop() else {
-        return Ok(());
+        return Ok(None);
     };
     let mut payload = Vec::new();
     for file in cp.files()? {
-        read_file(&file, &mut payload, &mut |rec| {
-            if let Record::Series(series) = rec {
-                series.into_iter().for_each(&mut f);
-            }
+        let damage = read_file(&file, &mut payload, &mut |rec| {
+            f(rec);
             Ok(())
         })?;
+        if let Some((offset, reason)) = damage {
+            tracing::error!(
+                path = %file.path.display(),
+                offset,
+                reason,
+                "corrupt WAL checkpoint; skipping its remaining records"
+            );
+        }
     }
-    Ok(())
+    Ok(Some(cp.seq))
 }
 
 /// Reads the records of one file until its end or the first damaged record, which is
