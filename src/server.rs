@@ -56,8 +56,8 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
     registry.register_collector(Box::new(DbCollector(db.clone())));
     registry.register_collector(Box::new(ProcessCollector::new()));
 
-    let app = build_router(&args, db.clone(), &mut registry);
     let scrape = start_scraping(&args, db.clone())?;
+    let app = build_router(&args, db.clone(), &mut registry, &scrape);
     // Middleware runs only for matched routes: `/-/reload` needs one for the scrape API
     // to answer it (the API serves the other scrape paths over the query router's).
     let app = app
@@ -148,7 +148,12 @@ pub(crate) fn reload_on_sighup(manager: &ScrapeManager) {
 }
 
 /// The routers of every protocol, merged. Each crate owns its router; this is only wiring.
-fn build_router(args: &Args, db: Arc<Db>, registry: &mut Registry) -> Router {
+fn build_router(
+    args: &Args,
+    db: Arc<Db>,
+    registry: &mut Registry,
+    scrape: &ScrapeManager,
+) -> Router {
     let ingest_metrics = Arc::new(IngestMetrics::new());
     ingest_metrics.register(registry);
     let ingest = tianshu_ingest::router(IngestState {
@@ -186,6 +191,14 @@ fn build_router(args: &Args, db: Arc<Db>, registry: &mut Registry) -> Router {
     api.flags = args.as_flag_map();
     api.storage_retention = retention_text(args);
     api.enable_admin = args.enable_admin_api;
+    let m = scrape.clone();
+    api.config_status = Some(Arc::new(move || {
+        let (ok, at) = m.last_reload();
+        let ms = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        (ok, ms)
+    }));
     api.metrics.register(registry);
     let query = tianshu_query::http::router(api);
 

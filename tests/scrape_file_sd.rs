@@ -144,6 +144,15 @@ fn file_sd_changes_staleness_and_reloads() {
         .then_some(())
     });
 
+    // runtimeinfo reports the start-up load as a success.
+    let info = api_get(&base, "/api/v1/status/runtimeinfo", &[]);
+    assert_eq!(info["reloadConfigSuccess"], json!(true), "{info}");
+    let loaded_at = info["lastConfigTime"].clone();
+    assert!(
+        loaded_at.as_str().is_some_and(|t| t.ends_with('Z')),
+        "{info}"
+    );
+
     // An invalid configuration: /-/reload answers 500 naming the file and line, and the
     // running configuration goes on scraping.
     std::fs::write(
@@ -158,6 +167,11 @@ fn file_sd_changes_staleness_and_reloads() {
         body.contains("tianshu.yml:2:5: scrape_configs[0]: not a valid duration string: \"often\""),
         "{body}"
     );
+    // As in Prometheus, runtimeinfo shows the failure and keeps the time of the last
+    // successful load.
+    let info = api_get(&base, "/api/v1/status/runtimeinfo", &[]);
+    assert_eq!(info["reloadConfigSuccess"], json!(false), "{info}");
+    assert_eq!(info["lastConfigTime"], loaded_at, "{info}");
     let before = now_ms();
     wait_for(LIMIT, "scraping after a refused reload", || {
         let up = query_instant(&base, "timestamp(up)", now_ms());
@@ -197,6 +211,12 @@ fn file_sd_changes_staleness_and_reloads() {
     });
     let pools = api_get(&base, "/api/v1/scrape_pools", &[]);
     assert_eq!(pools, json!({"scrapePools": ["files", "static"]}));
+    let info = api_get(&base, "/api/v1/status/runtimeinfo", &[]);
+    assert_eq!(info["reloadConfigSuccess"], json!(true), "{info}");
+    assert!(
+        info["lastConfigTime"].as_str() >= loaded_at.as_str(),
+        "{info} after {loaded_at}"
+    );
     let yaml = api_get(&base, "/api/v1/status/config", &[]);
     assert!(
         yaml["yaml"]

@@ -40,7 +40,9 @@ pub struct PoolSnapshot {
 struct State {
     config: Config,
     pools: BTreeMap<String, Pool>,
+    /// Whether the last (re)load of the file succeeded.
     reload_ok: bool,
+    /// When the running configuration was loaded: a failed reload leaves it.
     last_reload: SystemTime,
 }
 
@@ -105,9 +107,9 @@ impl ScrapeManager {
                 Ok(())
             }
             Err(e) => {
-                let mut st = self.state();
-                st.reload_ok = false;
-                st.last_reload = SystemTime::now();
+                // As Prometheus's `prometheus_config_last_reload_success_timestamp_seconds`,
+                // the time stays that of the last successful load.
+                self.state().reload_ok = false;
                 Err(e)
             }
         }
@@ -149,7 +151,8 @@ impl ScrapeManager {
         self.state().config.to_yaml()
     }
 
-    /// Whether the last reload succeeded, and when it was.
+    /// Whether the last reload succeeded, and when the configuration last loaded
+    /// successfully (start-up counts as a load).
     pub fn last_reload(&self) -> (bool, SystemTime) {
         let st = self.state();
         (st.reload_ok, st.last_reload)

@@ -70,6 +70,9 @@ pub struct ApiState {
     pub start_time_ms: i64,
     /// Retention as configured, e.g. "15d", for `/api/v1/status/runtimeinfo`.
     pub storage_retention: String,
+    /// Whether the last configuration (re)load succeeded and when the running one was
+    /// loaded (Unix ms), for `/api/v1/status/runtimeinfo`; `None`: loaded once at start.
+    pub config_status: Option<Arc<dyn Fn() -> (bool, i64) + Send + Sync>>,
     /// Queries evaluated at once; further ones wait (Prometheus's `--query.max-concurrency`,
     /// default 20). Bounds CPU and memory held by evaluation, which blocking threads do not.
     /// Replace with [`ApiState::with_max_concurrency`] so that it and `active_queries`
@@ -99,6 +102,7 @@ impl ApiState {
             config_yaml: String::new(),
             start_time_ms: params::now_ms(),
             storage_retention: String::new(),
+            config_status: None,
             query_slots: Arc::new(Semaphore::new(DEFAULT_MAX_CONCURRENT_QUERIES)),
             active_queries: None,
             enable_admin: false,

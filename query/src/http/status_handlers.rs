@@ -44,9 +44,16 @@ pub(super) async fn runtimeinfo(AxumState(st): AxumState<State>) -> Response {
     let mut j = Json::new();
     j.raw("{").key("startTime").string(&started);
     j.raw(",").key("CWD").string(&cwd);
-    // The configuration is read once at start; there is no reload that could have failed.
-    j.raw(",").key("reloadConfigSuccess").bool(true);
-    j.raw(",").key("lastConfigTime").string(&started);
+    // As Prometheus: the last reload's outcome, and the time of the last successful load
+    // in whole seconds (it reads both from its config-reload gauges).
+    let (reload_ok, loaded_ms) = st
+        .config_status
+        .as_ref()
+        .map_or((true, st.start_time_ms), |f| f());
+    j.raw(",").key("reloadConfigSuccess").bool(reload_ok);
+    j.raw(",")
+        .key("lastConfigTime")
+        .string(&format_millis(loaded_ms.div_euclid(1000) * 1000));
     j.raw(",").key("corruptionCount").int(0);
     // Go's fields, filled with their nearest counterparts: live async tasks for goroutines,
     // usable cores for GOMAXPROCS, and "no limit" for GOMEMLIMIT as an unset Go reports.
