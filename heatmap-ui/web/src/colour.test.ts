@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { colourAt, colourFor, colourIndex, EMPTY } from './colour';
+import { entityKey } from './format';
 
 describe('colour scale', () => {
   it('indexes values linearly between min and max, -1 for no value', () => {
@@ -18,5 +19,17 @@ describe('colour scale', () => {
     }
     expect(colourAt(-1)).toBe(EMPTY);
     expect(colourAt(0)).not.toBe(colourAt(255));
+  });
+});
+
+describe('entity keys', () => {
+  it('identify a label set without __name__, whatever the order of its names', () => {
+    const a = entityKey({ __name__: 'cpu', node: 'n1', pod: 'p1' });
+    expect(a).toBe(entityKey({ pod: 'p1', node: 'n1' }));
+    expect(a).toBe(entityKey({ node: 'n1', pod: 'p1', __name__: 'mem' }));
+    expect(a).not.toBe(entityKey({ node: 'n1', pod: 'p2' }));
+    // No two label sets share a key by running names and values together.
+    expect(entityKey({ a: 'b', c: '' })).not.toBe(entityKey({ a: 'bc' }));
+    expect(entityKey({})).toBe('');
   });
 });

@@ -5,7 +5,7 @@
 
 import { queryInstant, type PanelDef } from '../api';
 import { colourAt, colourIndex, EMPTY, ramp } from '../colour';
-import { formatMetric, formatValue, metricKey } from '../format';
+import { entityKey, formatMetric, formatValue } from '../format';
 import type { TickPoint, TickResult } from '../live';
 import { BasePanel, type View } from './panel';
 import { Tooltip } from './tooltip';
@@ -85,13 +85,15 @@ export class EntityPanel extends BasePanel {
     const err = results[this.active]?.error ?? null;
     this.frame.error(err);
     let grew = false;
-    results.forEach((r) => {
-      for (const p of r.data ?? []) grew = this.admit(p.metric) || grew;
+    // Each point's key once per tick: admitting new entities and filling values share it.
+    const keys = results.map((r) => (r.data ?? []).map((p) => entityKey(p.metric)));
+    results.forEach((r, tab) => {
+      (r.data ?? []).forEach((p, i) => (grew = this.admit(keys[tab][i], p.metric) || grew));
     });
     if (grew || !this.layout) this.relayout();
     results.forEach((r, tab) => {
       if (r.error) return;
-      this.fill(tab, r.data ?? []);
+      this.fill(tab, r.data ?? [], keys[tab]);
     });
     this.draw();
     this.root.dataset.lastTick = String(t);
@@ -110,11 +112,10 @@ export class EntityPanel extends BasePanel {
   }
 
   /** Adds an entity not seen before; true if the layout must change. */
-  private admit(metric: Record<string, string>): boolean {
+  private admit(key: string, metric: Record<string, string>): boolean {
+    if (this.index.has(key)) return false;
     const m = { ...metric };
     delete m.__name__;
-    const key = metricKey(m);
-    if (this.index.has(key)) return false;
     this.index.set(key, -1);
     this.entities.push({ key, metric: m });
     return true;
@@ -190,14 +191,13 @@ export class EntityPanel extends BasePanel {
 
   private entitiesBefore: string[] = [];
 
-  private fill(tab: number, data: TickPoint[]): void {
+  /** Tab `tab`'s values from a tick's points, `keys[i]` being point `i`'s entity. */
+  private fill(tab: number, data: TickPoint[], keys: string[]): void {
     const vals = this.values[tab];
     vals.fill(NaN);
-    for (const p of data) {
-      const m = { ...p.metric };
-      delete m.__name__;
-      const i = this.index.get(metricKey(m));
-      if (i !== undefined && i >= 0) vals[i] = Number(p.value);
+    for (let k = 0; k < data.length; k++) {
+      const i = this.index.get(keys[k]);
+      if (i !== undefined && i >= 0) vals[i] = Number(data[k].value);
     }
   }
 
