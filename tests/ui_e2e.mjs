@@ -1,13 +1,15 @@
 // The browser half of tests/ui_e2e.rs: drives Debian's headless Chromium through
 // playwright-core against a running tianshu, and talks to the Rust half over stdio:
 //   stdout "WRITE <n>"   -> the harness writes pod_cpu = n for every pod, answers "WROTE <ms>"
+//   stdout "WRITE_MANY <n>" -> the harness writes big_cpu of 10,000 pods (pod p: p % 100 + 1 + n * (p % 3)),
+//                            answers "WROTE <ms>"
 //   stdout "RESTART"     -> the harness kills and restarts tianshu, answers
 //                            "RESTARTED <down_from_ms> <down_to_ms>"
-//   stdout "PASS <what>" / "FAIL <what>: <why>" for each check.
+//   stdout "PASS <what>" / "FAIL <what>: <why>" for each check, "INFO <what>" for measurements.
 // Environment: TIANSHU_URL, UI_WEB_DIR (for node_modules), UI_ARTIFACTS, CHROMIUM.
 
 import { createRequire } from 'node:module';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -97,6 +99,8 @@ try {
   });
   check('entity heatmap has one cell per pod (24)', (await entity.getAttribute('data-cells')) === '24');
   const layouts = await entity.getAttribute('data-layouts');
+  // Elements of a 24-cell entity panel: the 10,000-cell one below must have as many.
+  const smallNodes = await entity.evaluate((el) => el.querySelectorAll('*:not(.tabs > button)').length);
 
   // 3. Only the bad panel shows an error.
   await page.waitForSelector('.panel[data-title="Broken"][data-error]', { timeout: LONG });
@@ -166,6 +170,148 @@ try {
     timeout: LONG,
   });
   check('an edited dashboard is saved and redrawn', true);
+
+  // 6b. Editing panel by panel: one panel's title, query and width; a change the server
+  // refuses shows its reason on the panel it concerns; saved, reloaded, still there.
+  await page.click('.toolbar button.edit-panels');
+  await page.waitForSelector('.grid.editing[data-loaded="true"] .panel-tools', { timeout: LONG });
+  const cpu = '.panel[data-title="CPU total"]';
+  await page.click(`${cpu} .panel-tools button.edit-panel`);
+  await page.waitForSelector('.panel-edit-area form.panel-editor', { timeout: LONG });
+  await page.fill('.panel-editor input[name="title"]', 'CPU doubled');
+  await page.fill('.panel-editor textarea[name="expr"]', 'sum(pod_cpu) * 2');
+  await page.click('.panel-editor button.apply');
+  const doubled = '.panel[data-title="CPU doubled"]';
+  await page.waitForSelector(`${doubled} .panel-tools`, { timeout: LONG });
+  await page.click(`${doubled} .panel-tools button.wider`);
+  await page.waitForFunction((sel) => document.querySelector(sel)?.style.gridColumn === 'span 7', doubled, {
+    timeout: LONG,
+  });
+  check('a panel is widened on the grid', true);
+  // Moving: the first panel goes one place right, and back.
+  const order = () => page.$$eval('.grid > .panel', (ps) => ps.map((p) => p.dataset.title));
+  const orderBefore = await order();
+  await page.click(`${doubled} .panel-tools button.move-right`);
+  await page.waitForFunction((t) => document.querySelectorAll('.grid > .panel')[1]?.dataset.title === t, 'CPU doubled', {
+    timeout: LONG,
+  });
+  await page.click(`${doubled} .panel-tools button.move-left`);
+  await page.waitForFunction((t) => document.querySelectorAll('.grid > .panel')[0]?.dataset.title === t, 'CPU doubled', {
+    timeout: LONG,
+  });
+  check('a panel moves right and back', JSON.stringify(await order()) === JSON.stringify(orderBefore), String(await order()));
+  // An entity heatmap with no tab: the server refuses it, and says so on that panel.
+  const pods = '.panel[data-title="Pods by node"]';
+  await page.click(`${pods} .panel-tools button.edit-panel`);
+  await page.waitForSelector('.panel-editor fieldset.tab-editor', { timeout: LONG });
+  while ((await page.locator('.panel-editor button.remove-tab').count()) > 0) {
+    await page.click('.panel-editor button.remove-tab >> nth=0');
+  }
+  await page.click('.panel-editor button.apply');
+  await page.waitForSelector(`${pods} .panel-tools`, { timeout: LONG });
+  await page.click('.edit-tools button.save-panels');
+  await page.waitForSelector(`${pods}[data-invalid] .edit-error`, { timeout: LONG });
+  const invalid = await page.locator(`${pods} .edit-error`).textContent();
+  check('the server\'s validation error shows on its panel', /at least one tab/.test(invalid ?? ''), invalid);
+  check('and on the toolbar', /at least one tab/.test((await page.locator('.edit-msg').textContent()) ?? ''));
+  await page.screenshot({ path: join(artifacts, 'edit-invalid.png'), fullPage: true });
+  await page.click(`${pods} .panel-tools button.edit-panel`);
+  await page.click('.panel-editor button.add-tab');
+  await page.fill('.panel-editor fieldset.tab-editor input[name="tab-name"]', 'cpu');
+  await page.fill('.panel-editor fieldset.tab-editor textarea[name="tab-expr"]', 'pod_cpu');
+  await page.click('.panel-editor button.apply');
+  await page.waitForSelector(`${pods}:not([data-invalid]) .panel-tools`, { timeout: LONG });
+  await page.click('.edit-tools button.save-panels');
+  await page.waitForSelector('.grid:not(.editing)[data-loaded="true"] .panel', { timeout: LONG });
+  await page.reload();
+  await page.waitForSelector('.grid[data-loaded="true"]', { timeout: LONG });
+  const q = await page.locator(doubled).getAttribute('data-queries');
+  check('the edited query is there after a reload', q === 'sum(pod_cpu) * 2', q);
+  const span = await page.locator(doubled).evaluate((el) => el.style.gridColumn);
+  check('and the new width', span === 'span 7', span);
+  check('the repaired panel is saved too', (await page.locator(pods).getAttribute('data-queries')) === 'pod_cpu');
+  await page.screenshot({ path: join(artifacts, 'edited-panel.png'), fullPage: true });
+
+  // 8. Ten thousand live series in one entity heatmap.
+  await ask('WRITE_MANY 1');
+  await page.goto(`${base}/#/d/big`);
+  await page.waitForSelector('.grid[data-loaded="true"]', { timeout: LONG });
+  const big = page.locator('.panel-entity_heatmap');
+  await page.waitForFunction(() => document.querySelector('.panel-entity_heatmap')?.dataset.valued === '10000', null, {
+    timeout: LONG,
+  });
+  check('10,000 cells, each with a value', (await big.getAttribute('data-cells')) === '10000');
+  const dom = await big.evaluate((el) => ({ nodes: el.querySelectorAll('*:not(.tabs > button)').length, canvases: el.querySelectorAll('canvas').length }));
+  check('they are drawn into one canvas', dom.canvases === 1, JSON.stringify(dom));
+  check('with as many elements as a 24-cell panel', dom.nodes === smallNodes, `${dom.nodes} vs ${smallNodes}`);
+  // Pixels: no cell left in the no-value colour, and at least a cell's area per series.
+  const pixels = () =>
+    big.evaluate((el) => {
+      const c = el.querySelector('canvas');
+      const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let painted = 0;
+      let empty = 0;
+      let digest = 0;
+      for (let i = 0; i < px.length; i += 4) {
+        if (px[i + 3] === 0) continue;
+        painted++;
+        if (px[i] === 0x2a && px[i + 1] === 0x2d && px[i + 2] === 0x35) empty++;
+        digest = (digest * 31 + px[i] * 65536 + px[i + 1] * 256 + px[i + 2]) % 2147483647;
+      }
+      return { painted, empty, digest, size: Number(el.dataset.cellSize) };
+    });
+  const first = await pixels();
+  const cellArea = Math.max(1, first.size - 1) ** 2;
+  check('every cell is coloured', first.empty === 0 && first.painted >= 10_000 * cellArea, JSON.stringify(first));
+
+  // Frame timing while live ticks of 10,000 series arrive: measured, not judged.
+  await page.evaluate(() => {
+    const rec = { frames: [], longTasks: [], ticks: [] };
+    window.__timing = rec;
+    let last = performance.now();
+    const frame = (now) => {
+      rec.frames.push(now - last);
+      last = now;
+      if (!rec.stop) requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+    new PerformanceObserver((l) => l.getEntries().forEach((e) => rec.longTasks.push(e.duration))).observe({ type: 'longtask' });
+    new PerformanceObserver((l) =>
+      l.getEntries().forEach((e) => e.name === 'entity-tick' && rec.ticks.push(e.duration)),
+    ).observe({ type: 'measure' });
+  });
+  const sumBefore = await big.getAttribute('data-value-sum');
+  await ask('WRITE_MANY 2');
+  // The sum over pods of p % 100 + 1 + n * (p % 3) is 505,000 + 9,999 n.
+  check('the first values are all shown', sumBefore === String(505_000 + 9_999), sumBefore);
+  await page.waitForFunction((s) => document.querySelector('.panel-entity_heatmap')?.dataset.valueSum === s, String(505_000 + 2 * 9_999), {
+    timeout: LONG,
+  });
+  const second = await pixels();
+  check('new values arrive with the ticks', second.empty === 0, JSON.stringify(second));
+  check('and redraw the canvas', second.digest !== first.digest || first.painted === 0, `${first.digest} → ${second.digest}`);
+  const lastTick = Number(await big.getAttribute('data-last-tick'));
+  await page.waitForFunction((t) => Number(document.querySelector('.panel-entity_heatmap')?.dataset.lastTick) >= t + 5, lastTick, {
+    timeout: LONG * 2,
+  });
+  const timing = await page.evaluate(() => {
+    const rec = window.__timing;
+    rec.stop = true;
+    const stats = (xs) => {
+      const s = [...xs].sort((a, b) => a - b);
+      const at = (q) => (s.length ? Number(s[Math.min(s.length - 1, Math.floor(q * s.length))].toFixed(1)) : null);
+      return { n: s.length, p50: at(0.5), p95: at(0.95), max: at(1), total: Number(s.reduce((a, b) => a + b, 0).toFixed(1)) };
+    };
+    return { frames: stats(rec.frames.slice(1)), longTasks: stats(rec.longTasks), entityTick: stats(rec.ticks) };
+  });
+  writeFileSync(join(artifacts, 'entity-10k-frames.json'), JSON.stringify({ cells: 10_000, ...timing }, null, 2));
+  console.log(
+    `INFO 10,000-cell entity heatmap: rAF delta ms p50 ${timing.frames.p50} p95 ${timing.frames.p95} max ${timing.frames.max} (${timing.frames.n} frames); ` +
+      `long tasks ${timing.longTasks.n} (total ${timing.longTasks.total} ms, max ${timing.longTasks.max}); ` +
+      `tick handling ms p50 ${timing.entityTick.p50} max ${timing.entityTick.max} (${timing.entityTick.n} ticks)`,
+  );
+  check('frame timing was recorded', timing.frames.n > 0 && timing.entityTick.n > 0, JSON.stringify(timing));
+  await page.screenshot({ path: join(artifacts, 'entity-10k.png'), fullPage: true });
 
   // 7. The explorer: a bad query's error inline, a good one graphed.
   await page.goto(`${base}/#/?q=${encodeURIComponent('sum(rate(pod_cpu[')}`);

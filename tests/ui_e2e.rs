@@ -1,11 +1,15 @@
 //! The dashboards end to end, in real headless Chromium (Debian's `chromium`, driven by
 //! `playwright-core` from `ui_e2e.mjs`): the built-in overview renders with live data; a
 //! generated dashboard shows one heatmap cell per pod, new data within 2 s, recovers and
-//! backfills after a server restart, and keeps a bad query's error on its panel only.
-//! Screenshots are kept in `target/ui-artifacts/`.
+//! backfills after a server restart, and keeps a bad query's error on its panel only; one
+//! panel is edited in the page (query, title, width; a server validation error shown on
+//! the panel) and saved to its file; an entity heatmap of 10,000 live series draws into
+//! one canvas, colours every cell and follows new values, its frame timing recorded.
+//! Screenshots and frame timings are kept in `target/ui-artifacts/`.
 //!
 //! This file is the harness: it runs tianshu, writes the data (remote write), and answers
-//! the browser script's requests (`WRITE n`, `RESTART`) over the script's stdio.
+//! the browser script's requests (`WRITE n`, `WRITE_MANY n`, `RESTART`) over the
+//! script's stdio.
 
 mod common;
 
@@ -21,6 +25,8 @@ use common::{agent, encode_write, now_ms, post_write_raw, series, Tianshu, Write
 const CHROMIUM: &str = "/usr/bin/chromium";
 const PODS: usize = 24;
 const NODES: usize = 3;
+/// Series of the large entity heatmap.
+const MANY: usize = 10_000;
 /// Upper bound on the browser script; it stops on its own well before.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(600);
 
@@ -38,6 +44,36 @@ const DASHBOARD: &str = r#"{
     { "type": "stat", "title": "Broken", "expr": "rate(pod_cpu[", "width": 2 }
   ]
 }"#;
+
+/// One entity heatmap over the `MANY` series of `big_cpu`, grouped by node.
+const BIG_DASHBOARD: &str = r#"{
+  "id": "big",
+  "title": "Ten thousand pods",
+  "range": "1m",
+  "panels": [
+    { "type": "entity_heatmap", "title": "All pods", "group_by": "node", "sort_by": "pod", "width": 12,
+      "tabs": [ { "name": "cpu", "expr": "big_cpu" } ] }
+  ]
+}"#;
+
+/// `big_cpu` of `MANY` pods on 40 nodes: pod `p` has `p % 100 + 1 + n * (p % 3)`, so
+/// that the cells spread over the colour scale and a new `n` moves them on it (a value
+/// scaled alike for every pod would leave every colour where it was).
+fn many_pods(n: f64, t: i64) -> WriteRequest {
+    WriteRequest {
+        timeseries: (0..MANY)
+            .map(|p| {
+                let pod = format!("pod-{p:05}");
+                let node = format!("node-{:02}", p % 40);
+                series(
+                    &[("__name__", "big_cpu"), ("pod", &pod), ("node", &node)],
+                    &[(t, (p % 100) as f64 + 1.0 + n * (p % 3) as f64)],
+                )
+            })
+            .collect(),
+        metadata: Vec::new(),
+    }
+}
 
 fn pods(name: &str, value: impl Fn(usize) -> f64, t: i64) -> WriteRequest {
     WriteRequest {
@@ -97,6 +133,7 @@ fn dashboards_in_headless_chromium() {
     );
     let dash_dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dash_dir.path().join("e2e.json"), DASHBOARD).expect("write dashboard");
+    std::fs::write(dash_dir.path().join("big.json"), BIG_DASHBOARD).expect("write dashboard");
     let dash_arg = dash_dir.path().display().to_string();
     let server = Arc::new(Mutex::new(Tianshu::start(&[
         "--dashboards-dir",
@@ -166,6 +203,11 @@ fn dashboards_in_headless_chromium() {
             let t = now_ms();
             write(&base, &pods("pod_cpu", |_| n, t));
             Some(format!("WROTE {t}"))
+        } else if let Some(n) = line.strip_prefix("WRITE_MANY ") {
+            let n: f64 = n.parse().expect("WRITE_MANY <number>");
+            let t = now_ms();
+            write(&base, &many_pods(n, t));
+            Some(format!("WROTE {t}"))
         } else if line == "RESTART" {
             let mut s = server.lock().expect("lock");
             let from = now_ms();
@@ -203,4 +245,12 @@ fn dashboards_in_headless_chromium() {
         saved.contains("\"title\": \"Edited in the browser\""),
         "the edit was not saved to the file: {saved}"
     );
+    // The panel edited on its own: its title, query and width, in the file.
+    let d: serde_json::Value = serde_json::from_str(&saved).expect("dashboard JSON");
+    let edited = d["panels"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["title"] == "CPU doubled"))
+        .unwrap_or_else(|| panic!("no panel \"CPU doubled\" in the file: {saved}"));
+    assert_eq!(edited["expr"], "sum(pod_cpu) * 2", "{saved}");
+    assert_eq!(edited["width"], 7, "{saved}");
 }
