@@ -2,6 +2,7 @@
 //! the same pre-encoded remote-write workload and reports ingest, CPU, memory, disk, query
 //! latency and freshness side by side. See `benches/README.md`.
 
+pub mod alloc_count;
 pub mod ceiling;
 pub mod encode;
 pub mod fixtures;

@@ -18,9 +18,15 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use tianshu_bench::alloc_count::{self, Counting, Inner, INNER};
 use tianshu_bench::fixtures::{append_all, column_batch, tsdb_labels};
 use tianshu_bench::workload::Workload;
 use tianshu_tsdb::{Db, DbOptions, HeadFootprint, Labels, SeriesSamples};
+
+/// Counts live heap bytes, so that the report can split RSS growth into what the program
+/// holds and what the allocator keeps beside it.
+#[global_allocator]
+static ALLOC: Counting<Inner> = Counting(INNER);
 
 #[derive(Parser, Debug)]
 #[command(about = "Memory per active series and WAL replay time of the Tianshu storage engine")]
@@ -99,6 +105,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let db = Db::open(&dir, options())?;
     let rss_before = settled_rss(args.settle_secs)?;
+    let heap_before = HeapState::read()?;
     let started = Instant::now();
     write(&db, &w, &labels, args)?;
     let write_secs = started.elapsed().as_secs_f64();
@@ -113,6 +120,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         db.stats().wal_bytes
     );
     let rss_after = settled_rss(args.settle_secs)?;
+    let heap_after = HeapState::read()?;
     let fp = db.head_footprint();
     let stats = db.stats();
     let wal_bytes = stats.wal_bytes;
@@ -128,6 +136,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         w.total_samples() as f64 / write_secs / 1e6
     );
     report_memory(n, rss_before, rss_after, &fp);
+    report_heap(n, &heap_before, &heap_after)?;
     println!(
         "wal after truncation: {} bytes, {:.2} B/sample written",
         wal_bytes,
@@ -215,6 +224,75 @@ fn report_memory(n: usize, before_kib: u64, after_kib: u64, fp: &HeadFootprint) 
         per(fp.postings_bytes),
         per(fp.ooo_bytes),
     );
+}
+
+/// The heap as the program, the allocator and the kernel see it.
+struct HeapState {
+    anon_kib: u64,
+    live_bytes: usize,
+    live_allocs: usize,
+    /// Highest live requested bytes since the previous read.
+    peak_bytes: usize,
+    malloc: Option<alloc_count::MallocInfo>,
+}
+
+impl HeapState {
+    fn read() -> std::io::Result<Self> {
+        let (live_bytes, live_allocs) = alloc_count::live();
+        Ok(HeapState {
+            peak_bytes: alloc_count::take_peak(),
+            anon_kib: rss_split_kib()?.0,
+            live_bytes,
+            live_allocs,
+            malloc: alloc_count::malloc_info(),
+        })
+    }
+}
+
+/// Splits the anonymous RSS growth: live requested bytes (what the head's estimate should
+/// match), the allocator's headers and rounding (glibc: in use minus requested), free
+/// memory it holds (glibc), and what a trim gives back.
+fn report_heap(
+    n: usize,
+    before: &HeapState,
+    after: &HeapState,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let per = |b: i128| b as f64 / n.max(1) as f64;
+    let live = after.live_bytes as i128 - before.live_bytes as i128;
+    let allocs = after.live_allocs as i128 - before.live_allocs as i128;
+    let anon = (i128::from(after.anon_kib) - i128::from(before.anon_kib)) * 1024;
+    println!(
+        "heap ({}): anon rss grown {:.0} B/series; live requested {:.0} B/series in {:.2} allocations/series, \
+         peak {:.0} B/series while writing",
+        alloc_count::INNER_NAME,
+        per(anon),
+        per(live),
+        allocs as f64 / n.max(1) as f64,
+        per(after.peak_bytes as i128 - before.live_bytes as i128),
+    );
+    if let (Some(b), Some(a)) = (before.malloc, after.malloc) {
+        let in_use = i128::from(a.in_use + a.mmapped) - i128::from(b.in_use + b.mmapped);
+        let free = i128::from(a.free_held) - i128::from(b.free_held);
+        println!(
+            "glibc malloc: in use {:.0} B/series (headers and rounding {:.0}), free held {:.0} B/series",
+            per(in_use),
+            per(in_use - live),
+            per(free),
+        );
+    }
+    if alloc_count::trim() {
+        let anon_trimmed = (i128::from(rss_split_kib()?.0) - i128::from(before.anon_kib)) * 1024;
+        println!(
+            "after the allocator's trim ({}): anon rss grown {:.0} B/series",
+            if alloc_count::INNER_NAME == "system" {
+                "malloc_trim"
+            } else {
+                "mi_collect"
+            },
+            per(anon_trimmed)
+        );
+    }
+    Ok(())
 }
 
 /// Opens `dir`, which replays its WAL, and reports how long that took.
