@@ -74,11 +74,13 @@ impl<'a> HeadAppender<'a> {
         }
     }
 
-    /// Room for `n` more accepted samples.
+    /// Room for `n` more accepted samples. `pending` is left to grow: it holds one entry
+    /// per series, not per sample, and reserving a table for every sample of a large write
+    /// (25 bytes a bucket, rounded up to a power of two) was the largest allocation of
+    /// the whole append path.
     pub(crate) fn reserve(&mut self, n: usize) {
         self.accepted.reserve(n);
         self.targets.reserve(n);
-        self.pending.reserve(n);
     }
 
     /// Checks one sample of `series` and queues it when accepted.
