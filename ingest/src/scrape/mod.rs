@@ -5,9 +5,9 @@
 //! loops), `manager` (the jobs of the loaded configuration, reload), `scrape_loop` (one
 //! target's timing and health), `client` (HTTP), `append` (body → samples, staleness),
 //! `report` (`up` and friends), `sink` (where samples go), `remote_sink` (a scraper's
-//! samples through the disk-backed remote-write queue), `shard` (which targets a replica
-//! scrapes), `api` (targets, metadata,
-//! config and reload endpoints), `matchers` (`match_target` selectors); `parse`,
+//! samples through the disk-backed remote-write queue), `work_slots` (how many scrapes parse
+//! and append at once), `shard` (which targets a replica scrapes), `api` (targets,
+//! metadata, config and reload endpoints), `matchers` (`match_target` selectors); `parse`,
 //! `relabel*`, `duration` are the building blocks.
 
 pub mod api;
@@ -31,6 +31,7 @@ pub mod scrape_loop;
 pub mod shard;
 pub mod sink;
 pub mod target;
+mod work_slots;
 
 pub use api::ScrapeApi;
 pub use manager::{ReloadError, ScrapeManager};

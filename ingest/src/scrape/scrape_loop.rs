@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use super::append::{parse_options, AppendSettings, FamilyMeta, SeriesCache};
 use super::client::ScrapeClient;
 use super::parse::negotiate;
+use super::work_slots;
 use super::report::{self, Report};
 use super::sink::{borrow_all, Sink};
 use super::target::TargetSpec;
@@ -255,7 +256,9 @@ async fn scrape_once(
     let sink = parts.sink.clone();
     let target = settings.target_labels.clone();
     let url = spec.url.clone();
+    let slot = work_slots::acquire().await;
     let work = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let mut appended = match fetched {
             Err(e) => cache.failed(ts, e),
             Ok(f) => match negotiate(f.content_type.as_deref(), Some(ScrapeClient::fallback())) {
