@@ -24,10 +24,10 @@ use tokio::task::JoinHandle;
 use super::append::{parse_options, AppendSettings, FamilyMeta, SeriesCache};
 use super::client::ScrapeClient;
 use super::parse::negotiate;
-use super::work_slots;
 use super::report::{self, Report};
 use super::sink::{borrow_all, Sink};
 use super::target::TargetSpec;
+use super::work_slots;
 
 /// Prometheus's `ScrapeTimestampTolerance`.
 const TIMESTAMP_TOLERANCE_MS: i64 = 2;
