@@ -4,8 +4,9 @@
 //! A directory `chunks_head/` holds segment files named by their sequence number,
 //! zero-padded to 8 digits (`00000001`, …). A segment is preallocated to its full size
 //! ([`SEGMENT_SIZE`]) as a sparse file and mapped once; records are written into it with
-//! `pwrite` and read through the map. A segment that is finished (rotated, or found at
-//! start) is cut down to its last record.
+//! `pwrite` and read through the map. A segment that is finished (rotated, closed, or found
+//! at start without one) has its zero tail replaced by its record index (`index.rs`), so
+//! that opening it reads a few bytes per chunk rather than every chunk.
 //!
 //! File header:
 //!
@@ -28,9 +29,11 @@
 //! | 25 + n   | 4    | CRC-32C (Castagnoli) of bytes 0 .. 25 + n, little-endian|
 //!
 //! The end of the written part of a segment is where a record would start with encoding
-//! byte 0: the zero tail of the preallocated file. Anything else that does not parse or
-//! whose CRC fails is damage: reading stops there and the segment is cut at that offset.
-//! The CRC covers the header, so a flipped id or time range is caught too.
+//! byte 0: the zero tail of the preallocated file, or the index of a finished segment,
+//! which its footer at the file's end locates. A segment scanned for want of a valid index
+//! stops at anything that does not parse or whose CRC fails: damage, where the segment is
+//! cut. The CRC covers the header, so a flipped id or time range is caught too; it is
+//! checked on every read of a chunk, since opening an indexed segment reads no record.
 //!
 //! A record is addressed by `(segment, offset of its first byte)`, packed in a u64 as
 //! segment << 32 | offset; segments are far smaller than 4 GiB.
