@@ -12,12 +12,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc rather than glibc's malloc: the head closes every series' chunk buffer in the
-/// same few seconds and frees it once written, and glibc keeps most of that memory without
-/// returning it (RSS grew by 3.7 KiB per series for 1.2 KiB live in the footprint bench,
-/// where mimalloc's grew by 1.9 KiB; jemalloc's by 2.8 KiB). See `benches/README.md`.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The system allocator, on purpose. mimalloc halved RSS per series at 1 M series in the
+// footprint bench (glibc keeps the write path's peak), but the side-by-side run at 10 k
+// series gave 9.9 KB per series against glibc's 3.8 KB, a 20 MiB idle process against
+// 10 MiB, and slower queries: its per-thread heaps cost more than they save at the
+// sizes most servers run. See benches/README.md, "Which allocator the binary uses".
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();

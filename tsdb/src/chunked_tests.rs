@@ -101,7 +101,7 @@ fn extra_block(dir: &Path, rng: &mut Rng, mint: i64, maxt: i64) -> Arc<Block> {
     }
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     let meta = write_block(dir, mint, maxt, series, &BlockWriterOptions::default()).unwrap();
-    Arc::new(Block::open(&dir.join(meta.ulid.to_string())).unwrap())
+    Arc::new(Block::open(&dir.join(&meta.ulid)).unwrap())
 }
 
 fn bits(samples: &[Sample]) -> Vec<(i64, u64)> {

@@ -51,9 +51,15 @@ mod tests {
         assert!(held.iter().all(Option::is_some));
         let next = tokio::spawn(acquire());
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!next.is_finished(), "a slot was handed out beyond the capacity");
+        assert!(
+            !next.is_finished(),
+            "a slot was handed out beyond the capacity"
+        );
         held.pop();
         let got = tokio::time::timeout(Duration::from_secs(30), next).await;
-        assert!(matches!(got, Ok(Ok(Some(_)))), "a freed slot was not handed on");
+        assert!(
+            matches!(got, Ok(Ok(Some(_)))),
+            "a freed slot was not handed on"
+        );
     }
 }
