@@ -9,6 +9,7 @@ use roaring::RoaringBitmap;
 
 use super::chunks_reader::ChunksReader;
 use super::index_reader::{IndexReader, SymbolCache};
+use super::index_writer::ChunkMeta;
 use super::meta::{BlockMeta, META_FILENAME};
 use super::select;
 use super::{CHUNKS_DIR, INDEX_FILENAME};
@@ -18,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::index::Matcher;
 use crate::labels::Labels;
 use crate::sample::Sample;
-use crate::tombstones::{self, Tombstones};
+use crate::tombstones::{self, Intervals, Tombstones};
 
 /// One chunk as Gorilla XOR bytes, e.g. for streaming to a remote-read client.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,11 +148,10 @@ impl Block {
             let deleted = stones.get(id);
             let mut samples: Vec<Sample> = Vec::new();
             let mut ordered = true;
-            for m in metas.iter().filter(|m| {
-                m.min_t <= maxt
-                    && m.max_t >= mint
-                    && !deleted.is_some_and(|d| d.covers(m.min_t, m.max_t))
-            }) {
+            for m in metas
+                .iter()
+                .filter(|m| chunk_wanted(m, mint, maxt, deleted))
+            {
                 if samples.last().is_some_and(|s| s.t >= m.min_t) {
                     ordered = false;
                 }
@@ -195,11 +195,7 @@ impl Block {
             let deleted = stones.get(id).map(|d| Arc::new(d.clone()));
             let chunks: Vec<SeriesChunk> = metas
                 .iter()
-                .filter(|m| {
-                    m.min_t <= maxt
-                        && m.max_t >= mint
-                        && !deleted.as_ref().is_some_and(|d| d.covers(m.min_t, m.max_t))
-                })
+                .filter(|m| chunk_wanted(m, mint, maxt, deleted.as_deref()))
                 .map(|m| {
                     SeriesChunk::block(
                         m.min_t,
@@ -336,4 +332,10 @@ impl Block {
         }
         Ok(out)
     }
+}
+
+/// Whether a query of `[mint, maxt]` reads the chunk `m`: it overlaps the range and the
+/// series' tombstones do not delete all of it.
+fn chunk_wanted(m: &ChunkMeta, mint: i64, maxt: i64, deleted: Option<&Intervals>) -> bool {
+    m.min_t <= maxt && m.max_t >= mint && !deleted.is_some_and(|d| d.covers(m.min_t, m.max_t))
 }
