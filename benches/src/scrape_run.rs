@@ -8,15 +8,14 @@
 //! the queries' own cost falls outside the window.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::http;
 use crate::measure::{cpu_seconds, memory, RssSampler};
-use crate::systems::{free_port, System, PROMETHEUS_BIN};
+use crate::systems::{fresh_data_dir_and_addr, spawn_logged, wait_ready, System, PROMETHEUS_BIN};
 
 /// Writes the one configuration both systems load: a single job over every target at
 /// `interval`, the timeout equal to the interval (Prometheus refuses a longer one).
@@ -48,13 +47,7 @@ impl Scraper {
         work: &Path,
         logs: &Path,
     ) -> Result<Scraper, String> {
-        let data_dir = work.join(format!("{}-data", system.slug()));
-        if data_dir.exists() {
-            std::fs::remove_dir_all(&data_dir).map_err(|e| format!("{data_dir:?}: {e}"))?;
-        }
-        std::fs::create_dir_all(&data_dir).map_err(|e| format!("{data_dir:?}: {e}"))?;
-        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-        let addr = format!("127.0.0.1:{port}");
+        let (data_dir, addr) = fresh_data_dir_and_addr(work, system)?;
         let mut cmd = match system {
             System::Tianshu => {
                 let mut c = Command::new(tianshu_bin);
@@ -84,16 +77,7 @@ impl Scraper {
                 return Err("the scrape benchmark runs Tianshu and Prometheus only".into())
             }
         };
-        std::fs::create_dir_all(logs).map_err(|e| format!("{logs:?}: {e}"))?;
-        let log_path = logs.join(format!("{}.log", system.slug()));
-        let log = File::create(&log_path).map_err(|e| format!("{log_path:?}: {e}"))?;
-        let log2 = log.try_clone().map_err(|e| format!("{log_path:?}: {e}"))?;
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", system.name()))?;
+        let (child, log_path) = spawn_logged(&mut cmd, system, logs)?;
         let pid = child.id();
         let mut s = Scraper {
             system,
@@ -110,26 +94,8 @@ impl Scraper {
     }
 
     fn wait_ready(&mut self, timeout: Duration, log: &Path) -> Result<(), String> {
-        let agent = http::agent(Duration::from_secs(2));
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return Err(format!(
-                        "{} exited during start-up ({status}); see {log:?}",
-                        self.system.name()
-                    ));
-                }
-            }
-            if let Ok((200, _)) = http::get(&agent, &format!("{}/-/ready", self.base), &[]) {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err(format!(
-            "{} not ready after {timeout:?}; see {log:?}",
-            self.system.name()
-        ))
+        let child = self.child.as_mut();
+        wait_ready(self.system, &self.base, child, timeout, log)
     }
 
     /// SIGTERM, then a kill after `grace`.

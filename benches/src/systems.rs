@@ -71,6 +71,72 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// A fresh (emptied) data directory for `system` under `work`, and a free local address.
+pub fn fresh_data_dir_and_addr(work: &Path, system: System) -> Result<(PathBuf, String), String> {
+    let data_dir = work.join(format!("{}-data", system.slug()));
+    if data_dir.exists() {
+        std::fs::remove_dir_all(&data_dir).map_err(|e| format!("{data_dir:?}: {e}"))?;
+    }
+    std::fs::create_dir_all(&data_dir).map_err(|e| format!("{data_dir:?}: {e}"))?;
+    let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+    Ok((data_dir, format!("127.0.0.1:{port}")))
+}
+
+/// Starts `cmd` with stdout and stderr in `<logs>/<system>.log`; returns the child and
+/// the log's path.
+pub fn spawn_logged(
+    cmd: &mut Command,
+    system: System,
+    logs: &Path,
+) -> Result<(Child, PathBuf), String> {
+    std::fs::create_dir_all(logs).map_err(|e| format!("{logs:?}: {e}"))?;
+    let log_path = logs.join(format!("{}.log", system.slug()));
+    let log = File::create(&log_path).map_err(|e| format!("{log_path:?}: {e}"))?;
+    let log2 = log.try_clone().map_err(|e| format!("{log_path:?}: {e}"))?;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log2))
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", system.name()))?;
+    Ok((child, log_path))
+}
+
+/// Polls `system`'s readiness endpoint at `base` until it answers 200, failing early if
+/// `child` exits and after `timeout`; errors point at the `log`.
+pub fn wait_ready(
+    system: System,
+    base: &str,
+    mut child: Option<&mut Child>,
+    timeout: Duration,
+    log: &Path,
+) -> Result<(), String> {
+    let path = match system {
+        System::VictoriaMetrics => "/health",
+        _ => "/-/ready",
+    };
+    let agent = http::agent(Duration::from_secs(2));
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(child) = child.as_deref_mut() {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "{} exited during start-up ({status}); see {log:?}",
+                    system.name()
+                ));
+            }
+        }
+        if let Ok((200, _)) = http::get(&agent, &format!("{base}{path}"), &[]) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!(
+        "{} not ready after {timeout:?}; see {log:?}",
+        system.name()
+    ))
+}
+
 impl Server {
     /// Starts `system` with a fresh data directory under `work` and waits until it is ready.
     pub fn start(
@@ -80,13 +146,7 @@ impl Server {
         work: &Path,
         logs: &Path,
     ) -> Result<Server, String> {
-        let data_dir = work.join(format!("{}-data", system.slug()));
-        if data_dir.exists() {
-            std::fs::remove_dir_all(&data_dir).map_err(|e| format!("{data_dir:?}: {e}"))?;
-        }
-        std::fs::create_dir_all(&data_dir).map_err(|e| format!("{data_dir:?}: {e}"))?;
-        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-        let addr = format!("127.0.0.1:{port}");
+        let (data_dir, addr) = fresh_data_dir_and_addr(work, system)?;
         let mut cmd = match system {
             System::Tianshu => {
                 let mut c = Command::new(tianshu_bin);
@@ -128,16 +188,7 @@ impl Server {
                 c
             }
         };
-        std::fs::create_dir_all(logs).map_err(|e| format!("{logs:?}: {e}"))?;
-        let log_path = logs.join(format!("{}.log", system.slug()));
-        let log = File::create(&log_path).map_err(|e| format!("{log_path:?}: {e}"))?;
-        let log2 = log.try_clone().map_err(|e| format!("{log_path:?}: {e}"))?;
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", system.name()))?;
+        let (child, log_path) = spawn_logged(&mut cmd, system, logs)?;
         let pid = child.id();
         let mut server = Server {
             system,
@@ -155,30 +206,8 @@ impl Server {
     }
 
     fn wait_ready(&mut self, timeout: Duration, log: &Path) -> Result<(), String> {
-        let path = match self.system {
-            System::VictoriaMetrics => "/health",
-            _ => "/-/ready",
-        };
-        let agent = http::agent(Duration::from_secs(2));
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return Err(format!(
-                        "{} exited during start-up ({status}); see {log:?}",
-                        self.system.name()
-                    ));
-                }
-            }
-            if let Ok((200, _)) = http::get(&agent, &format!("{}{path}", self.base), &[]) {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err(format!(
-            "{} not ready after {timeout:?}; see {log:?}",
-            self.system.name()
-        ))
+        let child = self.child.as_mut();
+        wait_ready(self.system, &self.base, child, timeout, log)
     }
 
     /// Sends SIGTERM and waits for a clean exit (killing after `grace`).
