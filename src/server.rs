@@ -181,13 +181,20 @@ fn build_router(
     let mut api = ApiState::new(db.clone(), engine.clone(), build_info())
         .with_max_concurrency(slots, open_active_query_log(args, slots));
     // Live panels take their evaluation slots from the API's, so that together they stay
-    // within --query.max-concurrency.
+    // within --query.max-concurrency, and are recorded in its queries.active. The built-in
+    // overview selects the self-scrape's series by its labels.
     let ui = tianshu_heatmap_ui::router(tianshu_heatmap_ui::UiState::new(
         db,
         engine,
-        tianshu_heatmap_ui::DashboardStore::new(args.dashboards_dir.clone()),
+        tianshu_heatmap_ui::DashboardStore::new(args.dashboards_dir.clone()).with_self_scrape(
+            &tianshu_heatmap_ui::dashboards::SelfScrape {
+                job: args.self_scrape_job.clone(),
+                instance: args.self_scrape_instance.clone(),
+            },
+        ),
         api.query_slots.clone(),
     ));
+        api.active_queries.clone(),
     api.flags = args.as_flag_map();
     api.storage_retention = retention_text(args);
     api.enable_admin = args.enable_admin_api;

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
+use tianshu_query::http::active_queries::ActiveQueryLog;
 use tianshu_query::Engine;
 use tianshu_tsdb::Db;
 use tokio::sync::Semaphore;
@@ -48,15 +49,20 @@ pub struct UiState {
 impl UiState {
     /// The UI over `db`, ticking every second. `query_slots` is the query API's
     /// `--query.max-concurrency` semaphore: live evaluations take their slots from it, so
-    /// that live panels and `/api/v1/query` share one limit.
+    /// that live panels and `/api/v1/query` share one limit. `active_queries` is the query
+    /// API's `queries.active` log: live evaluations are recorded in it as API queries are.
     pub fn new(
         db: Arc<Db>,
         engine: Arc<Engine>,
         dashboards: DashboardStore,
         query_slots: Arc<Semaphore>,
+        active_queries: Option<Arc<ActiveQueryLog>>,
     ) -> UiState {
         UiState {
-            hub: Arc::new(LiveHub::new(engine.clone(), db.clone(), query_slots)),
+            hub: Arc::new(
+                LiveHub::new(engine.clone(), db.clone(), query_slots)
+                    .with_active_queries(active_queries),
+            ),
             db,
             engine,
             dashboards: Arc::new(dashboards),

@@ -18,6 +18,7 @@ fn state(dir: Option<std::path::PathBuf>, db_dir: &std::path::Path) -> UiState {
         Arc::new(Engine::new(EngineOptions::default())),
         DashboardStore::new(dir),
         Arc::new(tokio::sync::Semaphore::new(4)),
+        None,
     );
     s.tick = Duration::from_millis(100);
     s

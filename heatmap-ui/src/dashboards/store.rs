@@ -7,11 +7,9 @@ use std::path::{Path, PathBuf};
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use super::builtin::{builtins, SelfScrape};
 use super::schema::{valid_id, Dashboard};
 use crate::UiError;
-
-/// Tianshu's own metrics, shown by a fresh server with nothing configured.
-const OVERVIEW: &str = include_str!("overview.json");
 
 /// A line of the dashboard list.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -32,20 +30,21 @@ pub struct DashboardStore {
 }
 
 impl DashboardStore {
-    /// A store over `dir` (created on the first save if missing) and the built-ins.
+    /// A store over `dir` (created on the first save if missing) and the built-ins, which
+    /// select the self-scrape's default labels (see [`DashboardStore::with_self_scrape`]).
     pub fn new(dir: Option<PathBuf>) -> DashboardStore {
-        let builtin = match Dashboard::from_json(OVERVIEW) {
-            Ok(d) => vec![d],
-            Err(e) => {
-                tracing::error!(error = %e, "built-in overview dashboard is invalid");
-                Vec::new()
-            }
-        };
         DashboardStore {
             dir,
-            builtin,
+            builtin: load_builtins(&SelfScrape::default()),
             save_lock: Mutex::new(()),
         }
+    }
+
+    /// The built-ins selecting the series of a self-scrape labelled `target`
+    /// (`--self-scrape.job`, `--self-scrape.instance`).
+    pub fn with_self_scrape(mut self, target: &SelfScrape) -> DashboardStore {
+        self.builtin = load_builtins(target);
+        self
     }
 
     /// Every dashboard, files first by id, then the built-ins no file overrides. A file
@@ -155,6 +154,13 @@ impl DashboardStore {
     }
 }
 
+fn load_builtins(target: &SelfScrape) -> Vec<Dashboard> {
+    builtins(target).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "built-in dashboards are invalid");
+        Vec::new()
+    })
+}
+
 fn io(path: &Path, source: std::io::Error) -> UiError {
     UiError::Io {
         path: path.display().to_string(),
@@ -200,6 +206,22 @@ mod tests {
         assert_eq!(s.list().expect("list").len(), 2);
         assert!(matches!(s.get("broken"), Err(UiError::BadData(_))));
         assert!(matches!(s.get("../etc"), Err(UiError::NotFound(_))));
+    }
+
+    #[test]
+    fn the_overview_served_selects_the_configured_self_scrape() {
+        let target = SelfScrape {
+            job: "tsdb".to_string(),
+            instance: "node-1".to_string(),
+        };
+        let s = DashboardStore::new(None).with_self_scrape(&target);
+        let d = s.get("tianshu-overview").expect("builtin");
+        let json = serde_json::to_string(&d).expect("json");
+        assert!(!json.contains("$self"), "{json}");
+        assert!(
+            json.contains(r#"sum(tianshu_tsdb_head_series{job=\"tsdb\", instance=\"node-1\"})"#),
+            "{json}"
+        );
     }
 
     #[test]

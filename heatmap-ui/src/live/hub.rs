@@ -8,7 +8,10 @@
 //!
 //! Evaluations take a slot of the query API's `--query.max-concurrency` semaphore, the
 //! same one `/api/v1/query` waits on, so that live panels queue behind (and beside) API
-//! queries instead of adding evaluations beyond the limit.
+//! queries instead of adding evaluations beyond the limit. While it runs, an evaluation
+//! is also recorded in `<data-dir>/queries.active` as an API query is, so that a live
+//! panel's query that brings the server down is reported at the next start like any
+//! other.
 //!
 //! | map key          | entry                                                          |
 //! |------------------|----------------------------------------------------------------|
@@ -21,8 +24,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tianshu_query::Engine;
-use tianshu_tsdb::Db;
+use tianshu_query::http::active_queries::ActiveQueryLog;
+use tianshu_query::{Engine, Queryable};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::tick::{evaluate_one, TickResult};
@@ -45,9 +48,12 @@ struct Entry {
 /// The shared live evaluations of one server.
 pub struct LiveHub {
     engine: Arc<Engine>,
-    db: Arc<Db>,
+    db: Arc<dyn Queryable>,
     /// The query API's evaluation slots (`--query.max-concurrency`).
     slots: Arc<Semaphore>,
+    /// The query API's `queries.active`, which has one entry per slot: an evaluation
+    /// holding a slot always finds a free entry. `None` when the server runs without it.
+    active: Option<Arc<ActiveQueryLog>>,
     /// Invariant: every entry's `t` is a whole multiple of its key's step.
     entries: Mutex<HashMap<Key, Entry>>,
     /// Evaluations run since start; read by tests and the cost example.
@@ -55,14 +61,22 @@ pub struct LiveHub {
 }
 
 impl LiveHub {
-    pub fn new(engine: Arc<Engine>, db: Arc<Db>, slots: Arc<Semaphore>) -> LiveHub {
+    pub fn new(engine: Arc<Engine>, db: Arc<dyn Queryable>, slots: Arc<Semaphore>) -> LiveHub {
         LiveHub {
             engine,
             db,
             slots,
+            active: None,
             entries: Mutex::new(HashMap::new()),
             evaluations: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Records every evaluation in `log` while it runs (the query API's log, whose slots
+    /// are the same as `slots`).
+    pub fn with_active_queries(mut self, log: Option<Arc<ActiveQueryLog>>) -> LiveHub {
+        self.active = log;
+        self
     }
 
     /// How many evaluations the hub has run.
@@ -146,6 +160,8 @@ impl LiveHub {
         let hub = self.clone();
         let run = move || {
             let _slot = permit;
+            // Cleared when the evaluation ends, left in the file if the process dies in it.
+            let _active = hub.active.as_ref().and_then(|log| log.insert(&query));
             hub.evaluations
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             encode(&evaluate_one(&hub.engine, &*hub.db, &query, t_ms))

@@ -1,11 +1,13 @@
 //! The hub: one evaluation per (query, step, tick) for any number of streams, the
-//! query API's slots respected, and the same answers as evaluating alone.
+//! query API's slots respected, the same answers as evaluating alone, and every
+//! evaluation in `queries.active` while it runs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tianshu_query::{Engine, EngineOptions};
-use tianshu_tsdb::{Db, DbOptions, Labels, Sample, SeriesSamples};
+use tianshu_query::http::active_queries::{as_json_array, ActiveQuery, ActiveQueryLog};
+use tianshu_query::{Engine, EngineOptions, QueryError, Queryable};
+use tianshu_tsdb::{ChunkedSeries, Db, DbOptions, Labels, Matcher, Sample, Series, SeriesSamples};
 use tokio::sync::Semaphore;
 
 use super::hub::{tick_event_data, LiveHub, STALE_STEPS};
@@ -129,5 +131,100 @@ async fn queries_nobody_asks_for_any_more_are_forgotten() {
         hub.entry_count(),
         1,
         "`up` was last asked {STALE_STEPS}+ steps ago"
+    );
+}
+
+/// The database behind a gate: a read says it has started, then waits until the test
+/// lets it through, so that an evaluation is held in flight without timing anything.
+struct Gated {
+    db: Arc<Db>,
+    started: std::sync::mpsc::SyncSender<()>,
+    gate: parking_lot::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl Gated {
+    fn wait(&self) {
+        let _ = self.started.send(());
+        let _ = self.gate.lock().recv();
+    }
+}
+
+impl Queryable for Gated {
+    fn select(&self, m: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, QueryError> {
+        self.wait();
+        Queryable::select(&*self.db, m, mint, maxt)
+    }
+
+    fn select_chunks(
+        &self,
+        m: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<ChunkedSeries>, QueryError> {
+        self.wait();
+        Queryable::select_chunks(&*self.db, m, mint, maxt)
+    }
+}
+
+fn active(path: &std::path::Path) -> Vec<ActiveQuery> {
+    let bytes = std::fs::read(path).expect("read queries.active");
+    serde_json::from_str(&as_json_array(&bytes)).expect("queries.active is a JSON array")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_evaluation_is_in_queries_active_while_it_runs() {
+    let f = fixture(2);
+    let log_dir = tempfile::tempdir().expect("tmp");
+    let (log, _) = ActiveQueryLog::open(log_dir.path(), 2).expect("open log");
+    let log = Arc::new(log);
+    let (started_tx, started) = std::sync::mpsc::sync_channel(16);
+    let (open, gate) = std::sync::mpsc::channel();
+    let gated = Arc::new(Gated {
+        db: f.db.clone(),
+        started: started_tx,
+        gate: parking_lot::Mutex::new(gate),
+    });
+    let hub = Arc::new(
+        LiveHub::new(
+            Arc::new(Engine::new(EngineOptions::default())),
+            gated,
+            f.slots.clone(),
+        )
+        .with_active_queries(Some(log.clone())),
+    );
+    let query = "sum(rate(cpu_seconds_total[10s]))";
+    let pending = {
+        let hub = hub.clone();
+        tokio::spawn(async move { hub.results(&[q(query)], 1000, T0 + 30_000).await })
+    };
+    tokio::task::spawn_blocking(move || started.recv())
+        .await
+        .expect("task")
+        .expect("the evaluation reads the database");
+
+    // In flight: recorded as the API records its queries.
+    let running = active(log.path());
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert_eq!(running[0].query, query);
+    // Were the server to die now, the next start would report it.
+    let crashed = tempfile::tempdir().expect("tmp");
+    std::fs::copy(log.path(), crashed.path().join("queries.active")).expect("copy");
+    let (_, unfinished) = ActiveQueryLog::open(crashed.path(), 2).expect("reopen");
+    assert_eq!(
+        unfinished
+            .iter()
+            .map(|e| e.query.as_str())
+            .collect::<Vec<_>>(),
+        [query]
+    );
+
+    for _ in 0..16 {
+        let _ = open.send(());
+    }
+    let r = pending.await.expect("task");
+    assert!(r[0].contains("\"data\""), "{}", r[0]);
+    assert!(
+        active(log.path()).is_empty(),
+        "the entry is cleared when it ends"
     );
 }
