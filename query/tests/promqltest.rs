@@ -1,5 +1,8 @@
 //! Runs Prometheus's scripted PromQL tests (`../shared/promql-conformance/testdata`)
-//! against the engine with an in-memory store.
+//! against the engine reading a real [`Db`] (each `load` is appended through the head and
+//! its closed chunks written to the mmapped chunk-head segments, so selectors read the
+//! same chunk paths a server does). `PROMQLTEST_STORE=mem` runs the scripts against a
+//! plain in-memory store instead, to tell an engine bug from a storage one.
 //!
 //! Skipped cases are listed in `promqltest/skip.txt`; cases known to fail in
 //! `promqltest/known_failures.txt`. Any other failure fails the test.
@@ -7,7 +10,7 @@
 #[path = "promqltest/parse.rs"]
 mod parse;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,7 +21,10 @@ use tianshu_query::engine::{
     Engine, EngineOptions, MatrixSeries, QueryOptions, QueryResult, Value,
 };
 use tianshu_query::{QueryError, Queryable};
-use tianshu_tsdb::{Labels, MatchOp, Matcher, Sample, Series};
+use tianshu_tsdb::{
+    ChunkedSeries, Db, DbOptions, FsyncPolicy, Labels, MatchOp, Matcher, Sample, Series,
+    SeriesSamples,
+};
 
 /// A plain vector of series: enough for the scripts, independent of the real store.
 #[derive(Default)]
@@ -95,6 +101,111 @@ impl Queryable for MemStore {
             }
         }
         Ok(out)
+    }
+}
+
+/// What a script's series are loaded into and read from.
+enum Store {
+    Mem(MemStore),
+    /// A database of its own per `clear`, in a directory removed on drop.
+    Db {
+        db: Db,
+        _dir: tempfile::TempDir,
+    },
+}
+
+/// Which store the runner uses, from `PROMQLTEST_STORE` (`db`, the default, or `mem`).
+fn use_db() -> bool {
+    std::env::var("PROMQLTEST_STORE").map_or(true, |v| v != "mem")
+}
+
+impl Store {
+    fn new() -> Result<Store, String> {
+        if !use_db() {
+            return Ok(Store::Mem(MemStore::default()));
+        }
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let opts = DbOptions {
+            wal_fsync: FsyncPolicy::Never,
+            // Scripts load series in any order of time, from 1970 on, and later `load`s
+            // may go back before earlier ones: accept every age. No background threads:
+            // the runner flushes chunks itself and never cuts blocks.
+            max_sample_age_ms: i64::MAX / 4,
+            ooo_window_ms: i64::MAX / 4,
+            head_cut_interval: None,
+            head_chunk_write_interval: None,
+            retention_ms: None,
+            ..DbOptions::default()
+        };
+        let db = Db::open(dir.path(), opts).map_err(|e| format!("open db: {e}"))?;
+        Ok(Store::Db { db, _dir: dir })
+    }
+
+    fn add(&mut self, labels: Labels, samples: Vec<Sample>) -> Result<(), String> {
+        match self {
+            Store::Mem(m) => {
+                m.add(labels, samples);
+                Ok(())
+            }
+            Store::Db { db, .. } => {
+                let report = db
+                    .append(&[SeriesSamples { labels, samples }])
+                    .map_err(|e| e.to_string())?;
+                match report.first_rejection {
+                    Some(r) => Err(format!("{} sample(s) refused: {r:?}", report.rejected)),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Moves the closed head chunks of what was loaded to the chunk-head segments.
+    fn loaded(&self) -> Result<(), String> {
+        match self {
+            Store::Mem(_) => Ok(()),
+            Store::Db { db, .. } => db
+                .flush_head_chunks()
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl Queryable for Store {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, QueryError> {
+        match self {
+            Store::Mem(m) => m.select(matchers, mint, maxt),
+            Store::Db { db, .. } => Queryable::select(db, matchers, mint, maxt),
+        }
+    }
+
+    fn count_series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Option<usize>, QueryError> {
+        match self {
+            Store::Mem(m) => m.count_series(matchers, mint, maxt),
+            Store::Db { db, .. } => Queryable::count_series(db, matchers, mint, maxt),
+        }
+    }
+
+    fn select_chunks(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<ChunkedSeries>, QueryError> {
+        match self {
+            Store::Mem(m) => m.select_chunks(matchers, mint, maxt),
+            Store::Db { db, .. } => Queryable::select_chunks(db, matchers, mint, maxt),
+        }
     }
 }
 
@@ -219,7 +330,7 @@ fn safe(e: &Expr) -> bool {
 
 struct Runner {
     engine: Engine,
-    store: MemStore,
+    store: Store,
     opts: QueryOptions,
 }
 
@@ -238,16 +349,33 @@ fn short(s: &str) -> String {
 }
 
 impl Runner {
-    fn load(&mut self, interval: i64, series: &[parse::SeriesDef]) {
+    fn load(&mut self, interval: i64, series: &[parse::SeriesDef]) -> Result<(), String> {
+        // A `load` block may define one series twice; the later definition wins at equal
+        // timestamps (aggregators.test's `inf3` cases expect it). Merged here, because the
+        // database refuses a second value at a timestamp, as Prometheus's head does across
+        // separate writes.
+        let mut merged: Vec<(Labels, BTreeMap<i64, f64>)> = Vec::new();
         for s in series {
-            let samples: Vec<Sample> = s
-                .values
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.map(|v| Sample::new(i as i64 * interval, v)))
-                .collect();
-            self.store.add(s.labels.clone(), samples);
+            let i = match merged.iter().position(|(l, _)| *l == s.labels) {
+                Some(i) => i,
+                None => {
+                    merged.push((s.labels.clone(), BTreeMap::new()));
+                    merged.len() - 1
+                }
+            };
+            for (k, v) in s.values.iter().enumerate() {
+                if let Some(v) = v {
+                    merged[i].1.insert(k as i64 * interval, *v);
+                }
+            }
         }
+        for (labels, points) in merged {
+            let samples = points.into_iter().map(|(t, v)| Sample::new(t, v)).collect();
+            self.store
+                .add(labels.clone(), samples)
+                .map_err(|e| format!("load {labels}: {e}"))?;
+        }
+        self.store.loaded()
     }
 
     fn check_fail(&self, ev: &Eval, err: &QueryError) -> CaseResult {
@@ -571,7 +699,8 @@ fn selectors(e: &Expr, out: &mut Vec<promql_parser::parser::VectorSelector>) {
 
 /// Why a case needs native histograms, if it does: its expected result has one, or one
 /// of its selectors matches a series that was loaded with histogram samples.
-fn needs_native_histograms(ev: &Eval, hist: &[Labels], store: &MemStore) -> Option<String> {
+fn needs_native_histograms(ev: &Eval, hist: &[Labels]) -> Option<String> {
+    let store = MemStore::default();
     if ev.unsupported.is_some() {
         return Some("native histogram in the expected result".into());
     }
@@ -645,19 +774,36 @@ fn promql_conformance() {
         };
         let whole_file_skipped = skip_ids.contains(&fname);
         let mut histogram_series: Vec<Labels> = Vec::new();
+        let store = match Store::new() {
+            Ok(s) => s,
+            Err(e) => {
+                println!("{fname}: {e}");
+                failed += 1;
+                unexpected.push(fname.clone());
+                continue;
+            }
+        };
         let mut runner = Runner {
             // Prometheus's own runner enables delayed name removal; its files expect it.
             engine: Engine::new(EngineOptions {
                 delayed_name_removal: true,
                 ..EngineOptions::default()
             }),
-            store: MemStore::default(),
+            store,
             opts: QueryOptions::default(),
         };
         for cmd in &cmds {
             match cmd {
                 Cmd::Clear => {
-                    runner.store = MemStore::default();
+                    match Store::new() {
+                        Ok(s) => runner.store = s,
+                        Err(e) => {
+                            println!("{fname}: {e}");
+                            failed += 1;
+                            unexpected.push(fname.clone());
+                            break;
+                        }
+                    }
                     histogram_series.clear();
                 }
                 Cmd::Load {
@@ -665,7 +811,12 @@ fn promql_conformance() {
                     series,
                     histogram_series: h,
                 } => {
-                    runner.load(*interval, series);
+                    if let Err(e) = runner.load(*interval, series) {
+                        // A load the store refuses fails the file's run, not the process.
+                        println!("FAIL {fname}: {e}");
+                        failed += 1;
+                        unexpected.push(fname.clone());
+                    }
                     histogram_series.extend(h.iter().cloned());
                 }
                 Cmd::Eval(ev) => {
@@ -678,9 +829,7 @@ fn promql_conformance() {
                         continue;
                     }
                     if suggest {
-                        if let Some(why) =
-                            needs_native_histograms(ev, &histogram_series, &runner.store)
-                        {
+                        if let Some(why) = needs_native_histograms(ev, &histogram_series) {
                             println!("{id} # {why}");
                         }
                         continue;
