@@ -66,6 +66,25 @@ impl InfoSeries {
     }
 }
 
+/// The `__name__` matchers that pick the info series: `target_info` when none is given;
+/// with only negated ones (`__name__!~".+_build_info"`), every `*_info` metric they do not
+/// exclude, so that a negated matcher never turns ordinary series into info series
+/// (prometheus/prometheus#17931). The same set decides which input series are info
+/// series themselves and pass through unchanged.
+fn effective_name_matchers(mut matchers: Vec<PMatcher>) -> Vec<PMatcher> {
+    let names = || matchers.iter().filter(|m| m.name == METRIC_NAME);
+    if names().next().is_none() {
+        matchers.push(PMatcher::new(PMatchOp::Equal, METRIC_NAME, "target_info"));
+    } else if names().all(|m| matches!(m.op, PMatchOp::NotEqual | PMatchOp::NotRe(_))) {
+        // The regex is matched as is by `is_match`, so it carries its anchors; the store
+        // reads `value`, which it anchors itself.
+        if let Ok(re) = regex::Regex::new("^(?s:.+_info)$") {
+            matchers.push(PMatcher::new(PMatchOp::Re(re), METRIC_NAME, ".+_info"));
+        }
+    }
+    matchers
+}
+
 pub(crate) fn info(ev: &mut Evaluator, args: &[&Expr], g: &Grid) -> Result<Val, QueryError> {
     let input = vector_arg(ev, args.first().copied(), g)?;
     let (name_matchers, data_matchers) = match args.get(1) {
@@ -94,13 +113,7 @@ pub(crate) fn info(ev: &mut Evaluator, args: &[&Expr], g: &Grid) -> Result<Val, 
         }
         None => (Vec::new(), Vec::new()),
     };
-    let name_matchers = if name_matchers.iter().any(|m| m.name == METRIC_NAME) {
-        name_matchers
-    } else {
-        let mut v = name_matchers;
-        v.push(PMatcher::new(PMatchOp::Equal, METRIC_NAME, "target_info"));
-        v
-    };
+    let name_matchers = effective_name_matchers(name_matchers);
     let arg = args.first().copied();
     let times: Vec<i64> = (0..g.len())
         .map(|i| arg.map_or(g.ts(i), |a| sample_time(ev, a, g.ts(i))))
