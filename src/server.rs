@@ -193,8 +193,8 @@ fn build_router(
             },
         ),
         api.query_slots.clone(),
-    ));
         api.active_queries.clone(),
+    ));
     api.flags = args.as_flag_map();
     api.storage_retention = retention_text(args);
     api.enable_admin = args.enable_admin_api;
