@@ -36,6 +36,7 @@ pub async fn run(args: ScrapeArgs) -> Result<(), ServerError> {
     let http_metrics = HttpMetrics::new(&mut registry);
     registry.register_collector(Box::new(ProcessCollector::new()));
     registry.register_collector(Box::new(QueueCollector(sink)));
+    tianshu_ingest::scrape::metrics::register(&mut registry);
     let registry = Arc::new(registry);
 
     let app = Router::new()

@@ -55,6 +55,7 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
     let http_metrics = HttpMetrics::new(&mut registry);
     registry.register_collector(Box::new(DbCollector(db.clone())));
     registry.register_collector(Box::new(ProcessCollector::new()));
+    tianshu_ingest::scrape::metrics::register(&mut registry);
 
     let scrape = start_scraping(&args, db.clone())?;
     let app = build_router(&args, db.clone(), &mut registry, &scrape);

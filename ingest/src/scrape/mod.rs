@@ -7,7 +7,8 @@
 //! `report` (`up` and friends), `sink` (where samples go), `remote_sink` (a scraper's
 //! samples through the disk-backed remote-write queue), `work_slots` (how many scrapes parse
 //! and append at once), `shard` (which targets a replica scrapes), `api` (targets,
-//! metadata, config and reload endpoints), `matchers` (`match_target` selectors); `parse`,
+//! metadata, config and reload endpoints), `matchers` (`match_target` selectors), `metrics` (discovery and scrape metrics as
+//! Prometheus names them); `parse`,
 //! `relabel*`, `duration` are the building blocks.
 
 pub mod api;
@@ -20,6 +21,7 @@ pub mod discovery;
 pub mod duration;
 pub mod manager;
 mod matchers;
+pub mod metrics;
 pub mod parse;
 pub mod pool;
 pub mod relabel;
@@ -31,7 +33,7 @@ pub mod scrape_loop;
 pub mod shard;
 pub mod sink;
 pub mod target;
-mod work_slots;
+pub mod work_slots;
 
 pub use api::ScrapeApi;
 pub use manager::{ReloadError, ScrapeManager};

@@ -13,6 +13,7 @@ use super::append::AppendSettings;
 use super::client::ScrapeClient;
 use super::config::ScrapeConfig;
 use super::discovery::{self, TargetGroup};
+use super::metrics;
 use super::scrape_loop::{self, LoopHandle, LoopParts, TargetState};
 use super::shard::Shard;
 use super::sink::Sink;
@@ -59,6 +60,7 @@ impl Drop for Pool {
         for t in &self.tasks {
             t.abort();
         }
+        metrics::get().forget_job(&self.shared.name);
     }
 }
 
@@ -123,14 +125,30 @@ impl Pool {
 
 /// Keeps the latest groups of each provider and applies every change.
 async fn sync_task(shared: Arc<Shared>, mut rx: mpsc::Receiver<discovery::Update>) {
+    let m = metrics::get();
+    let (received, updates) = (m.received_updates(), m.updates());
+    let discovered = m.discovered(&shared.name);
+    let sync_length = m
+        .sync_length
+        .get_or_create(&metrics::JobLabels {
+            scrape_job: shared.name.clone(),
+        })
+        .clone();
     let mut groups: BTreeMap<usize, Vec<TargetGroup>> = BTreeMap::new();
     while let Some((i, g)) = rx.recv().await {
+        received.inc();
         groups.insert(i, g);
         // Coalesce a burst of updates (several files changed at once) into one sync.
         while let Ok((i, g)) = rx.try_recv() {
+            received.inc();
             groups.insert(i, g);
         }
+        updates.inc();
+        let targets: usize = groups.values().flatten().map(|g| g.targets.len()).sum();
+        discovered.set(i64::try_from(targets).unwrap_or(i64::MAX));
+        let started = std::time::Instant::now();
         sync(&shared, groups.values().flatten());
+        sync_length.observe(started.elapsed().as_secs_f64());
     }
 }
 

@@ -8,7 +8,11 @@
 //! so that 1-second series compress to constant deltas.
 //!
 //! Each scrape: GET (bounded by `scrape_timeout`), parse and append off the async workers,
-//! report series, health for `/api/v1/targets`. A failed scrape (HTTP error, timeout, bad
+//! report series, health for `/api/v1/targets`. `scrape_duration_seconds` is what
+//! Prometheus's is, the HTTP exchange plus turning the body into samples; the wait for a
+//! parse/append slot between the two (`work_slots`, which Prometheus does not have) is
+//! left out of it and recorded in `tianshu_scrape_work_slot_wait_seconds` instead, so
+//! that a busy scraper does not look like slow targets. A failed scrape (HTTP error, timeout, bad
 //! body, limit) stores `up 0`, marks the last scrape's series stale and records the error;
 //! it never affects another target. When the target goes away the loop writes staleness
 //! markers for all its series; when the server stops or the job is reconfigured, none.
@@ -23,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use super::append::{parse_options, AppendSettings, FamilyMeta, SeriesCache};
 use super::client::ScrapeClient;
+use super::metrics;
 use super::parse::negotiate;
 use super::report::{self, Report};
 use super::sink::{borrow_all, Sink};
@@ -168,6 +173,22 @@ pub fn offset(hash: u64, interval: Duration, now: SystemTime) -> Duration {
     Duration::from_nanos(u64::try_from(next).unwrap_or(u64::MAX))
 }
 
+/// `d` as Go's `time.Duration.String` writes it (`1s`, `1m30s`, `500ms`), the form of
+/// Prometheus's `interval` label.
+pub fn go_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (h, m) = (ms / 3_600_000, ms / 60_000 % 60);
+    let s = (ms % 60_000) as f64 / 1000.0;
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
 /// Prometheus's timestamp alignment: advances `aligned` to the latest tick not after
 /// `now` and stamps with it when `now` is within the tolerance.
 pub fn align(now_ms: i64, aligned: &mut i64, interval_ms: i64) -> i64 {
@@ -197,6 +218,13 @@ async fn run(parts: LoopParts, mut stop: watch::Receiver<Stop>) {
     let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
     let mut aligned = unix_ms(SystemTime::now());
     let mut cache = Some(SeriesCache::default());
+    let interval_length = metrics::get()
+        .interval_length
+        .get_or_create(&metrics::IntervalLabels {
+            interval: go_duration(interval),
+        })
+        .clone();
+    let mut last_start: Option<Instant> = None;
     let mut last_meta: BTreeMap<String, FamilyMeta> = BTreeMap::new();
     loop {
         tokio::select! {
@@ -209,6 +237,9 @@ async fn run(parts: LoopParts, mut stop: watch::Receiver<Stop>) {
             }
         }
         let started = Instant::now();
+        if let Some(last) = last_start.replace(started) {
+            interval_length.observe(started.duration_since(last).as_secs_f64());
+        }
         let wall = SystemTime::now();
         let ts = align(unix_ms(wall), &mut aligned, interval_ms);
         let c = cache.take().unwrap_or_default();
@@ -252,13 +283,19 @@ async fn scrape_once(
         Some(e) => Err(e),
         None => parts.client.fetch(&spec.url, spec.timeout.as_std()).await,
     };
+    let http = started.elapsed();
     let settings = parts.settings.clone();
     let sink = parts.sink.clone();
     let target = settings.target_labels.clone();
     let url = spec.url.clone();
+    let waiting = Instant::now();
     let slot = work_slots::acquire().await;
+    metrics::get()
+        .work_slot_wait
+        .observe(waiting.elapsed().as_secs_f64());
     let work = tokio::task::spawn_blocking(move || {
         let _slot = slot;
+        let working = Instant::now();
         let mut appended = match fetched {
             Err(e) => cache.failed(ts, e),
             Ok(f) => match negotiate(f.content_type.as_deref(), Some(ScrapeClient::fallback())) {
@@ -266,7 +303,8 @@ async fn scrape_once(
                 Ok(n) => cache.append(n.parser(&f.body, parse_options()), &settings, ts),
             },
         };
-        let duration = started.elapsed();
+        // The exchange and the work, without the slot wait between them.
+        let duration = http + working.elapsed();
         if appended.duplicates > 0 {
             tracing::warn!(target = %url, num_dropped = appended.duplicates,
                 "Error on ingesting samples with different value but same timestamp");
@@ -379,6 +417,15 @@ mod tests {
         assert_eq!(offset(hash, iv, t0), Duration::from_millis(350));
         let t1 = UNIX_EPOCH + Duration::from_millis(1_000_900);
         assert_eq!(offset(hash, iv, t1), Duration::from_millis(700));
+    }
+
+    #[test]
+    fn intervals_are_labelled_as_go_prints_them() {
+        assert_eq!(go_duration(Duration::from_secs(1)), "1s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_secs(60)), "1m0s");
+        assert_eq!(go_duration(Duration::from_secs(3690)), "1h1m30s");
+        assert_eq!(go_duration(Duration::from_millis(250)), "250ms");
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn slots() -> &'static Arc<Semaphore> {
 }
 
 /// The number of scrapes that may parse and append at the same time.
-pub(crate) fn capacity() -> usize {
+pub fn capacity() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     cores * SLOTS_PER_CORE + EXTRA_SLOTS
 }
@@ -32,7 +32,7 @@ pub(crate) fn capacity() -> usize {
 ///
 /// `None` only if the semaphore were closed, which nothing does; the scrape then runs
 /// uncapped rather than failing.
-pub(crate) async fn acquire() -> Option<OwnedSemaphorePermit> {
+pub async fn acquire() -> Option<OwnedSemaphorePermit> {
     slots().clone().acquire_owned().await.ok()
 }
 

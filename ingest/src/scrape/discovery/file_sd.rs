@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 
 use super::{Provider, TargetGroup, Update};
 use crate::scrape::config::FileSdConfig;
+use crate::scrape::metrics;
 use crate::scrape::relabel_config::is_valid_label_name;
 use crate::scrape::target::ADDRESS_LABEL;
 
@@ -88,19 +89,26 @@ impl Provider for FileProvider {
                 let due = last_full.elapsed() >= self.refresh;
                 if seen.as_ref() != Some(&files) || due {
                     last_full = Instant::now();
+                    let scan_started = Instant::now();
                     by_file.retain(|path, _| files.contains_key(path));
                     for path in files.keys() {
                         match read_groups(path).await {
                             Ok(groups) => {
                                 by_file.insert(path.clone(), groups);
                             }
-                            Err(e) => tracing::error!(
-                                file = %path.display(),
-                                error = %e,
-                                "Error reading file"
-                            ),
+                            Err(e) => {
+                                metrics::get().file_read_errors.inc();
+                                tracing::error!(
+                                    file = %path.display(),
+                                    error = %e,
+                                    "Error reading file"
+                                )
+                            }
                         }
                     }
+                    metrics::get()
+                        .file_scan_duration
+                        .observe(scan_started.elapsed().as_secs_f64());
                     let all: Vec<TargetGroup> = by_file.values().flatten().cloned().collect();
                     if out.send((index, all)).await.is_err() {
                         return;
@@ -274,12 +282,19 @@ mod tests {
         let (_, g) = rx.recv().await.expect("second update");
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].targets[0]["__address__"], "b:22");
-        // A broken file keeps its previous groups.
+        // A broken file keeps its previous groups, and counts as a read error.
+        let m = metrics::get();
+        let (errors, scans) = (
+            m.file_read_errors.get(),
+            metrics::value("prometheus_sd_file_scan_duration_seconds_count"),
+        );
         std::fs::write(&file, "[{").expect("write");
         f.set_modified(now + Duration::from_secs(2))
             .expect("set mtime");
         let (_, g) = rx.recv().await.expect("third update");
         assert_eq!(g.len(), 2);
+        assert!(m.file_read_errors.get() > errors);
+        assert!(metrics::value("prometheus_sd_file_scan_duration_seconds_count") > scans);
         std::fs::remove_file(&file).expect("remove");
         let (_, g) = rx.recv().await.expect("fourth update");
         assert!(g.is_empty());

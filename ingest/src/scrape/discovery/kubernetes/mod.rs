@@ -214,12 +214,34 @@ impl Provider for KubernetesProvider {
             let discovery = match Discovery::new(&self.cfg) {
                 Ok(d) => d,
                 Err(e) => {
-                    tracing::error!(role = self.cfg.role.as_str(), error = %e, "Cannot create Kubernetes discovery");
+                    tracing::error!(role = self.cfg.role.as_str(), error = %e, "Cannot create service discovery");
+                    // Counted in `prometheus_sd_failed_configs` for as long as this
+                    // configuration runs: the pool drops the task on reload or stop.
+                    let _failed = FailedConfig::new();
+                    std::future::pending::<()>().await;
                     return;
                 }
             };
             run_provider(discovery, index, out).await;
         })
+    }
+}
+
+/// A discovery block that could not start, counted in `prometheus_sd_failed_configs`
+/// while it exists.
+struct FailedConfig(prometheus_client::metrics::gauge::Gauge);
+
+impl FailedConfig {
+    fn new() -> Self {
+        let g = crate::scrape::metrics::get().failed_configs();
+        g.inc();
+        FailedConfig(g)
+    }
+}
+
+impl Drop for FailedConfig {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

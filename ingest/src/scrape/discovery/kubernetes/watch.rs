@@ -14,6 +14,12 @@
 //!   version"), means the server no longer has that history: list again at once.
 //! - Any other failure (connection refused, 5xx, a stalled stream, undecodable data)
 //!   waits with exponential backoff, 1 s doubling to 30 s with jitter, then lists again.
+//!
+//! Every failed list or watch, `410 Gone` included, counts in
+//! `prometheus_sd_kubernetes_failures_total`, as client-go's watch error handler counts
+//! them in Prometheus. Events count in `prometheus_sd_kubernetes_events_total` by object
+//! kind: a list's objects as `add` the first time and as `update` when listing again
+//! (the informer's resync compares with its cache; here the store does, downstream).
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +29,7 @@ use super::client::ApiClient;
 use super::error::K8sError;
 use super::objects::{Kind, List, Object};
 use super::store::Change;
+use crate::scrape::metrics;
 
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -110,9 +117,19 @@ impl Jitter {
 pub async fn run(client: ApiClient, spec: WatchSpec, out: mpsc::Sender<Change>) {
     let mut jitter = Jitter::new();
     let mut backoff = BACKOFF_MIN;
+    let mut listed = false;
+    let m = metrics::get();
     loop {
         let rv = match list(&client, &spec).await {
             Ok((rv, objects)) => {
+                let event = if listed { "update" } else { "add" };
+                listed = true;
+                m.k8s_events
+                    .get_or_create(&metrics::K8sEventLabels {
+                        event,
+                        role: spec.kind.as_str(),
+                    })
+                    .inc_by(objects.len() as u64);
                 let replace = Change::Replace {
                     kind: spec.kind,
                     namespace: spec.namespace.clone(),
@@ -124,6 +141,7 @@ pub async fn run(client: ApiClient, spec: WatchSpec, out: mpsc::Sender<Change>) 
                 rv
             }
             Err(e) => {
+                m.k8s_failures.inc();
                 tracing::warn!(kind = spec.kind.as_str(), namespace = %spec.namespace, error = %e, "Kubernetes SD: list failed");
                 wait(&mut backoff, &mut jitter).await;
                 continue;
@@ -138,10 +156,12 @@ pub async fn run(client: ApiClient, spec: WatchSpec, out: mpsc::Sender<Change>) 
                     continue;
                 }
                 Err(K8sError::Gone(msg)) => {
+                    m.k8s_failures.inc();
                     tracing::info!(kind = spec.kind.as_str(), namespace = %spec.namespace, message = %msg, "Kubernetes SD: watch expired, listing again");
                     break;
                 }
                 Err(e) => {
+                    m.k8s_failures.inc();
                     tracing::warn!(kind = spec.kind.as_str(), namespace = %spec.namespace, error = %e, "Kubernetes SD: watch failed");
                     wait(&mut backoff, &mut jitter).await;
                     break;
@@ -274,6 +294,12 @@ async fn handle(
     if !object.meta().resource_version.is_empty() {
         *rv = object.meta().resource_version.clone();
     }
+    let event = match (deleted, ev.kind.as_str()) {
+        (true, _) => "delete",
+        (false, "ADDED") => "add",
+        _ => "update",
+    };
+    metrics::get().k8s_event(kind.as_str(), event);
     let change = if deleted {
         Change::Deleted(object)
     } else {
