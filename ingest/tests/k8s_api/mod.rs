@@ -13,10 +13,14 @@
 //! - A version older than the last [`ApiServer::compact`] gets `410 Gone`: as an `ERROR`
 //!   event with a `Status` (what the watch cache does), or as the HTTP answer itself.
 //! - Requests without `Authorization: Bearer <token>` get `401` with a `Status`.
+//! - [`ApiServer::start_tls`] serves the same over HTTPS with a certificate from a test
+//!   CA (`tls`), optionally requiring client certificates from it.
 //!
 //! Every request is recorded for assertions.
 
 #![allow(dead_code)]
+
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -94,6 +98,19 @@ pub struct ApiServer {
     pub url: String,
     shared: Shared,
     task: tokio::task::JoinHandle<()>,
+    /// Refused TLS handshakes (always 0 over plain HTTP).
+    refused: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A listener the emulator serves on, plain or TLS.
+pub trait Listener: axum::serve::Listener<Addr = std::net::SocketAddr> {
+    fn refused(&self) -> Arc<std::sync::atomic::AtomicUsize>;
+}
+
+impl Listener for tokio::net::TcpListener {
+    fn refused(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        Arc::default()
+    }
 }
 
 impl Drop for ApiServer {
@@ -123,6 +140,27 @@ fn meta_str(o: &Value, field: &str) -> String {
 impl ApiServer {
     /// Starts on a free local port, accepting `token`.
     pub async fn start(token: &str) -> ApiServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        Self::serve(token, url, listener)
+    }
+
+    /// Starts over HTTPS with `tls`, on a free local port, accepting `token`; the URL
+    /// names the server `host` (which must resolve to 127.0.0.1).
+    pub async fn start_tls(token: &str, tls: &tls::ServerTls, host: &str) -> ApiServer {
+        let listener = tls::TlsListener::bind(tls).await;
+        let url = format!("https://{host}:{}", listener.port());
+        Self::serve(token, url, listener)
+    }
+
+    /// TLS handshakes the HTTPS server refused (a client that did not trust it, or that
+    /// it did not trust).
+    pub fn refused_handshakes(&self) -> usize {
+        self.refused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn serve<L: Listener>(token: &str, url: String, listener: L) -> ApiServer {
+        let refused = listener.refused();
         let (tx, _) = watch::channel(0u64);
         let shared = Shared {
             inner: Arc::new(Mutex::new(Inner {
@@ -135,12 +173,15 @@ impl ApiServer {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            let _ = axum::serve(listener, app).await;
         });
-        ApiServer { url, shared, task }
+        ApiServer {
+            url,
+            shared,
+            task,
+            refused,
+        }
     }
 
     /// Adds every item of a `kubectl get -o json` list file under `resource`.

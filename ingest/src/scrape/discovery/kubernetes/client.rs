@@ -54,6 +54,8 @@ pub struct ApiClient {
     base: String,
     http: reqwest::Client,
     auth: Auth,
+    /// The `Host` header when `base` names the TLS server name rather than the server.
+    host_header: Option<String>,
 }
 
 /// How long a list may take before it is abandoned and retried.
@@ -65,7 +67,14 @@ impl ApiClient {
             base: base.trim_end_matches('/').to_string(),
             http,
             auth,
+            host_header: None,
         }
+    }
+
+    /// Sends `Host: host` instead of the base URL's authority.
+    pub fn with_host_header(mut self, host: Option<String>) -> Self {
+        self.host_header = host;
+        self
     }
 
     pub fn base(&self) -> &str {
@@ -89,6 +98,9 @@ impl ApiClient {
             .header(reqwest::header::ACCEPT, "application/json");
         if !watch {
             req = req.timeout(LIST_TIMEOUT);
+        }
+        if let Some(host) = &self.host_header {
+            req = req.header(reqwest::header::HOST, host);
         }
         req = match &self.auth {
             Auth::None => req,

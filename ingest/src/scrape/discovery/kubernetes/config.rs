@@ -6,6 +6,20 @@
 //! | `api_server` (+ HTTP options) | `api_server` | `basic_auth`, `authorization` | `tls_config.ca_file`, else system roots |
 //! | `kubeconfig_file` | current context's cluster | its user (token, token file, client certificate, basic) | the cluster's CA |
 //! | neither (in-cluster) | `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT` | the service-account token file | the service account's `ca.crt` |
+//!
+//! `authorization` includes the deprecated `bearer_token` and `bearer_token_file`, which
+//! the configuration turns into it. A kubeconfig user may instead run an exec plugin
+//! (`exec_credential`).
+//!
+//! `tls_config.server_name` (and a kubeconfig cluster's `tls-server-name`) is the name
+//! sent in SNI and verified in the server's certificate, as Go's `tls.Config.ServerName`,
+//! while connections still go to the server's own address and `Host` still names it: the
+//! HTTP library takes both TLS names from the URL, so the URL's host becomes the server
+//! name, resolved to the server's addresses when the client is made.
+//!
+//! The in-cluster environment (the two variables and the service account's directory) is
+//! an [`InCluster`] value, read from the process by [`InCluster::from_process`], so that
+//! tests can point it elsewhere.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,6 +42,30 @@ struct Tls {
     identity_pem: Vec<u8>,
     insecure_skip_verify: bool,
     min_version: Option<reqwest::tls::Version>,
+    /// The name to verify and send in SNI instead of the URL's host; empty for the host.
+    server_name: String,
+}
+
+/// Where an in-cluster client finds its API server and service account.
+#[derive(Clone, Debug)]
+pub struct InCluster {
+    /// `KUBERNETES_SERVICE_HOST`, empty when unset.
+    pub host: String,
+    /// `KUBERNETES_SERVICE_PORT`, empty when unset.
+    pub port: String,
+    /// Holds `token`, `ca.crt` and `namespace`.
+    pub service_account_dir: PathBuf,
+}
+
+impl InCluster {
+    /// The process's environment and the standard mount point.
+    pub fn from_process() -> Self {
+        InCluster {
+            host: std::env::var("KUBERNETES_SERVICE_HOST").unwrap_or_default(),
+            port: std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_default(),
+            service_account_dir: PathBuf::from(SERVICE_ACCOUNT_DIR),
+        }
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, K8sError> {
@@ -37,7 +75,14 @@ fn read(path: &Path) -> Result<Vec<u8>, K8sError> {
     })
 }
 
-fn http_client(tls: Tls, follow_redirects: bool) -> Result<reqwest::Client, K8sError> {
+/// The client for `server` with `tls`, and the base URL to request: `server` itself, or
+/// with a server name, `server` with that name as its host (resolved to `server`'s own
+/// addresses by the client) and the original authority for the `Host` header.
+fn http_client(
+    server: &str,
+    tls: Tls,
+    follow_redirects: bool,
+) -> Result<(reqwest::Client, String, Option<String>), K8sError> {
     let tls_err = |e: reqwest::Error| K8sError::Tls(format!("TLS setup: {e}"));
     let mut b = reqwest::Client::builder()
         .use_rustls_tls()
@@ -60,20 +105,55 @@ fn http_client(tls: Tls, follow_redirects: bool) -> Result<reqwest::Client, K8sE
     if let Some(v) = tls.min_version {
         b = b.min_tls_version(v);
     }
-    b.build().map_err(tls_err)
+    let mut base = server.to_string();
+    let mut host_header = None;
+    if !tls.server_name.is_empty() {
+        let bad = |m: String| K8sError::Config(format!("server {server:?}: {m}"));
+        let mut url = reqwest::Url::parse(server).map_err(|e| bad(e.to_string()))?;
+        if url.scheme() == "https" {
+            let host = url.host_str().unwrap_or_default().to_string();
+            let port = url.port_or_known_default().unwrap_or(443);
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let addrs: Vec<std::net::SocketAddr> =
+                std::net::ToSocketAddrs::to_socket_addrs(&(bare, port))
+                    .map_err(|e| bad(format!("lookup {host}: {e}")))?
+                    .collect();
+            host_header = Some(match url.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host.clone(),
+            });
+            b = b.resolve_to_addrs(&tls.server_name, &addrs);
+            url.set_host(Some(&tls.server_name))
+                .map_err(|e| bad(format!("server_name {:?}: {e}", tls.server_name)))?;
+            base = url.as_str().trim_end_matches('/').to_string();
+        }
+    }
+    Ok((b.build().map_err(tls_err)?, base, host_header))
+}
+
+fn api_client(
+    server: &str,
+    tls: Tls,
+    follow_redirects: bool,
+    auth: Auth,
+) -> Result<ApiClient, K8sError> {
+    let (http, base, host) = http_client(server, tls, follow_redirects)?;
+    Ok(ApiClient::new(&base, http, auth).with_host_header(host))
 }
 
 /// The client for `cfg`, and the namespace of the service account when in-cluster (for
 /// `own_namespace`).
-pub fn client(cfg: &KubernetesSdConfig) -> Result<(ApiClient, Option<String>), K8sError> {
+pub fn client(
+    cfg: &KubernetesSdConfig,
+    env: &InCluster,
+) -> Result<(ApiClient, Option<String>), K8sError> {
     if !cfg.api_server.is_empty() {
         return Ok((api_server(&cfg.api_server, &cfg.http)?, None));
     }
     if !cfg.kubeconfig_file.is_empty() {
         return Ok((from_kubeconfig(Path::new(&cfg.kubeconfig_file))?, None));
     }
-    let host = std::env::var("KUBERNETES_SERVICE_HOST").unwrap_or_default();
-    let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_default();
+    let (host, port) = (env.host.clone(), env.port.clone());
     if host.is_empty() || port.is_empty() {
         return Err(K8sError::Config(
             "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and \
@@ -86,10 +166,7 @@ pub fn client(cfg: &KubernetesSdConfig) -> Result<(ApiClient, Option<String>), K
     } else {
         host
     };
-    in_cluster(
-        &format!("https://{host}:{port}"),
-        Path::new(SERVICE_ACCOUNT_DIR),
-    )
+    in_cluster(&format!("https://{host}:{port}"), &env.service_account_dir)
 }
 
 /// The in-cluster client for `server`, with the service account mounted at `dir`.
@@ -108,21 +185,13 @@ pub fn in_cluster(server: &str, dir: &Path) -> Result<(ApiClient, Option<String>
         scheme: "Bearer".into(),
         credential: Credential::File(token),
     };
-    Ok((
-        ApiClient::new(server, http_client(tls, true)?, auth),
-        namespace,
-    ))
+    Ok((api_client(server, tls, true, auth)?, namespace))
 }
 
 fn api_server(server: &str, http: &HttpClientConfig) -> Result<ApiClient, K8sError> {
     let mut tls = Tls::default();
     if let Some(t) = &http.tls_config {
-        if !t.server_name.is_empty() {
-            tracing::warn!(
-                server_name = %t.server_name,
-                "Kubernetes SD: tls_config.server_name is not supported; the host name of api_server is verified"
-            );
-        }
+        tls.server_name = t.server_name.clone();
         if !t.ca_file.is_empty() {
             tls.ca_pem = read(Path::new(&t.ca_file))?;
         }
@@ -160,21 +229,11 @@ fn api_server(server: &str, http: &HttpClientConfig) -> Result<ApiClient, K8sErr
     } else {
         Auth::None
     };
-    Ok(ApiClient::new(
-        server,
-        http_client(tls, http.follow_redirects)?,
-        auth,
-    ))
+    api_client(server, tls, http.follow_redirects, auth)
 }
 
 fn from_kubeconfig(path: &Path) -> Result<ApiClient, K8sError> {
     let k = kubeconfig::load(path)?;
-    if !k.tls_server_name.is_empty() {
-        tracing::warn!(
-            tls_server_name = %k.tls_server_name,
-            "Kubernetes SD: tls-server-name in a kubeconfig is not supported; the server's host name is verified"
-        );
-    }
     let mut identity_pem = k.client_cert_pem;
     if !identity_pem.is_empty() {
         identity_pem.push(b'\n');
@@ -185,6 +244,7 @@ fn from_kubeconfig(path: &Path) -> Result<ApiClient, K8sError> {
         identity_pem,
         insecure_skip_verify: k.insecure_skip_verify,
         min_version: None,
+        server_name: k.tls_server_name,
     };
     let auth = if let Some(f) = k.token_file {
         Auth::Header {
@@ -204,5 +264,5 @@ fn from_kubeconfig(path: &Path) -> Result<ApiClient, K8sError> {
     } else {
         Auth::None
     };
-    Ok(ApiClient::new(&k.server, http_client(tls, true)?, auth))
+    api_client(&k.server, tls, true, auth)
 }

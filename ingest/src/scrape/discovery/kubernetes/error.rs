@@ -26,7 +26,9 @@ pub enum K8sError {
     #[error("{0}")]
     Tls(String),
 
-    #[error("GET {url}: {source}")]
+    /// Shown with its causes: the TLS verdict (`invalid peer certificate: UnknownIssuer`)
+    /// is only in the chain.
+    #[error("GET {url}: {}", chain(source))]
     Http {
         url: String,
         #[source]
@@ -55,4 +57,19 @@ pub enum K8sError {
     /// No data on a watch for longer than the server's own timeout allows.
     #[error("GET {0}: watch stalled")]
     Stalled(String),
+}
+
+/// The error and its causes, `: `-joined like Go's wrapped errors.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
 }

@@ -49,7 +49,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 pub use client::{ApiClient, Auth, Credential};
-pub use config::{in_cluster, SERVICE_ACCOUNT_DIR};
+pub use config::{in_cluster, InCluster, SERVICE_ACCOUNT_DIR};
 pub use error::K8sError;
 pub use objects::Kind;
 pub use watch::WatchSpec;
@@ -70,8 +70,18 @@ pub struct Discovery {
 impl Discovery {
     /// Connects as `cfg` says (in-cluster, kubeconfig or `api_server`).
     pub fn new(cfg: &KubernetesSdConfig) -> Result<Self, K8sError> {
-        let (client, own_namespace) = config::client(cfg)?;
+        Self::with_in_cluster(cfg, &InCluster::from_process())
+    }
+
+    /// As [`Self::new`], with `env` as the in-cluster environment.
+    pub fn with_in_cluster(cfg: &KubernetesSdConfig, env: &InCluster) -> Result<Self, K8sError> {
+        let (client, own_namespace) = config::client(cfg, env)?;
         Ok(Self::with_client(cfg, client, own_namespace))
+    }
+
+    /// The API server client the watchers use.
+    pub fn client(&self) -> &ApiClient {
+        &self.client
     }
 
     /// With a given client; `own_namespace` is the service account's namespace.
