@@ -77,6 +77,17 @@ try {
     { timeout: LONG },
   );
   check('overview shows active series from the self-scrape', true);
+  // A Prometheus remote-writes its scrape of this server under other labels (the harness
+  // wrote such a copy with a huge value): the overview counts the self-scrape alone.
+  const active = page.locator('.panel-stat[data-title="Active series"]');
+  const activeValue = Number(await active.getAttribute('data-value'));
+  check('overview does not add a remote-written copy of its metrics', activeValue > 0 && activeValue < Number(process.env.REMOTE_COPY_VALUE), `active series ${activeValue}`);
+  const activeQuery = await active.getAttribute('data-queries');
+  check(
+    'overview queries select the configured self-scrape instance',
+    activeQuery.includes(`instance="${process.env.SELF_INSTANCE}"`) && activeQuery.includes('job="tianshu"'),
+    activeQuery,
+  );
   await page.waitForFunction(
     () => Number(document.querySelector('.panel-histogram_heatmap')?.dataset.rows) >= 2,
     null,
@@ -90,6 +101,16 @@ try {
   await page.waitForTimeout(2500);
   await page.screenshot({ path: join(artifacts, 'overview.png'), fullPage: true });
 
+  // 1b. The dashboard list: the built-in and the two files, each linking to its grid.
+  await page.goto(`${base}/#/dashboards`);
+  await page.waitForSelector('.dash-list li', { timeout: LONG });
+  const listed = await page.$$eval('.dash-list li a', (as) => as.map((a) => `${a.textContent} ${a.getAttribute('href')}`));
+  check(
+    'the dashboard list shows every dashboard',
+    JSON.stringify(listed) === JSON.stringify(['Ten thousand pods #/d/big', 'End to end #/d/e2e', 'Tianshu overview #/d/tianshu-overview']),
+    JSON.stringify(listed),
+  );
+
   // 2. The generated dashboard: one cell per pod.
   await page.goto(`${base}/#/d/e2e`);
   await page.waitForSelector('.grid[data-loaded="true"]', { timeout: LONG });
@@ -98,6 +119,7 @@ try {
     timeout: LONG,
   });
   check('entity heatmap has one cell per pod (24)', (await entity.getAttribute('data-cells')) === '24');
+  check('entity heatmap groups its cells by node (3)', (await entity.getAttribute('data-groups')) === '3');
   const layouts = await entity.getAttribute('data-layouts');
   // Elements of a 24-cell entity panel: the 10,000-cell one below must have as many.
   const smallNodes = await entity.evaluate((el) => el.querySelectorAll('*:not(.tabs > button)').length);
@@ -108,6 +130,8 @@ try {
   check('the bad query shows its error on its panel', /parse error/.test(broken ?? ''), broken);
   const inError = await page.locator('.panel[data-error]').count();
   check('no other panel shows an error', inError === 1, `${inError} panels in error`);
+  await page.waitForFunction(() => document.querySelector('.panel[data-title="Pods"]')?.dataset.value === '24', null, { timeout: LONG });
+  check('the stat panel shows the newest value (24 pods)', (await page.locator('.panel[data-title="Pods"] .stat-value').textContent()) === '24');
   await page.waitForFunction(() => document.body.dataset.live === 'live', null, { timeout: LONG });
 
   // 4. New data shows within 2 s: the first tick carrying it is at most 2 s (of data
@@ -127,7 +151,15 @@ try {
   check('switching tabs keeps the layout', (await entity.getAttribute('data-layouts')) === layouts);
   await page.hover('.panel-entity_heatmap canvas', { position: { x: 5, y: 20 } });
   const tip = await page.locator('.panel-entity_heatmap .tooltip').textContent();
+  // Grouped by node, sorted by pod in natural order: the first cell is node-0's pod-0.
   check('hovering a cell shows its labels', /pod="/.test(tip ?? ''), tip);
+  check('the first cell is the first pod of the first node', /node="node-0"/.test(tip ?? '') && /pod="pod-0"/.test(tip ?? ''), tip);
+  // The time series legend follows the cursor with the value under it.
+  const cpuChart = page.locator('.panel[data-title="CPU total"] .u-over');
+  const cbox = await cpuChart.boundingBox();
+  await cpuChart.hover({ position: { x: cbox.width - 4, y: cbox.height / 2 } });
+  const legendValue = await page.locator('.panel[data-title="CPU total"] .u-legend .u-series:nth-child(2) .u-value').textContent();
+  check('hovering a time series shows its value in the legend', /^\d/.test(legendValue ?? ''), legendValue);
   await page.screenshot({ path: join(artifacts, 'e2e-dashboard.png'), fullPage: true });
   await page.click('.panel-entity_heatmap .tabs button[data-tab="0"]');
   await page.waitForFunction(
@@ -136,6 +168,20 @@ try {
     { timeout: LONG },
   );
   check('histogram heatmap has one row per bucket (4)', true);
+  // Hover: the newest column's two lowest buckets, de-accumulated. The harness's buckets
+  // grow by 3 (le=0.1) and 5 (le=0.5) per write, so (0.1, 0.5] gets 2 for 3 in (0, 0.1].
+  const latency = page.locator('.panel[data-title="Latency"]');
+  const lcanvas = latency.locator('canvas');
+  const lbox = await lcanvas.boundingBox();
+  const hoverRow = async (y) => {
+    await lcanvas.hover({ position: { x: lbox.width - 3, y } });
+    return (await latency.locator('.tooltip > div').allTextContents()).slice(0, 3);
+  };
+  const low = await hoverRow(180);
+  const next = await hoverRow(125);
+  const ratio = parseFloat(low[2]) / parseFloat(next[2]);
+  check('hovering the histogram shows a bucket\'s bounds and rate', low[1] === '(0 s, 100 ms]' && next[1] === '(100 ms, 500 ms]' && /\/s$/.test(low[2]), JSON.stringify([low, next]));
+  check('buckets are de-accumulated (3 : 2)', Math.abs(ratio - 1.5) < 0.05, `${low[2]} / ${next[2]}`);
 
   // 5. A server restart: the page reconnects, backfills the gap and goes on.
   const [, downFrom, downTo] = (await ask('RESTART')).split(' ').map(Number);
@@ -159,6 +205,24 @@ try {
   });
   check('new data shows after the restart', wrote > 0);
   await page.screenshot({ path: join(artifacts, 'after-restart.png'), fullPage: true });
+
+  // 5b. The live toggle stops and resumes ticks; the range picker reloads the panels.
+  await page.uncheck('.toolbar input.live');
+  await page.waitForFunction(() => document.body.dataset.live === 'off', null, { timeout: LONG });
+  const frozen = await entity.getAttribute('data-last-tick');
+  await page.waitForTimeout(2500);
+  check('live off: no more ticks', (await entity.getAttribute('data-last-tick')) === frozen, `${frozen} → ${await entity.getAttribute('data-last-tick')}`);
+  await page.check('.toolbar input.live');
+  await page.waitForFunction((f) => Number(document.querySelector('.panel-entity_heatmap')?.dataset.lastTick) > Number(f), frozen, {
+    timeout: LONG,
+  });
+  check('live on again: ticks resume', true);
+  await page.selectOption('.toolbar select.range', '5m');
+  await page.waitForFunction(() => document.querySelector('.grid')?.dataset.range === '300' && document.querySelector('.grid')?.dataset.loaded === 'true', null, {
+    timeout: LONG,
+  });
+  await page.waitForFunction(() => document.body.dataset.live === 'live', null, { timeout: LONG });
+  check('the range picker reloads the dashboard over 5m', true);
 
   // 6. Editing: the dashboard's JSON edited in the page is saved back to its file.
   await page.click('.toolbar button.edit');
@@ -231,6 +295,62 @@ try {
   check('and the new width', span === 'span 7', span);
   check('the repaired panel is saved too', (await page.locator(pods).getAttribute('data-queries')) === 'pod_cpu');
   await page.screenshot({ path: join(artifacts, 'edited-panel.png'), fullPage: true });
+
+  // 6c. Dragging on the grid: Latency's resize handle dragged to 4 columns, the Broken
+  // panel's grip dropped on the first panel, and the keyboard on Pods' resize handle;
+  // saved, reloaded, and in the file (checked by the harness).
+  await page.click('.toolbar button.edit-panels');
+  await page.waitForSelector('.grid.editing[data-loaded="true"] .resize-handle', { timeout: LONG });
+  const lat = '.panel[data-title="Latency"]';
+  const geo = await page.evaluate((sel) => {
+    const grid = document.querySelector('.grid');
+    const g = grid.getBoundingClientRect();
+    const p = document.querySelector(sel).getBoundingClientRect();
+    const h = document.querySelector(`${sel} .resize-handle`).getBoundingClientRect();
+    const gap = parseFloat(getComputedStyle(grid).columnGap) || 0;
+    return { gw: g.width, gap, left: p.left, hx: h.left + h.width / 2, hy: h.top + h.height / 2 };
+  }, lat);
+  const pitch = (geo.gw - 11 * geo.gap) / 12 + geo.gap;
+  // The right edge of a 4-column panel starting where Latency starts.
+  const edge = geo.left + 4 * pitch - geo.gap;
+  await page.mouse.move(geo.hx, geo.hy);
+  await page.mouse.down();
+  await page.mouse.move((geo.hx + edge) / 2, geo.hy, { steps: 5 });
+  await page.mouse.move(edge, geo.hy, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction((sel) => document.querySelector(sel)?.style.gridColumn === 'span 4', lat, { timeout: LONG });
+  check('dragging a resize handle resizes the panel (6 → 4 columns)', true);
+
+  const grip = await page.locator('.panel[data-title="Broken"] .drag-handle').boundingBox();
+  const firstPanel = await page.locator('.grid > .panel').first().boundingBox();
+  await page.mouse.move(grip.x + grip.width / 2, grip.y + grip.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(firstPanel.x + firstPanel.width / 2, firstPanel.y + firstPanel.height / 2, { steps: 10 });
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelector('.grid > .panel')?.dataset.title === 'Broken', null, { timeout: LONG });
+  check('dragging a panel onto the first one moves it first', true);
+
+  const podsStat = '.panel[data-title="Pods"]';
+  await page.focus(`${podsStat} .resize-handle`);
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction((sel) => document.querySelector(sel)?.style.gridColumn === 'span 3', podsStat, { timeout: LONG });
+  const focused = await page.evaluate(() => ({
+    handle: document.activeElement?.className,
+    panel: document.activeElement?.closest('.panel')?.dataset.title,
+  }));
+  check('the arrow keys resize too, and the handle keeps the focus', focused.handle === 'resize-handle' && focused.panel === 'Pods', JSON.stringify(focused));
+  await page.screenshot({ path: join(artifacts, 'drag-edit.png'), fullPage: true });
+  await page.click('.edit-tools button.save-panels');
+  await page.waitForSelector('.grid:not(.editing)[data-loaded="true"] .panel', { timeout: LONG });
+  await page.reload();
+  await page.waitForSelector('.grid[data-loaded="true"]', { timeout: LONG });
+  const after = await page.$$eval('.grid > .panel', (ps) => ps.map((p) => [p.dataset.title, p.style.gridColumn]));
+  const widthOf = (t) => after.find(([title]) => title === t)?.[1];
+  check(
+    'the dragged layout is saved',
+    after[0][0] === 'Broken' && widthOf('Latency') === 'span 4' && widthOf('Pods') === 'span 3',
+    JSON.stringify(after),
+  );
 
   // 8. Ten thousand live series in one entity heatmap.
   await ask('WRITE_MANY 1');
@@ -324,6 +444,25 @@ try {
   const series = await page.locator('.graph').getAttribute('data-series');
   check('explorer graphs every pod', series === '24', `series=${series}`);
   await page.screenshot({ path: join(artifacts, 'explorer.png'), fullPage: true });
+  // The range picker sets the graph's range (and the URL).
+  await page.selectOption('.explorer select.range', '5m');
+  await page.waitForFunction(() => document.querySelector('.graph')?.dataset.range === '300', null, { timeout: LONG });
+  check('explorer range picker graphs 5m', (await page.evaluate(() => location.hash)).includes('range=5m'));
+  // Live: ticks are appended to the graph.
+  await page.check('.explorer input.live');
+  await page.waitForFunction(() => Number(document.querySelector('.graph')?.dataset.lastTick) > 0, null, { timeout: LONG });
+  const t1 = Number(await page.locator('.graph').getAttribute('data-last-tick'));
+  await page.waitForFunction((t) => Number(document.querySelector('.graph')?.dataset.lastTick) > t, t1, { timeout: LONG });
+  check('explorer live toggle appends ticks', (await page.evaluate(() => document.body.dataset.live)) === 'live');
+  await page.uncheck('.explorer input.live');
+  await page.waitForFunction(() => document.body.dataset.live === 'off', null, { timeout: LONG });
+  // The table view: one row per series at the newest instant.
+  await page.click('.explorer .tabs button[data-view="table"]');
+  await page.waitForSelector('.explorer .table table', { timeout: LONG });
+  const rowsShown = await page.locator('.explorer .table tr').count();
+  const firstRow = await page.locator('.explorer .table tr').first().textContent();
+  check('explorer table lists every pod', rowsShown === 24 && /pod_cpu\{.*pod="pod-/.test(firstRow ?? ''), `${rowsShown} rows, first ${firstRow}`);
+  await page.screenshot({ path: join(artifacts, 'explorer-table.png'), fullPage: true });
 
   check('no uncaught page errors', consoleErrors.length === 0, consoleErrors.join(' | '));
 } catch (e) {

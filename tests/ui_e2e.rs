@@ -1,10 +1,14 @@
 //! The dashboards end to end, in real headless Chromium (Debian's `chromium`, driven by
-//! `playwright-core` from `ui_e2e.mjs`): the built-in overview renders with live data; a
-//! generated dashboard shows one heatmap cell per pod, new data within 2 s, recovers and
-//! backfills after a server restart, and keeps a bad query's error on its panel only; one
-//! panel is edited in the page (query, title, width; a server validation error shown on
-//! the panel) and saved to its file; an entity heatmap of 10,000 live series draws into
-//! one canvas, colours every cell and follows new values, its frame timing recorded.
+//! `playwright-core` from `ui_e2e.mjs`): the built-in overview renders with live data of
+//! the self-scrape alone (not a remote-written copy of the same metrics); a generated
+//! dashboard shows one heatmap cell per pod grouped by node, de-accumulated histogram
+//! buckets on hover, new data within 2 s, recovers and backfills after a server restart,
+//! follows its live toggle and range picker, and keeps a bad query's error on its panel
+//! only; one panel is edited in the page (query, title, width; a server validation error
+//! shown on the panel), panels are dragged (resized, moved) and resized by keyboard, and
+//! all of it saved to its file; an entity heatmap of 10,000 live series draws into one
+//! canvas, colours every cell and follows new values, its frame timing recorded; the
+//! explorer shows a parse error inline, graphs, goes live, changes range and tabulates.
 //! Screenshots and frame timings are kept in `target/ui-artifacts/`.
 //!
 //! This file is the harness: it runs tianshu, writes the data (remote write), and answers
@@ -27,6 +31,13 @@ const PODS: usize = 24;
 const NODES: usize = 3;
 /// Series of the large entity heatmap.
 const MANY: usize = 10_000;
+/// `--self-scrape.instance` of the server under test: not the default, so that the overview
+/// must learn it from the server.
+const SELF_INSTANCE: &str = "e2e-self";
+/// The value of a remote-written copy of `tianshu_tsdb_head_series` (a Prometheus scraping
+/// this server under `instance="<host:port>"`): far above the real count, so that an
+/// overview adding it in shows it.
+const REMOTE_COPY_VALUE: f64 = 1e9;
 /// Upper bound on the browser script; it stops on its own well before.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(600);
 
@@ -140,8 +151,22 @@ fn dashboards_in_headless_chromium() {
         &dash_arg,
         "--self-scrape.interval",
         "1s",
+        "--self-scrape.instance",
+        SELF_INSTANCE,
     ])));
     let base = server.lock().expect("lock").url("");
+    let remote_copy = WriteRequest {
+        timeseries: vec![series(
+            &[
+                ("__name__", "tianshu_tsdb_head_series"),
+                ("job", "tianshu"),
+                ("instance", "127.0.0.1:9090"),
+            ],
+            &[(now_ms(), REMOTE_COPY_VALUE)],
+        )],
+        metadata: Vec::new(),
+    };
+    write(&base, &remote_copy);
 
     let t = now_ms();
     write(&base, &pods("pod_cpu", |_| 1.0, t));
@@ -169,6 +194,8 @@ fn dashboards_in_headless_chromium() {
         .env("UI_WEB_DIR", web_dir())
         .env("UI_ARTIFACTS", &artifacts)
         .env("CHROMIUM", CHROMIUM)
+        .env("SELF_INSTANCE", SELF_INSTANCE)
+        .env("REMOTE_COPY_VALUE", REMOTE_COPY_VALUE.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -239,7 +266,7 @@ fn dashboards_in_headless_chromium() {
         "browser checks failed ({status}): {failed:#?}\npassed: {passed:#?}\nscreenshots in {}\ntianshu log:\n{log}",
         artifacts.display()
     );
-    assert!(passed.len() >= 15, "too few checks ran: {passed:#?}");
+    assert!(passed.len() >= 40, "too few checks ran: {passed:#?}");
     let saved = std::fs::read_to_string(dash_dir.path().join("e2e.json")).expect("dashboard file");
     assert!(
         saved.contains("\"title\": \"Edited in the browser\""),
@@ -253,4 +280,15 @@ fn dashboards_in_headless_chromium() {
         .unwrap_or_else(|| panic!("no panel \"CPU doubled\" in the file: {saved}"));
     assert_eq!(edited["expr"], "sum(pod_cpu) * 2", "{saved}");
     assert_eq!(edited["width"], 7, "{saved}");
+    // Dragged and keyed on the grid: Latency's handle to 4 columns, Broken moved first,
+    // Pods one column wider by the arrow key.
+    let panel = |title: &str| {
+        d["panels"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["title"] == title))
+            .unwrap_or_else(|| panic!("no panel {title:?} in the file: {saved}"))
+    };
+    assert_eq!(panel("Latency")["width"], 4, "{saved}");
+    assert_eq!(panel("Pods")["width"], 3, "{saved}");
+    assert_eq!(d["panels"][0]["title"], "Broken", "{saved}");
 }

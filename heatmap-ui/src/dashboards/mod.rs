@@ -1,5 +1,6 @@
 //! Dashboards: the JSON schema ([`schema`]), where they live ([`store`]), the built-in
-//! ones and their `$self` variable ([`builtin`]) and their HTTP API ([`api`]). The schema is documented for users in the crate's `README.md`.
+//! ones and their `$self` variable ([`builtin`]) and their HTTP API ([`api`]). The schema
+//! is documented for users in the crate's `README.md`.
 
 pub mod api;
 pub mod builtin;

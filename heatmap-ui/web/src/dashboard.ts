@@ -1,9 +1,11 @@
 // The dashboard views: the list, and one dashboard's grid of panels with its live stream.
 // "Edit panels" turns the grid into a draft: each panel gets move, resize, edit and remove
-// buttons, panels can be added, and "Save" sends the draft to the server, whose
+// buttons, a grip to drag it to another place and a handle to drag its width (both also
+// driven by the arrow keys, see `drag.ts`), panels can be added, and "Save" sends the draft to the server, whose
 // validation error (if any) shows on the toolbar and on the panel it names.
 
 import { getDashboard, listDashboards, saveDashboard, type Dashboard, type PanelDef } from './api';
+import { moveGrip, resizeHandle, type DragActions } from './drag';
 import { addPanel, clone, movePanel, panelOfError, removePanel, replacePanel, resizePanel, widthOf } from './draft';
 import { renderPanelEditor } from './editor';
 import { parseDuration, stepFor } from './format';
@@ -147,20 +149,43 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
     grid.classList.toggle('editing', draft !== null);
     panels = d.panels.map(makePanel);
     panels.forEach((p, i) => {
-      if (draft) p.root.append(panelTools(i, d.panels[i]));
+      if (draft) {
+        p.root.append(panelTools(i, d.panels[i]));
+        p.root.append(resizeHandle(grid, p.root, i, widthOf(d.panels[i]), dragActions));
+      }
       grid.append(p.root);
     });
+    grid.dataset.range = String(range);
     const v = view();
     await Promise.all(panels.map((p) => p.load(v)));
     grid.dataset.loaded = 'true';
     startLive();
   };
 
-  /** Changes the draft and redraws the grid from it. */
-  const edit = (next: Dashboard) => {
+  /**
+   * Changes the draft and redraws the grid from it; `focus` (a selector inside panel
+   * `panel`) gets the keyboard focus back once it is redrawn, so that arrow keys go on
+   * moving or resizing the same panel.
+   */
+  const edit = (next: Dashboard, focus?: { panel: number; sel: string }) => {
     draft = next;
     editMsg.textContent = '';
-    void build();
+    void build().then(() => {
+      if (focus) grid.querySelectorAll(':scope > .panel')[focus.panel]?.querySelector<HTMLElement>(focus.sel)?.focus();
+    });
+  };
+
+  /** What dragging (or the arrow keys on a grip or a resize handle) does to the draft. */
+  const dragActions: DragActions = {
+    move: (from, to) => {
+      const d = draft;
+      if (!d) return;
+      const at = Math.max(0, Math.min(d.panels.length - 1, to));
+      edit(movePanel(d, from, at - from), { panel: at, sel: '.drag-handle' });
+    },
+    resize: (i, width) => {
+      if (draft) edit(resizePanel(draft, i, width), { panel: i, sel: '.resize-handle' });
+    },
   };
 
   const closePanelEditor = () => {
@@ -196,6 +221,7 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
       bar.append(b);
     };
     const d = () => draft ?? dash;
+    bar.append(moveGrip(grid, i, dragActions));
     button('move-left', '◀', 'Move left', () => edit(movePanel(d(), i, -1)));
     button('move-right', '▶', 'Move right', () => edit(movePanel(d(), i, 1)));
     button('narrower', '−', 'Narrower', () => edit(resizePanel(d(), i, widthOf(def) - 1)));

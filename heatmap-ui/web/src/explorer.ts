@@ -61,6 +61,7 @@ export function renderExplorer(app: HTMLElement): () => void {
     showError(null);
     warnEl.textContent = (r.warnings ?? []).join('; ');
     win.addRange(r.data);
+    graphEl.dataset.range = String(range());
     chart = new Chart(graphEl, win, '', undefined, 360);
     chart.render();
   };
@@ -96,6 +97,7 @@ export function renderExplorer(app: HTMLElement): () => void {
           win.addTick(ev.t, r.data ?? []);
           win.trim(ev.t - range());
           chart?.render();
+          graphEl.dataset.lastTick = String(ev.t);
         },
         onResume: async (lastT) => {
           const end = Math.floor(Date.now() / 1000);

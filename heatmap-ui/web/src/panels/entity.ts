@@ -5,6 +5,7 @@
 
 import { queryInstant, type PanelDef } from '../api';
 import { colourAt, colourIndex, EMPTY, ramp } from '../colour';
+import { compareEntities, groupOf } from '../entity-order';
 import { entityKey, formatMetric, formatValue } from '../format';
 import type { TickPoint, TickResult } from '../live';
 import { BasePanel, type View } from './panel';
@@ -122,19 +123,12 @@ export class EntityPanel extends BasePanel {
   }
 
   private groupOf(e: Entity): string {
-    return this.def.group_by ? (e.metric[this.def.group_by] ?? '') : '';
+    return groupOf(e, this.def.group_by);
   }
 
   /** Orders the entities (group, then sort label, then label set) and places the cells. */
   private relayout(): void {
-    const sortBy = this.def.sort_by;
-    const cmp = (a: string, b: string) => a.localeCompare(b, undefined, { numeric: true });
-    this.entities.sort(
-      (a, b) =>
-        cmp(this.groupOf(a), this.groupOf(b)) ||
-        (sortBy ? cmp(a.metric[sortBy] ?? '', b.metric[sortBy] ?? '') : 0) ||
-        cmp(a.key, b.key),
-    );
+    this.entities.sort(compareEntities(this.def.group_by, this.def.sort_by));
     const old = this.values.map((vals) => new Map(this.entitiesBefore.map((k, i) => [k, vals[i]])));
     this.index = new Map(this.entities.map((e, i) => [e.key, i]));
     this.entitiesBefore = this.entities.map((e) => e.key);
@@ -186,6 +180,7 @@ export class EntityPanel extends BasePanel {
     this.canvas.height = height;
     this.root.dataset.cells = String(this.entities.length);
     this.root.dataset.cellSize = String(size);
+    this.root.dataset.groups = String(heads.length);
     this.root.dataset.layouts = String(Number(this.root.dataset.layouts ?? 0) + 1);
   }
 
