@@ -29,7 +29,7 @@ use crate::db::{from_metadata_record, insert_metadata, MetricMetadata};
 use crate::error::Result;
 use crate::head::{Head, ReplayShard, ReplayedSample};
 use crate::index::SeriesId;
-use crate::wal::{Record, ReplayStats, TombstoneRecord, Wal};
+use crate::wal::{Decoded, Record, RefSample, ReplayStats, TombstoneRecord, Wal};
 
 /// Samples gathered per shard before they are handed over. Large, because a shard sorts
 /// each batch by series: with one sample per series per WAL record, a batch must span
@@ -98,6 +98,9 @@ struct Router {
     senders: Vec<SyncSender<Msg>>,
     pending: Vec<Vec<ReplayedSample>>,
     pending_series: Vec<Vec<(SeriesId, std::sync::Arc<crate::head::MemSeries>)>>,
+    /// Batches the shards applied, emptied and sent back to be filled again: a fresh
+    /// 1.5 MB batch each time costs the allocator's page faults on every one.
+    spare: Receiver<Vec<ReplayedSample>>,
 }
 
 impl Router {
@@ -127,7 +130,11 @@ impl Router {
         self.pending[k].push((id, seg, t, v));
         if self.pending[k].len() >= SHARD_BATCH {
             self.send_series(k);
-            let batch = std::mem::replace(&mut self.pending[k], Vec::with_capacity(SHARD_BATCH));
+            let next = self
+                .spare
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(SHARD_BATCH));
+            let batch = std::mem::replace(&mut self.pending[k], next);
             let _ = self.senders[k].send(Msg::Samples(batch));
         }
     }
@@ -159,7 +166,12 @@ impl Router {
     }
 }
 
-fn run_shard(mut shard: ReplayShard<'_>, rx: Receiver<Msg>, skipped: &AtomicU64) {
+fn run_shard(
+    mut shard: ReplayShard<'_>,
+    rx: Receiver<Msg>,
+    spare: SyncSender<Vec<ReplayedSample>>,
+    skipped: &AtomicU64,
+) {
     for msg in rx {
         match msg {
             Msg::Series(batch) => {
@@ -167,13 +179,80 @@ fn run_shard(mut shard: ReplayShard<'_>, rx: Receiver<Msg>, skipped: &AtomicU64)
                     shard.add_series(id, s);
                 }
             }
-            Msg::Samples(mut batch) => shard.apply(&mut batch),
+            Msg::Samples(mut batch) => {
+                shard.apply(&mut batch);
+                batch.clear();
+                // Dropped when the router holds enough spares already.
+                let _ = spare.try_send(batch);
+            }
             Msg::Barrier(ack) => {
                 let _ = ack.send(());
             }
         }
     }
     skipped.fetch_add(shard.finish(), Ordering::Relaxed);
+}
+
+/// The state of replaying the records after the chunks: the WAL ids seen so far and where
+/// their samples go.
+struct Tail<'a> {
+    head: &'a Head,
+    metadata: &'a mut HashMap<String, Vec<MetricMetadata>>,
+    /// Samples older than this are in blocks already.
+    floor: i64,
+    router: Router,
+    ids: IdMap,
+    /// Whether a series got another id than its WAL record named.
+    remapped: bool,
+    /// Samples whose series record was not found.
+    unknown_refs: u64,
+}
+
+impl Tail<'_> {
+    /// Routes the samples of one record, read from WAL segment `seg`.
+    fn samples(&mut self, seg: u64, samples: &[RefSample]) {
+        let seg = u32::try_from(seg).unwrap_or(u32::MAX - 1);
+        for s in samples {
+            if s.t < self.floor {
+                continue;
+            }
+            match self.ids.get(s.id) {
+                Some(id) => self.router.sample(id, seg, s.t, s.v),
+                None => self.unknown_refs += 1,
+            }
+        }
+    }
+
+    /// Applies any other record, in its WAL order relative to the samples.
+    fn record(&mut self, seg: u64, rec: Record) {
+        match rec {
+            Record::Series(series) => {
+                for s in series {
+                    let id = self.head.create_for_replay(&s.labels, s.id);
+                    self.remapped |= id != s.id;
+                    self.ids.insert(s.id, id);
+                    if let Some(series) = self.head.get(id) {
+                        self.router.series(id, series);
+                    }
+                }
+            }
+            Record::Samples(samples) => self.samples(seg, &samples),
+            Record::Metadata(md) => {
+                for m in md {
+                    insert_metadata(self.metadata, from_metadata_record(m));
+                }
+            }
+            Record::Tombstones(stones) => {
+                let ids = &self.ids;
+                let mapped: Vec<TombstoneRecord> = stones
+                    .into_iter()
+                    .filter_map(|t| ids.get(t.id).map(|id| TombstoneRecord { id, ..t }))
+                    .collect();
+                self.router.wait_applied();
+                self.head.apply_deletes(&mapped);
+            }
+        }
+    }
 }
 
 /// Rebuilds the head from the WAL, skipping samples older than `floor` (in blocks).
@@ -217,79 +296,61 @@ pub(crate) fn replay(
         .unwrap_or(1)
         .clamp(1, MAX_SHARDS);
     std::thread::scope(|scope| {
+        let (spare_tx, spare_rx) = sync_channel(shards * SHARD_QUEUE);
         let mut senders = Vec::with_capacity(shards);
         for k in 0..shards {
             let (tx, rx) = sync_channel(SHARD_QUEUE);
             senders.push(tx);
             let shard = ReplayShard::new(head);
+            let spare = spare_tx.clone();
             std::thread::Builder::new()
                 .name(format!("wal-replay-{k}"))
-                .spawn_scoped(scope, move || run_shard(shard, rx, skipped_ref))
+                .spawn_scoped(scope, move || run_shard(shard, rx, spare, skipped_ref))
                 .map_err(|e| crate::error::Error::io(wal_dir, e))?;
         }
-        let mut router = Router {
-            pending: (0..shards)
-                .map(|_| Vec::with_capacity(SHARD_BATCH))
-                .collect(),
-            pending_series: (0..shards).map(|_| Vec::new()).collect(),
-            senders,
+        drop(spare_tx);
+        let mut tail = Tail {
+            head,
+            metadata,
+            floor,
+            router: Router {
+                pending: (0..shards)
+                    .map(|_| Vec::with_capacity(SHARD_BATCH))
+                    .collect(),
+                pending_series: (0..shards).map(|_| Vec::new()).collect(),
+                senders,
+                spare: spare_rx,
+            },
+            ids: IdMap::default(),
+            remapped: false,
+            unknown_refs: 0,
         };
-        let mut ids = IdMap::default();
-        let mut remapped = false;
-        let mut unknown_refs: u64 = 0;
         // The checkpoint's series, created above: mapped and handed to their shards.
         for (wal_id, id) in checkpoint_ids {
-            ids.insert(wal_id, id);
+            tail.ids.insert(wal_id, id);
             if let Some(series) = head.get(id) {
-                router.series(id, series);
+                tail.router.series(id, series);
             }
         }
         let cp_seq = checkpoint_seq.unwrap_or(0);
-        let mut handle = |seg: u64, rec: Record| {
-            let seg = u32::try_from(seg).unwrap_or(u32::MAX - 1);
-            match rec {
-                Record::Series(series) => {
-                    for s in series {
-                        let id = head.create_for_replay(&s.labels, s.id);
-                        remapped |= id != s.id;
-                        ids.insert(s.id, id);
-                        if let Some(series) = head.get(id) {
-                            router.series(id, series);
-                        }
-                    }
-                }
-                Record::Samples(samples) => {
-                    for s in samples.into_iter().filter(|s| s.t >= floor) {
-                        match ids.get(s.id) {
-                            Some(id) => router.sample(id, seg, s.t, s.v),
-                            None => unknown_refs += 1,
-                        }
-                    }
-                }
-                Record::Metadata(md) => {
-                    for m in md {
-                        insert_metadata(metadata, from_metadata_record(m));
-                    }
-                }
-                Record::Tombstones(stones) => {
-                    let mapped: Vec<TombstoneRecord> = stones
-                        .into_iter()
-                        .filter_map(|t| ids.get(t.id).map(|id| TombstoneRecord { id, ..t }))
-                        .collect();
-                    router.wait_applied();
-                    head.apply_deletes(&mapped);
-                }
-            }
-        };
         for rec in checkpoint_rest {
-            handle(cp_seq, rec);
+            tail.record(cp_seq, rec);
         }
         let stats = Wal::replay_segments_after_checkpoint(wal_dir, |seg, rec| {
-            handle(seg, rec);
+            match rec {
+                Decoded::Samples(samples) => tail.samples(seg, samples),
+                Decoded::Other(rec) => tail.record(seg, rec),
+            }
             Ok(())
         });
         // Whether replay succeeded or not, let the shards finish before the scope joins
         // them: dropping the senders ends their loops.
+        let Tail {
+            mut router,
+            remapped,
+            unknown_refs,
+            ..
+        } = tail;
         router.flush();
         drop(router);
         Ok((stats, remapped, unknown_refs))
@@ -313,3 +374,7 @@ pub(crate) fn replay(
         Ok((stats, remapped || checkpoint_remapped))
     })
 }
+
+#[cfg(test)]
+#[path = "replay_tests.rs"]
+mod tests;

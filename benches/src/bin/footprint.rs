@@ -82,6 +82,12 @@ fn options() -> DbOptions {
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = &args.reopen {
+        // The open's own log line splits its time by phase (checkpoint series, chunks,
+        // WAL tail); `RUST_LOG=info` shows it.
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
         reopen(dir, vsz_rss_kib()?.1)?;
         return Ok(());
     }

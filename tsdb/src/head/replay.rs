@@ -23,7 +23,6 @@
 use std::sync::Arc;
 
 use super::append::{note_range, store};
-use super::chunk_meta::Loc;
 use super::{Head, MemSeries};
 use crate::head_chunks::{ChunkRef, IndexEntry};
 use crate::index::SeriesId;
@@ -143,8 +142,9 @@ impl Head {
     /// chunks attached. Call before the WAL's samples are replayed.
     ///
     /// Reads only the segments' indexes: each series' newest chunk gives its last sample
-    /// from its index entry, and its oldest chunk's start is exact in its metadata (the
-    /// series' base time is that start). Series are split over threads by id, as the WAL's
+    /// from its index entry (kept as the newest chunk changes, see `SeriesData::attach`),
+    /// and its oldest chunk's start is exact in its metadata (the series' base time is
+    /// that start). Series are split over threads by id, as the WAL's
     /// samples are, each thread walking all entries and taking its own series' only: per
     /// series, records are still attached in write order.
     pub(crate) fn attach_chunks(&self) -> u64 {
@@ -185,7 +185,7 @@ impl Head {
             if d.chunks.is_empty() {
                 touched.push(e.id);
             }
-            d.attach(e.min_t, e.max_t, r);
+            d.attach(e.min_t, e.max_t, e.last_v_bits, r);
             attached += 1;
         });
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
@@ -193,18 +193,7 @@ impl Head {
             let Some(Some(s)) = table.get(id as usize) else {
                 continue;
             };
-            let mut d = s.data.lock();
-            // The newest sample orders the next append (a resent sample is a duplicate, not
-            // a conflict). A rewrite may have cut the tail of what an earlier record held,
-            // so it comes from the newest chunk left, not from the largest end seen.
-            let newest = match d.chunks.last().map(|m| m.loc()) {
-                Some(Loc::Disk(r)) => self.chunks.entry_at(r),
-                _ => None,
-            };
-            if let Some(e) = newest {
-                d.last_t = e.max_t;
-                d.last_v_bits = e.last_v_bits;
-            }
+            let d = s.data.lock();
             if let Some(first) = d.chunks.first() {
                 lo = lo.min(first.lo(d.base_t));
                 hi = hi.max(d.last_t);

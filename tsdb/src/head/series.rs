@@ -234,8 +234,25 @@ impl SeriesData {
     /// Puts a chunk read back from a chunk-head segment into place, replacing the chunks it
     /// overlaps: those are older versions of it (a rewrite by a delete or a truncation is a
     /// later record with a range inside the original's). Records come in write order.
-    pub(crate) fn attach(&mut self, min_t: i64, max_t: i64, r: crate::head_chunks::ChunkRef) {
+    /// `last_t`/`last_v_bits` end as the newest chunk's last sample (`last_v_bits` is the
+    /// value of the record's last sample).
+    pub(crate) fn attach(
+        &mut self,
+        min_t: i64,
+        max_t: i64,
+        last_v_bits: u64,
+        r: crate::head_chunks::ChunkRef,
+    ) {
         let base = self.base_t;
+        // The common case: a chunk newer than every chunk held (a series' records are
+        // written in time order), appended without scanning the list.
+        if self.chunks.last().is_none_or(|m| m.hi(base) < min_t) {
+            let meta = self.meta_for(min_t, max_t, Loc::Disk(r));
+            self.push_meta(meta);
+            self.last_t = max_t;
+            self.last_v_bits = last_v_bits;
+            return;
+        }
         self.chunks
             .retain(|m| !(m.lo(base) <= max_t && m.hi(base) >= min_t));
         let meta = self.meta_for(min_t, max_t, Loc::Disk(r));
@@ -245,8 +262,11 @@ impl SeriesData {
             self.chunks.reserve_exact(4);
         }
         self.chunks.insert(at, meta);
-        if max_t > self.last_t {
+        // Chunks after `at` did not overlap this one and are unchanged, so the newest
+        // chunk changed only if this one is it.
+        if at + 1 == self.chunks.len() {
             self.last_t = max_t;
+            self.last_v_bits = last_v_bits;
         }
     }
 

@@ -309,6 +309,7 @@ impl HeadChunks {
     /// The index entry of the record at `r`, from its segment's index: a binary search, no
     /// chunk read. `None` when the segment is gone or has no index yet (being written), or
     /// no record starts at `r`.
+    #[cfg(test)]
     pub(crate) fn entry_at(&self, r: ChunkRef) -> Option<IndexEntry> {
         let (map, records_end, n) = {
             let segs = self.segments.read();

@@ -25,7 +25,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::reader::read_file;
+use super::reader::{read_file, Scratch};
 use super::record::{MetadataRecord, Record, RefSample, SeriesRecord, TombstoneRecord};
 use super::segment::{encode_framed, list_segments, sync_dir, SegmentFile, MAX_PAYLOAD_LEN};
 use crate::error::{Error, Result};
@@ -224,9 +224,9 @@ fn write_tmp(
     };
     let mut series: Vec<SeriesRecord> = Vec::new();
     let mut samples: Vec<RefSample> = Vec::new();
-    let mut payload = Vec::new();
+    let mut scratch = Scratch::default();
     for src in sources {
-        let damage = read_file(src, &mut payload, &mut |rec| {
+        let damage = read_file(src, &mut scratch, &mut |rec| {
             match rec {
                 Record::Series(s) => {
                     for r in s {

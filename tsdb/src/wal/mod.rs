@@ -18,7 +18,7 @@ pub use checkpoint::{
     CheckpointFilter, CheckpointStats, CRASH_CHECKPOINT_RENAMED, CRASH_CHECKPOINT_WRITTEN,
     CRASH_SEGMENTS_PARTLY_DELETED,
 };
-pub use record::{MetadataRecord, Record, RefSample, SeriesRecord, TombstoneRecord};
+pub use record::{Decoded, MetadataRecord, Record, RefSample, SeriesRecord, TombstoneRecord};
 pub(crate) use segment::sync_dir;
 pub(crate) use sync::BackgroundSyncer;
 
@@ -139,11 +139,12 @@ impl Wal {
 
     /// [`Wal::replay_with_segments`] without the newest checkpoint's records, which the
     /// caller read first with [`Wal::checkpoint_records`]: the segments after it only.
+    /// Sample records come borrowed from a buffer reused from record to record.
     pub fn replay_segments_after_checkpoint(
         dir: &Path,
-        f: impl FnMut(u64, Record) -> Result<()>,
+        f: impl FnMut(u64, Decoded<'_>) -> Result<()>,
     ) -> Result<ReplayStats> {
-        reader::replay(dir, false, f)
+        reader::replay_decoded(dir, false, f)
     }
 
     /// Every record of the newest checkpoint in `dir`, if any; returns the checkpoint's

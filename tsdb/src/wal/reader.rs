@@ -4,7 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufReader, ErrorKind, Read};
 use std::path::Path;
 
-use super::record::Record;
+use super::record::{Decoded, Record, RefSample};
 use super::segment::{list_segments, Header, SegmentFile, HEADER_LEN, MAX_PAYLOAD_LEN};
 use super::ReplayStats;
 use crate::error::{Error, Result};
@@ -15,6 +15,14 @@ struct Damage {
     reason: String,
 }
 
+/// Buffers reused from record to record: the payload read, and the samples decoded from
+/// it (see [`Record::decode_reusing`]).
+#[derive(Default)]
+pub(crate) struct Scratch {
+    payload: Vec<u8>,
+    samples: Vec<RefSample>,
+}
+
 /// See [`super::Wal::replay_with_segments`]; without `read_checkpoint`, the newest
 /// checkpoint's records are not read (the caller read them with [`checkpoint_records`]),
 /// only the segments after it.
@@ -23,8 +31,17 @@ pub(crate) fn replay(
     read_checkpoint: bool,
     mut f: impl FnMut(u64, Record) -> Result<()>,
 ) -> Result<ReplayStats> {
+    replay_decoded(dir, read_checkpoint, |seg, d| f(seg, d.into_record()))
+}
+
+/// [`replay`] passing sample records borrowed from one reused buffer.
+pub(crate) fn replay_decoded(
+    dir: &Path,
+    read_checkpoint: bool,
+    mut f: impl FnMut(u64, Decoded<'_>) -> Result<()>,
+) -> Result<ReplayStats> {
     let mut stats = ReplayStats::default();
-    let mut payload = Vec::new();
+    let mut scratch = Scratch::default();
     // The newest checkpoint stands for every segment up to its number; older checkpoints
     // and such segments are leftovers of a checkpoint interrupted while deleting them.
     let after = match super::checkpoint::list(dir)?.pop() {
@@ -37,7 +54,7 @@ pub(crate) fn replay(
             for file in files {
                 let seq = cp.seq;
                 let Some(damage) =
-                    read_segment(&file, &mut payload, &mut stats, &mut |r| f(seq, r))?
+                    read_segment(&file, &mut scratch, &mut stats, &mut |r| f(seq, r))?
                 else {
                     continue;
                 };
@@ -66,7 +83,7 @@ pub(crate) fn replay(
     for (i, seg) in segments.iter().enumerate() {
         stats.segments += 1;
         let seq = seg.seq;
-        let Some(damage) = read_segment(seg, &mut payload, &mut stats, &mut |r| f(seq, r))? else {
+        let Some(damage) = read_segment(seg, &mut scratch, &mut stats, &mut |r| f(seq, r))? else {
             continue;
         };
         let err = Error::Corruption {
@@ -114,9 +131,9 @@ pub(crate) fn checkpoint_records(dir: &Path, mut f: impl FnMut(Record)) -> Resul
     let Some(cp) = super::checkpoint::list(dir)?.pop() else {
         return Ok(None);
     };
-    let mut payload = Vec::new();
+    let mut scratch = Scratch::default();
     for file in cp.files()? {
-        let damage = read_file(&file, &mut payload, &mut |rec| {
+        let damage = read_file(&file, &mut scratch, &mut |rec| {
             f(rec);
             Ok(())
         })?;
@@ -136,21 +153,23 @@ pub(crate) fn checkpoint_records(dir: &Path, mut f: impl FnMut(Record)) -> Resul
 /// returned as its offset and the reason.
 pub(crate) fn read_file(
     seg: &SegmentFile,
-    payload: &mut Vec<u8>,
+    scratch: &mut Scratch,
     f: &mut impl FnMut(Record) -> Result<()>,
 ) -> Result<Option<(u64, String)>> {
     let mut stats = ReplayStats::default();
-    Ok(read_segment(seg, payload, &mut stats, f)?.map(|d| (d.offset, d.reason)))
+    let mut f = |d: Decoded<'_>| f(d.into_record());
+    Ok(read_segment(seg, scratch, &mut stats, &mut f)?.map(|d| (d.offset, d.reason)))
 }
 
 /// Reads records until the end of `seg` or the first damaged one. I/O errors and errors of
 /// `f` are returned; damage is reported in the `Ok` value.
 fn read_segment(
     seg: &SegmentFile,
-    payload: &mut Vec<u8>,
+    scratch: &mut Scratch,
     stats: &mut ReplayStats,
-    f: &mut impl FnMut(Record) -> Result<()>,
+    f: &mut impl FnMut(Decoded<'_>) -> Result<()>,
 ) -> Result<Option<Damage>> {
+    let Scratch { payload, samples } = scratch;
     let io = |e| Error::io(&seg.path, e);
     let file = File::open(&seg.path).map_err(io)?;
     let mut r = BufReader::with_capacity(1 << 20, file);
@@ -186,7 +205,7 @@ fn read_segment(
         if !header.checks(payload) {
             return damage("record CRC mismatch".to_string());
         }
-        let rec = match Record::decode(header.kind, payload) {
+        let rec = match Record::decode_reusing(header.kind, payload, samples) {
             Ok(rec) => rec,
             Err(reason) => return damage(format!("undecodable record: {reason}")),
         };

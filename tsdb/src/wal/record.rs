@@ -113,11 +113,37 @@ impl Record {
     }
 
     /// Decodes a payload written by [`Record::encode_payload`] for `type_byte`.
+    #[cfg(test)]
     pub(crate) fn decode(type_byte: u8, payload: &[u8]) -> Result<Record, DecodeError> {
+        let mut samples = Vec::new();
+        Ok(
+            match Record::decode_reusing(type_byte, payload, &mut samples)? {
+                Decoded::Samples(_) => Record::Samples(samples),
+                Decoded::Other(rec) => rec,
+            },
+        )
+    }
+
+    /// [`Record::decode`] that decodes a `Samples` record into `samples` (cleared first),
+    /// whose allocation a replay reuses from record to record: a large write's record holds
+    /// hundreds of thousands of samples, and a fresh vector for each was the largest cost
+    /// of decoding after the varints themselves. The record is decoded whole before
+    /// anything is returned, so a record that fails to decode yields no sample.
+    pub(crate) fn decode_reusing<'s>(
+        type_byte: u8,
+        payload: &[u8],
+        samples: &'s mut Vec<RefSample>,
+    ) -> Result<Decoded<'s>, DecodeError> {
         let mut d = Decoder::new(payload);
         let rec = match type_byte {
             TYPE_SERIES => Record::Series(decode_series(&mut d)?),
-            TYPE_SAMPLES => Record::Samples(decode_samples(&mut d)?),
+            TYPE_SAMPLES => {
+                decode_samples(&mut d, samples)?;
+                if d.remaining() != 0 {
+                    return Err("trailing bytes after record");
+                }
+                return Ok(Decoded::Samples(samples));
+            }
             TYPE_METADATA => Record::Metadata(decode_metadata(&mut d)?),
             TYPE_TOMBSTONES => Record::Tombstones(decode_tombstones(&mut d)?),
             _ => return Err("unknown record type"),
@@ -125,7 +151,25 @@ impl Record {
         if d.remaining() != 0 {
             return Err("trailing bytes after record");
         }
-        Ok(rec)
+        Ok(Decoded::Other(rec))
+    }
+}
+
+/// A record decoded by [`Record::decode_reusing`]: samples borrowed from the caller's
+/// buffer, any other record owned.
+#[derive(Debug)]
+pub enum Decoded<'s> {
+    Samples(&'s [RefSample]),
+    Other(Record),
+}
+
+impl Decoded<'_> {
+    /// The record, owning its samples.
+    pub fn into_record(self) -> Record {
+        match self {
+            Decoded::Samples(s) => Record::Samples(s.to_vec()),
+            Decoded::Other(rec) => rec,
+        }
     }
 }
 
@@ -148,12 +192,13 @@ fn encode_samples(buf: &mut Vec<u8>, samples: &[RefSample]) {
     }
 }
 
-fn decode_samples(d: &mut Decoder<'_>) -> Result<Vec<RefSample>, DecodeError> {
+fn decode_samples(d: &mut Decoder<'_>, out: &mut Vec<RefSample>) -> Result<(), DecodeError> {
+    out.clear();
     // A sample takes at least 10 bytes: two 1-byte varints and the value.
     let n = d.count(10)?;
-    let mut out = Vec::with_capacity(n);
+    out.reserve(n);
     if n == 0 {
-        return Ok(out);
+        return Ok(());
     }
     let id = u32::try_from(d.uvarint()?).map_err(|_| "series id exceeds 32 bits")?;
     let base_t = d.varint()?;
@@ -176,7 +221,7 @@ fn decode_samples(d: &mut Decoder<'_>) -> Result<Vec<RefSample>, DecodeError> {
         });
         prev_id = id;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn decode_series(d: &mut Decoder<'_>) -> Result<Vec<SeriesRecord>, DecodeError> {
@@ -293,6 +338,32 @@ mod tests {
         let mut buf = Vec::new();
         Record::Samples(samples).encode_payload(&mut buf);
         assert!(buf.len() <= 1000 * 10 + 20, "{} bytes", buf.len());
+    }
+
+    #[test]
+    fn a_reused_sample_buffer_holds_exactly_the_last_record() {
+        let sample = |id: u32| RefSample {
+            id,
+            t: 1000 + i64::from(id),
+            v: f64::from(id),
+        };
+        let big = Record::Samples((0..500).map(sample).collect());
+        let small = Record::Samples(vec![sample(7), sample(3)]);
+        let mut buf = Vec::new();
+        let mut samples = Vec::new();
+        for r in [&big, &small, &Record::Samples(Vec::new())] {
+            buf.clear();
+            r.encode_payload(&mut buf);
+            let got = Record::decode_reusing(TYPE_SAMPLES, &buf, &mut samples)
+                .unwrap()
+                .into_record();
+            assert_eq!(sample_bits(&got), sample_bits(r));
+        }
+        // A record that fails to decode yields nothing, not the previous record's samples.
+        buf.clear();
+        big.encode_payload(&mut buf);
+        buf.push(0);
+        assert!(Record::decode_reusing(TYPE_SAMPLES, &buf, &mut samples).is_err());
     }
 
     #[test]
