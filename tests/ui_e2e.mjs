@@ -223,6 +223,17 @@ try {
   });
   await page.waitForFunction(() => document.body.dataset.live === 'live', null, { timeout: LONG });
   check('the range picker reloads the dashboard over 5m', true);
+  // Over 1h the range queries step 4 s, and the live ticks land on the same grid.
+  await page.selectOption('.toolbar select.range', '1h');
+  await page.waitForFunction(() => document.querySelector('.grid')?.dataset.range === '3600', null, { timeout: LONG });
+  await page.waitForFunction(() => Number(document.querySelector('.panel-timeseries')?.dataset.lastTick) > 0, null, { timeout: LONG });
+  const t4a = Number(await ts.getAttribute('data-last-tick'));
+  await page.waitForFunction((t) => Number(document.querySelector('.panel-timeseries')?.dataset.lastTick) > t, t4a, { timeout: LONG });
+  const t4b = Number(await ts.getAttribute('data-last-tick'));
+  check('over 1h, live ticks follow the 4 s step', t4a % 4 === 0 && t4b % 4 === 0 && t4b > t4a, `${t4a} → ${t4b}`);
+  await page.selectOption('.toolbar select.range', '1m');
+  await page.waitForFunction(() => document.querySelector('.grid')?.dataset.range === '60', null, { timeout: LONG });
+  await page.waitForFunction(() => document.body.dataset.live === 'live', null, { timeout: LONG });
 
   // 6. Editing: the dashboard's JSON edited in the page is saved back to its file.
   await page.click('.toolbar button.edit');
@@ -334,6 +345,9 @@ try {
   await page.focus(`${podsStat} .resize-handle`);
   await page.keyboard.press('ArrowRight');
   await page.waitForFunction((sel) => document.querySelector(sel)?.style.gridColumn === 'span 3', podsStat, { timeout: LONG });
+  await page
+    .waitForFunction(() => document.activeElement?.classList.contains('resize-handle'), null, { timeout: 5000 })
+    .catch(() => {});
   const focused = await page.evaluate(() => ({
     handle: document.activeElement?.className,
     panel: document.activeElement?.closest('.panel')?.dataset.title,

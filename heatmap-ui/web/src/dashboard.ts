@@ -8,7 +8,7 @@ import { getDashboard, listDashboards, saveDashboard, type Dashboard, type Panel
 import { moveGrip, resizeHandle, type DragActions } from './drag';
 import { addPanel, clone, movePanel, panelOfError, removePanel, replacePanel, resizePanel, widthOf } from './draft';
 import { renderPanelEditor } from './editor';
-import { parseDuration, stepFor } from './format';
+import { gridFor, parseDuration, stepFor } from './format';
 import { LiveStream, setLiveState } from './live';
 import { EntityPanel } from './panels/entity';
 import { HistogramPanel } from './panels/histogram';
@@ -105,8 +105,7 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
   for (const o of options) rangeSel.add(new Option(o, o, false, o === (dash.range ?? '15m')));
 
   const view = (): View => {
-    const end = Math.floor(Date.now() / 1000);
-    return { start: end - range, end, step: stepFor(range), range };
+    return { ...gridFor(range, Date.now() / 1000), range };
   };
 
   const stopLive = () => {
@@ -137,10 +136,11 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
         for (const p of panels) void p.backfill(lastT, end, step);
         document.body.dataset.backfills = String(Number(document.body.dataset.backfills ?? 0) + 1);
       },
-    });
+    }, stepFor(range));
   };
 
-  const build = async () => {
+  /** Draws the grid of the shown dashboard; `focus` as in `edit`. */
+  const build = async (focus?: { panel: number; sel: string }) => {
     stopLive();
     for (const p of panels) p.destroy();
     const d = shown();
@@ -156,6 +156,8 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
       grid.append(p.root);
     });
     grid.dataset.range = String(range);
+    // At once, before the panels' data arrive, so that a second arrow key press goes to it.
+    if (focus) panels[focus.panel]?.root.querySelector<HTMLElement>(focus.sel)?.focus();
     const v = view();
     await Promise.all(panels.map((p) => p.load(v)));
     grid.dataset.loaded = 'true';
@@ -170,9 +172,7 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
   const edit = (next: Dashboard, focus?: { panel: number; sel: string }) => {
     draft = next;
     editMsg.textContent = '';
-    void build().then(() => {
-      if (focus) grid.querySelectorAll(':scope > .panel')[focus.panel]?.querySelector<HTMLElement>(focus.sel)?.focus();
-    });
+    void build(focus);
   };
 
   /** What dragging (or the arrow keys on a grip or a resize handle) does to the draft. */

@@ -3,7 +3,7 @@
 
 import { queryInstant, queryRange } from './api';
 import { RANGES } from './dashboard';
-import { formatMetric, parseDuration, stepFor } from './format';
+import { formatMetric, gridFor, parseDuration, stepFor } from './format';
 import { LiveStream } from './live';
 import { Chart } from './panels/chart';
 import { SeriesWindow } from './series';
@@ -52,8 +52,8 @@ export function renderExplorer(app: HTMLElement): () => void {
   };
 
   const runGraph = async () => {
-    const end = Math.floor(Date.now() / 1000);
-    const r = await queryRange(expr.value, end - range(), end, stepFor(range()));
+    const g = gridFor(range(), Date.now() / 1000);
+    const r = await queryRange(expr.value, g.start, g.end, g.step);
     chart?.destroy();
     win = new SeriesWindow();
     graphEl.textContent = '';
@@ -104,7 +104,7 @@ export function renderExplorer(app: HTMLElement): () => void {
           const r = await queryRange(expr.value, lastT, end, stepFor(range()));
           if (r.ok) win.addRange(r.data);
         },
-      });
+      }, stepFor(range()));
     }
   };
 

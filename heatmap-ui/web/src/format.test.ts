@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatValue, legendFor, parseDuration } from './format';
+import { formatValue, gridFor, legendFor, parseDuration } from './format';
 
 describe('units', () => {
   it('formats each unit of the schema', () => {
@@ -22,6 +22,12 @@ describe('legends and durations', () => {
   it('fills a legend template from the labels', () => {
     expect(legendFor({ __name__: 'x', pod: 'p1' }, '{{pod}} cpu')).toBe('p1 cpu');
     expect(legendFor({ __name__: 'x', pod: 'p1' }, undefined)).toBe('x{pod="p1"}');
+  });
+  it('puts range queries on whole steps, where live ticks land', () => {
+    expect(gridFor(300, 1_700_000_123.7)).toEqual({ start: 1_699_999_823, end: 1_700_000_123, step: 1 });
+    expect(gridFor(3600, 1_700_000_123.7)).toEqual({ start: 1_699_996_520, end: 1_700_000_120, step: 4 });
+    // A range that is no whole number of steps reaches back to the step before it.
+    expect(gridFor(1000, 1_700_000_123)).toEqual({ start: 1_699_999_122, end: 1_700_000_122, step: 2 });
   });
   it('reads the range picker durations', () => {
     expect(parseDuration('5m')).toBe(300);

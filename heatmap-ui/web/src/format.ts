@@ -78,6 +78,16 @@ export function parseDuration(s: string): number | null {
   return matched === s && total > 0 ? total : null;
 }
 
+/**
+ * The range query grid ending now: `end` and `start` whole multiples of `step`, so that
+ * the live ticks (also on whole multiples of the step) are its next columns.
+ */
+export function gridFor(rangeSec: number, nowSec: number): { start: number; end: number; step: number } {
+  const step = stepFor(rangeSec);
+  const end = Math.floor(nowSec / step) * step;
+  return { start: end - Math.ceil(rangeSec / step) * step, end, step };
+}
+
 /** The step a range needs for at most ~900 points, at least 1 s (the live resolution). */
 export function stepFor(rangeSec: number): number {
   return Math.max(1, Math.ceil(rangeSec / 900));

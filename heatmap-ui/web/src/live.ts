@@ -2,7 +2,9 @@
 // (`/api/ui/live`). Each `tick` event holds the newest step of every query, in order.
 // After a drop (server restart, network error) the stream reconnects by itself; on the
 // first event of the new connection the view is told the time of the last tick it saw,
-// so that it backfills the gap with a range query before appending again.
+// so that it backfills the gap with a range query before appending again. The stream
+// ticks on the view's step (1 s up to a 15-minute range, coarser beyond, as its range
+// queries), so that ticks land on the grid of the `query_range` result they extend.
 
 export interface TickPoint {
   metric: Record<string, string>;
@@ -36,6 +38,8 @@ export class LiveStream {
   constructor(
     private readonly queries: string[],
     private readonly handlers: LiveHandlers,
+    /** Seconds between ticks: the step of the view's range queries. */
+    private readonly step = 1,
   ) {
     this.connect();
   }
@@ -45,6 +49,7 @@ export class LiveStream {
     setLiveState('connecting');
     const params = new URLSearchParams();
     for (const q of this.queries) params.append('query', q);
+    if (this.step !== 1) params.set('step', `${this.step}s`);
     const es = new EventSource(`/api/ui/live?${params}`);
     this.es = es;
     es.addEventListener('hello', () => {
