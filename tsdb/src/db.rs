@@ -574,7 +574,7 @@ impl DbInner {
             .iter()
             .map(|s| SeriesRecord {
                 id: s.id,
-                labels: s.labels.clone(),
+                labels: s.labels.to_labels(),
             })
             .collect();
         let pos = self.wal.write(&[Record::Series(records)])?;
@@ -657,7 +657,7 @@ impl DbInner {
                         .iter()
                         .map(|s| SeriesRecord {
                             id: s.id,
-                            labels: s.labels.clone(),
+                            labels: s.labels.to_labels(),
                         })
                         .collect(),
                 ));

@@ -1,8 +1,9 @@
 //! Label sets: the identity of a series.
 //!
 //! A [`Labels`] is a list of `name=value` pairs sorted by name with unique names, as in
-//! Prometheus. Strings are reference-counted so that the head can intern them through
-//! [`Symbols`]: thousands of series sharing `job="node"` share one allocation.
+//! Prometheus. Strings are reference-counted so that copies share them: the head keeps each
+//! distinct string once in its symbol table (its series hold the strings as ids there) and
+//! label sets read out of the head share the table's allocations.
 
 use std::borrow::Borrow;
 use std::collections::HashSet;
@@ -312,7 +313,7 @@ impl fmt::Debug for LabelsRef<'_> {
 /// Hashes `(name, value)` pairs with `state`. Every string is followed by `0xff`, a byte no
 /// UTF-8 string contains, so that moving bytes between neighbouring strings changes the
 /// input (as Prometheus's `labels.Hash` separates them).
-fn hash_pairs<'a>(
+pub(crate) fn hash_pairs<'a>(
     state: &impl BuildHasher,
     pairs: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> u64 {
@@ -324,44 +325,6 @@ fn hash_pairs<'a>(
         h.write_u8(0xff);
     }
     h.finish()
-}
-
-/// Interns label strings so that equal strings share one allocation.
-#[derive(Default)]
-pub struct Symbols {
-    set: HashSet<Arc<str>>,
-}
-
-impl Symbols {
-    pub fn intern(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.set.get(s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s);
-        self.set.insert(a.clone());
-        a
-    }
-
-    /// Returns a copy of `labels` whose strings are interned.
-    pub fn intern_labels(&mut self, labels: &Labels) -> Labels {
-        Labels(
-            labels
-                .iter()
-                .map(|l| Label {
-                    name: self.intern(&l.name),
-                    value: self.intern(&l.value),
-                })
-                .collect(),
-        )
-    }
-
-    pub fn len(&self) -> usize {
-        self.set.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -443,14 +406,5 @@ mod tests {
             ends: &[2, 9],
         };
         assert_eq!(r.iter().collect::<Vec<_>>(), [("ab", "")]);
-    }
-
-    #[test]
-    fn symbols_share_allocations() {
-        let mut s = Symbols::default();
-        let a = s.intern("job");
-        let b = s.intern("job");
-        assert!(Arc::ptr_eq(&a, &b));
-        assert_eq!(s.len(), 1);
     }
 }

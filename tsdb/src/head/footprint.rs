@@ -6,13 +6,11 @@
 //! classes and free memory it keeps (with glibc's malloc, the freed buffers of closed
 //! chunks), so RSS grows by more than this total.
 
-use std::collections::HashSet;
 use std::mem::size_of;
 use std::sync::Arc;
 
 use super::chunk_meta::ChunkMeta;
 use super::series::MemSeries;
-use super::series_map::table_bytes;
 use super::Head;
 
 /// Reference counts in front of every `Arc` allocation.
@@ -37,10 +35,11 @@ pub struct HeadFootprint {
     pub chunk_list_bytes: u64,
     /// Out-of-order samples, kept uncompressed.
     pub ooo_bytes: u64,
-    /// `MemSeries` with its `Arc` header and its label vector, the series table and the
-    /// label-set map (both by capacity).
+    /// `MemSeries` with its `Arc` header and its labels' symbol ids (4 bytes a string), the
+    /// series table and the label-set map (both by capacity).
     pub series_struct_bytes: u64,
-    /// Distinct interned label names and values, with the symbol table's entries.
+    /// The symbol table: every distinct label name and value once, with its slots, its
+    /// string map and its reference counts.
     pub symbol_bytes: u64,
     /// The postings index: bitmaps and the name/value maps' entries.
     pub postings_bytes: u64,
@@ -69,10 +68,6 @@ impl Head {
             series_struct_bytes: tables as u64,
             ..HeadFootprint::default()
         };
-        // The symbol table's slots, by the number of distinct symbols at its load factor.
-        let mut symbol_count = 0usize;
-        // Interned strings are shared `Arc<str>`s: count each allocation once, by address.
-        let mut symbols: HashSet<*const u8> = HashSet::new();
         for s in &all {
             let d = s.data.lock();
             f.chunks += d.chunks.len() as u64 + u64::from(d.open.num_samples() > 0);
@@ -94,19 +89,10 @@ impl Head {
                 (d.chunks.capacity() * size_of::<ChunkMeta>() + d.pending.heap_bytes()) as u64;
             f.ooo_bytes += d.ooo.heap_bytes() as u64;
             f.series_struct_bytes +=
-                (ARC_HEADER + size_of::<MemSeries>() + std::mem::size_of_val(s.labels.as_slice()))
+                (ARC_HEADER + size_of::<MemSeries>() + std::mem::size_of_val(s.labels.ids()))
                     as u64;
-            for l in s.labels.iter() {
-                for text in [&l.name, &l.value] {
-                    if symbols.insert(text.as_ptr()) {
-                        symbol_count += 1;
-                        f.symbol_bytes += (ARC_HEADER + text.len()) as u64;
-                    }
-                }
-            }
         }
-        // Full capacity is between 7/16 and 7/8 of the buckets: take the middle.
-        f.symbol_bytes += table_bytes(symbol_count * 3 / 2, size_of::<Arc<str>>()) as u64;
+        f.symbol_bytes = self.symbols.heap_bytes() as u64;
         f.postings_bytes = self.postings().heap_bytes_estimate() as u64;
         f
     }

@@ -28,6 +28,7 @@ mod replay;
 mod series;
 mod series_map;
 mod stats;
+mod symbols;
 mod truncate;
 
 #[cfg(test)]
@@ -45,8 +46,9 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::head_chunks::HeadChunks;
 use crate::index::{MemPostings, SeriesId};
-use crate::labels::{Labels, Symbols};
+use crate::labels::Labels;
 use series_map::{LabelHashState, SeriesMap};
+use symbols::SymbolTable;
 
 /// Furthest a series id read from the WAL may lie beyond the table's end. Ids are
 /// monotonic, so a checkpoint that dropped many series starts with a gap; a gap this large
@@ -69,7 +71,9 @@ pub(crate) struct Head {
     by_hash: RwLock<SeriesMap>,
     hash_state: LabelHashState,
     postings: RwLock<MemPostings>,
-    symbols: Mutex<Symbols>,
+    /// Every label name and value of the series in the head, once; series hold their
+    /// labels as ids in it and release them when dropped.
+    symbols: Arc<SymbolTable>,
     /// Oldest and newest sample timestamps in the head; `i64::MAX`/`i64::MIN` while empty.
     min_time: AtomicI64,
     max_time: AtomicI64,
@@ -97,7 +101,7 @@ impl Head {
             by_hash: RwLock::new(SeriesMap::default()),
             hash_state: LabelHashState::default(),
             postings: RwLock::new(MemPostings::default()),
-            symbols: Mutex::new(Symbols::default()),
+            symbols: Arc::new(SymbolTable::default()),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             applied_min: AtomicI64::new(i64::MAX),
@@ -182,10 +186,29 @@ impl Head {
         if let Some(s) = self.by_hash.read().get(hash, key) {
             return (Arc::clone(s), false);
         }
-        let interned = self.symbols.lock().intern_labels(&key.to_labels());
+        let labels = key.intern(&self.symbols);
         let mut series = self.series.write();
         let mut by_hash = self.by_hash.write();
-        // Another writer may have created it between our read and write locks.
+        let mut postings = self.postings.write();
+        self.insert_locked(
+            &mut series,
+            &mut by_hash,
+            &mut postings,
+            (key, hash, labels),
+            want,
+        )
+    }
+
+    /// Adds a series under the three write locks, unless another writer created it
+    /// between the caller's lookup and its locks.
+    fn insert_locked(
+        &self,
+        series: &mut Vec<Option<Arc<MemSeries>>>,
+        by_hash: &mut SeriesMap,
+        postings: &mut MemPostings,
+        (key, hash, labels): (&impl SeriesKey, u64, symbols::SeriesLabels),
+        want: Option<SeriesId>,
+    ) -> (Arc<MemSeries>, bool) {
         if let Some(s) = by_hash.get(hash, key) {
             return (Arc::clone(s), false);
         }
@@ -198,10 +221,10 @@ impl Head {
         if slot >= series.len() {
             series.resize(slot + 1, None);
         }
-        let created = Arc::new(MemSeries::new(id, interned));
+        let created = Arc::new(MemSeries::new(id, labels));
         series[slot] = Some(Arc::clone(&created));
         self.num_series.fetch_add(1, Ordering::Relaxed);
-        self.postings.write().add(id, &created.labels);
+        postings.add(id, &created.labels.to_labels());
         by_hash.insert(hash, Arc::clone(&created));
         (created, true)
     }
@@ -210,9 +233,46 @@ impl Head {
     /// is free (the normal case); otherwise returns the id the head assigned and the caller
     /// records the difference. A series already in the head keeps its id.
     pub(crate) fn create_for_replay(&self, labels: &Labels, wal_id: SeriesId) -> SeriesId {
-        let (s, _) = self.create(labels, Some(wal_id));
-        s.mark_logged();
-        s.id
+        self.create_many_for_replay([(labels, wal_id)])
+            .first()
+            .map_or(wal_id, |s| s.id)
+    }
+
+    /// [`Head::create_for_replay`] for many series at once (a WAL or checkpoint series
+    /// record): hashes and interns them first, then takes the head's write locks once for
+    /// the whole batch. Returns the series in the order given; the id of each is the WAL's
+    /// when that was free.
+    pub(crate) fn create_many_for_replay<'a>(
+        &self,
+        records: impl IntoIterator<Item = (&'a Labels, SeriesId)>,
+    ) -> Vec<Arc<MemSeries>> {
+        let prepared: Vec<(&Labels, u64, SeriesId)> = records
+            .into_iter()
+            .map(|(l, id)| (l, l.hash_with(&self.hash_state), id))
+            .collect();
+        let interned: Vec<symbols::SeriesLabels> = prepared
+            .iter()
+            .map(|(l, _, _)| self.symbols.labels_of(l))
+            .collect();
+        let mut series = self.series.write();
+        let mut by_hash = self.by_hash.write();
+        let mut postings = self.postings.write();
+        let out: Vec<Arc<MemSeries>> = prepared
+            .into_iter()
+            .zip(interned)
+            .map(|((l, hash, want), labels)| {
+                let (s, _) = self.insert_locked(
+                    &mut series,
+                    &mut by_hash,
+                    &mut postings,
+                    (l, hash, labels),
+                    Some(want),
+                );
+                s.mark_logged();
+                s
+            })
+            .collect();
+        out
     }
 
     /// Removes series `id` from the table, the label map and the postings, and marks it
@@ -226,7 +286,7 @@ impl Head {
         };
         s.mark_removed();
         by_hash.remove(s.labels.hash_with(&self.hash_state), id);
-        self.postings.write().remove(id, &s.labels);
+        self.postings.write().remove(id, &s.labels.to_labels());
         self.num_series.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -268,5 +328,69 @@ impl Head {
 
     pub(crate) fn all_series(&self) -> Vec<Arc<MemSeries>> {
         self.series.read().iter().flatten().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pod: usize) -> Labels {
+        Labels::from_pairs([
+            ("__name__", "up".to_string()),
+            ("job", "node".to_string()),
+            ("pod", format!("pod-{pod}")),
+        ])
+    }
+
+    #[test]
+    fn removed_series_release_their_symbols() {
+        let head = Head::for_tests();
+        let ids: Vec<SeriesId> = (0..100).map(|i| head.get_or_create(&labels(i)).0).collect();
+        // "__name__", "up", "job", "node", "pod" and 100 pod names.
+        assert_eq!(head.symbols.len(), 105);
+        let full = head.footprint().symbol_bytes;
+        for &id in &ids[..90] {
+            head.remove(id);
+        }
+        assert_eq!(head.symbols.len(), 15);
+        assert!(head.footprint().symbol_bytes < full);
+        assert_eq!(head.lookup(&labels(95)), Some(ids[95]));
+        assert_eq!(
+            head.get(ids[95]).map(|s| s.labels.to_labels()),
+            Some(labels(95))
+        );
+        // A series an appender still holds keeps its symbols until it is dropped.
+        let held = head.get(ids[99]);
+        head.remove(ids[99]);
+        assert_eq!(head.symbols.len(), 15);
+        drop(held);
+        assert_eq!(head.symbols.len(), 14);
+        // Freed ids are reused by new series.
+        let slots = head.symbols.heap_bytes();
+        for i in 200..280 {
+            head.get_or_create(&labels(i));
+        }
+        assert_eq!(head.symbols.len(), 94);
+        assert!(head.symbols.heap_bytes() <= slots + 80 * 64, "{slots}");
+    }
+
+    #[test]
+    fn replayed_series_are_created_in_one_batch_under_their_ids() {
+        let head = Head::for_tests();
+        let (a, b, c) = (labels(1), labels(2), labels(3));
+        let made = head.create_many_for_replay([(&a, 5), (&b, 9), (&c, 5), (&a, 7)]);
+        let ids: Vec<SeriesId> = made.iter().map(|s| s.id).collect();
+        // `c` asked for a taken id and got the next free one; `a` again is the same series.
+        assert_eq!(ids, [5, 9, 10, 5]);
+        assert!(made.iter().all(|s| s.is_logged()));
+        assert_eq!(head.num_series(), 3);
+        assert_eq!(head.lookup(&c), Some(10));
+        assert_eq!(head.symbols.len(), 8);
+        assert_eq!(
+            head.series_labels(&[], i64::MIN, i64::MAX).len(),
+            0,
+            "no matchers select nothing"
+        );
     }
 }

@@ -37,7 +37,7 @@ impl Head {
                 .samples_in(mint, maxt, &mut samples, &self.chunks);
             if !samples.is_empty() {
                 out.push(Series {
-                    labels: s.labels.clone(),
+                    labels: s.labels.to_labels(),
                     samples,
                 });
             }
@@ -60,7 +60,7 @@ impl Head {
         for s in self.resolve_ids(&ids) {
             let chunks = chunks_in(&s.data.lock(), mint, maxt, &self.chunks);
             if !chunks.is_empty() {
-                out.push(ChunkedSeries::new(s.labels.clone(), chunks));
+                out.push(ChunkedSeries::new(s.labels.to_labels(), chunks));
             }
         }
         out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
@@ -74,7 +74,7 @@ impl Head {
             .resolve_ids(&ids)
             .into_iter()
             .filter(|s| s.data.lock().overlaps(mint, maxt, &self.chunks))
-            .map(|s| s.labels.clone())
+            .map(|s| s.labels.to_labels())
             .collect();
         out.sort_unstable();
         out

@@ -12,11 +12,11 @@ use parking_lot::Mutex;
 use super::chunk_meta::{pending_key, ChunkMeta, Loc};
 use super::ooo::OooSamples;
 use super::pending::PendingChunks;
+use super::symbols::SeriesLabels;
 use crate::block::InputChunk;
 use crate::chunk::{XorChunk, XorIter};
 use crate::head_chunks::{HeadChunks, MappedChunk};
 use crate::index::SeriesId;
-use crate::labels::Labels;
 use crate::sample::Sample;
 
 /// A chunk is closed once it holds this many samples. At 1 s resolution this is 4 minutes;
@@ -29,7 +29,8 @@ pub(crate) const MAX_CHUNK_SPAN_MS: i64 = 2 * 60 * 60 * 1000;
 
 pub(crate) struct MemSeries {
     pub(crate) id: SeriesId,
-    pub(crate) labels: Labels,
+    /// Ids in the head's symbol table; `labels.to_labels()` gives the owned label set.
+    pub(crate) labels: SeriesLabels,
     /// Whether the WAL holds this series' record. Appends resolve series before they take
     /// the database's append lock, so the append that created a series is not always the
     /// first to log samples for it: every append logs the records of its unlogged series
@@ -43,7 +44,7 @@ pub(crate) struct MemSeries {
 }
 
 impl MemSeries {
-    pub(crate) fn new(id: SeriesId, labels: Labels) -> Self {
+    pub(crate) fn new(id: SeriesId, labels: SeriesLabels) -> Self {
         MemSeries {
             id,
             labels,

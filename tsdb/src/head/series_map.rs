@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use super::symbols::{SeriesLabels, SymbolTable};
 use super::MemSeries;
 use crate::labels::{Labels, LabelsRef};
 
@@ -23,7 +24,9 @@ pub(crate) type LabelHashState = foldhash::fast::RandomState;
 pub(crate) trait SeriesKey {
     fn hash_with(&self, state: &LabelHashState) -> u64;
     /// Whether `labels` is this label set.
-    fn matches(&self, labels: &Labels) -> bool;
+    fn matches(&self, labels: &SeriesLabels) -> bool;
+    /// The label set as a series' labels in `table`.
+    fn intern(&self, table: &Arc<SymbolTable>) -> SeriesLabels;
     fn to_labels(&self) -> Labels;
 }
 
@@ -31,8 +34,15 @@ impl SeriesKey for Labels {
     fn hash_with(&self, state: &LabelHashState) -> u64 {
         Labels::hash_with(self, state)
     }
-    fn matches(&self, labels: &Labels) -> bool {
-        self == labels
+    fn matches(&self, labels: &SeriesLabels) -> bool {
+        self.len() == labels.len()
+            && self
+                .iter()
+                .zip(labels.iter())
+                .all(|(l, (n, v))| *l.name == *n && *l.value == *v)
+    }
+    fn intern(&self, table: &Arc<SymbolTable>) -> SeriesLabels {
+        table.labels_of(self)
     }
     fn to_labels(&self) -> Labels {
         self.clone()
@@ -43,8 +53,11 @@ impl SeriesKey for LabelsRef<'_> {
     fn hash_with(&self, state: &LabelHashState) -> u64 {
         LabelsRef::hash_with(self, state)
     }
-    fn matches(&self, labels: &Labels) -> bool {
-        self.eq_labels(labels)
+    fn matches(&self, labels: &SeriesLabels) -> bool {
+        self.len() == labels.len() && self.iter().zip(labels.iter()).all(|(a, b)| a == b)
+    }
+    fn intern(&self, table: &Arc<SymbolTable>) -> SeriesLabels {
+        table.series_labels(self.iter())
     }
     fn to_labels(&self) -> Labels {
         LabelsRef::to_labels(self)
@@ -182,7 +195,11 @@ mod tests {
     use super::*;
 
     fn series(id: u32, name: &str) -> Arc<MemSeries> {
-        Arc::new(MemSeries::new(id, Labels::from_pairs([("__name__", name)])))
+        let table = Arc::new(SymbolTable::default());
+        Arc::new(MemSeries::new(
+            id,
+            table.series_labels([("__name__", name)]),
+        ))
     }
 
     fn key(name: &str) -> Labels {

@@ -21,13 +21,13 @@ impl Head {
     /// than `maxt` can be appended any more (the caller raised the block floor).
     pub(crate) fn chunks_before(&self, maxt: i64) -> impl Iterator<Item = SeriesChunks> {
         let mut series = self.all_series();
-        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        series.sort_unstable_by(|a, b| a.labels.cmp_labels(&b.labels));
         let hc = Arc::clone(&self.chunks);
         series.into_iter().filter_map(move |s| {
             let mut chunks = Vec::new();
             s.data.lock().chunks_before(maxt, &mut chunks, &hc);
             (!chunks.is_empty()).then(|| SeriesChunks {
-                labels: s.labels.clone(),
+                labels: s.labels.to_labels(),
                 chunks,
             })
         })
