@@ -7,9 +7,11 @@
 //! is picked up at the next request.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::K8sError;
+use super::exec_credential::{ExecPlugin, Issued};
 
 /// A credential given inline or as a file read at each use.
 #[derive(Clone, Debug)]
@@ -45,6 +47,8 @@ pub enum Auth {
         username: String,
         password: Credential,
     },
+    /// A kubeconfig exec plugin's token (as `Bearer`) and client certificate.
+    Exec(Arc<ExecPlugin>),
 }
 
 /// A client of one API server.
@@ -84,15 +88,39 @@ impl ApiClient {
     /// Sends `GET base+path?query`; a non-2xx answer becomes [`K8sError::Status`]
     /// (or [`K8sError::Gone`] for 410) with the `Status` object's message. `watch`
     /// requests get no overall timeout: they stream until the server ends them.
+    ///
+    /// With an exec plugin, a `401` makes the plugin run again and the request is sent
+    /// once more with the new credential, as client-go refreshes on `401`.
     pub async fn get(
         &self,
         path: &str,
         query: &[(&str, String)],
         watch: bool,
     ) -> Result<reqwest::Response, K8sError> {
+        let Auth::Exec(plugin) = &self.auth else {
+            return self.send(path, query, watch, None).await;
+        };
+        let issued = plugin.get().await?;
+        match self.send(path, query, watch, Some(&issued)).await {
+            Err(K8sError::Status { status: 401, .. }) => {
+                plugin.refused(&issued).await;
+                let issued = plugin.get().await?;
+                self.send(path, query, watch, Some(&issued)).await
+            }
+            r => r,
+        }
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        watch: bool,
+        issued: Option<&Issued>,
+    ) -> Result<reqwest::Response, K8sError> {
         let url = format!("{}{}", self.base, path);
-        let mut req = self
-            .http
+        let http = issued.and_then(|i| i.client.as_ref()).unwrap_or(&self.http);
+        let mut req = http
             .get(&url)
             .query(query)
             .header(reqwest::header::ACCEPT, "application/json");
@@ -109,6 +137,13 @@ impl ApiClient {
                 format!("{scheme} {}", credential.read()?),
             ),
             Auth::Basic { username, password } => req.basic_auth(username, Some(password.read()?)),
+            Auth::Exec(_) => match issued {
+                Some(i) if !i.token.is_empty() => req.header(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {}", i.token),
+                ),
+                _ => req,
+            },
         };
         let resp = req.send().await.map_err(|source| K8sError::Http {
             url: url.clone(),

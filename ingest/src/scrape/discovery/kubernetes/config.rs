@@ -4,12 +4,12 @@
 //! | settings | server | credentials | CA |
 //! |---|---|---|---|
 //! | `api_server` (+ HTTP options) | `api_server` | `basic_auth`, `authorization` | `tls_config.ca_file`, else system roots |
-//! | `kubeconfig_file` | current context's cluster | its user (token, token file, client certificate, basic) | the cluster's CA |
+//! | `kubeconfig_file` | current context's cluster | its user (token, token file, client certificate, basic, exec plugin) | the cluster's CA |
 //! | neither (in-cluster) | `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT` | the service-account token file | the service account's `ca.crt` |
 //!
 //! `authorization` includes the deprecated `bearer_token` and `bearer_token_file`, which
 //! the configuration turns into it. A kubeconfig user may instead run an exec plugin
-//! (`exec_credential`).
+//! (`exec_credential`), whose token and client certificate are used as they come.
 //!
 //! `tls_config.server_name` (and a kubeconfig cluster's `tls-server-name`) is the name
 //! sent in SNI and verified in the server's certificate, as Go's `tls.Config.ServerName`,
@@ -22,10 +22,14 @@
 //! tests can point it elsewhere.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use base64::Engine as _;
 
 use super::client::{ApiClient, Auth, Credential};
 use super::error::K8sError;
+use super::exec_credential::{ExecConfig, ExecPlugin};
 use super::kubeconfig;
 use crate::scrape::config::{HttpClientConfig, KubernetesSdConfig};
 
@@ -35,7 +39,7 @@ pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceacc
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// TLS material for the client.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Tls {
     ca_pem: Vec<u8>,
     /// Certificate then key, PEM.
@@ -261,8 +265,37 @@ fn from_kubeconfig(path: &Path) -> Result<ApiClient, K8sError> {
             username: k.username,
             password: Credential::Inline(k.password),
         }
+    } else if let Some(exec) = k.exec {
+        // As client-go, a static token or password set next to the plugin wins.
+        Auth::Exec(Arc::new(exec_plugin(exec, &k.server, &tls)))
     } else {
         Auth::None
     };
     api_client(&k.server, tls, true, auth)
+}
+
+/// The plugin, with what `provideClusterInfo` passes it and a way to make clients that
+/// present the certificates it issues.
+fn exec_plugin(exec: ExecConfig, server: &str, tls: &Tls) -> ExecPlugin {
+    let mut cluster = serde_json::json!({ "server": server });
+    if !tls.ca_pem.is_empty() {
+        cluster["certificate-authority-data"] = base64::engine::general_purpose::STANDARD
+            .encode(&tls.ca_pem)
+            .into();
+    }
+    if tls.insecure_skip_verify {
+        cluster["insecure-skip-tls-verify"] = true.into();
+    }
+    if !tls.server_name.is_empty() {
+        cluster["tls-server-name"] = tls.server_name.clone().into();
+    }
+    let (server, tls) = (server.to_string(), tls.clone());
+    let make_client = move |identity: &[u8]| {
+        let with_identity = Tls {
+            identity_pem: identity.to_vec(),
+            ..tls.clone()
+        };
+        http_client(&server, with_identity, true).map(|(c, _, _)| c)
+    };
+    ExecPlugin::new(exec, cluster, Box::new(make_client))
 }

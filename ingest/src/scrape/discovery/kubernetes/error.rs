@@ -26,6 +26,10 @@ pub enum K8sError {
     #[error("{0}")]
     Tls(String),
 
+    /// A kubeconfig exec plugin failed or gave an unusable credential.
+    #[error("{0}")]
+    Exec(String),
+
     /// Shown with its causes: the TLS verdict (`invalid peer certificate: UnknownIssuer`)
     /// is only in the chain.
     #[error("GET {url}: {}", chain(source))]

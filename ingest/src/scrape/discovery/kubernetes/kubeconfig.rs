@@ -1,6 +1,7 @@
 //! `kubeconfig_file`: the current context's cluster and user of a kubeconfig, as
 //! `kubectl` reads them. Relative paths in the file are relative to its directory.
-//! Exec and auth-provider plugins are refused: running commands is out of scope.
+//! A user's `exec` plugin is read here and run by `exec_credential`; the older
+//! `auth-provider` plugins (removed from client-go) are refused.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::error::K8sError;
+use super::exec_credential::ExecConfig;
 
 #[derive(Deserialize)]
 struct File {
@@ -58,7 +60,7 @@ struct User {
     client_key_data: String,
     username: String,
     password: String,
-    exec: Option<serde_yaml_ng::Value>,
+    exec: Option<ExecConfig>,
     auth_provider: Option<serde_yaml_ng::Value>,
 }
 
@@ -78,6 +80,9 @@ pub struct Kubeconfig {
     pub token_file: Option<PathBuf>,
     pub username: String,
     pub password: String,
+    /// The user's credential plugin, its relative command resolved against the file's
+    /// directory as client-go does.
+    pub exec: Option<ExecConfig>,
 }
 
 /// Reads `path`: the current context, its cluster and its user.
@@ -117,12 +122,19 @@ fn resolve(file: File, dir: &Path) -> Result<Kubeconfig, K8sError> {
             .remove(&ctx.user)
             .ok_or_else(|| bad(format!("user {:?} not found", ctx.user)))?
     };
-    if user.exec.is_some() || user.auth_provider.is_some() {
+    if user.auth_provider.is_some() {
         return Err(bad(format!(
-            "user {:?} uses an exec or auth-provider plugin, which is not supported",
+            "user {:?} uses an auth-provider plugin, which is not supported: use an exec plugin",
             ctx.user
         )));
     }
+    let exec = match user.exec {
+        Some(e) => Some(
+            e.resolve(dir)
+                .map_err(|m| bad(format!("user {:?}: {m}", ctx.user)))?,
+        ),
+        None => None,
+    };
     if cluster.server.is_empty() {
         return Err(bad(format!("cluster {:?} has no server", ctx.cluster)));
     }
@@ -157,6 +169,7 @@ fn resolve(file: File, dir: &Path) -> Result<Kubeconfig, K8sError> {
         token_file: (!user.token_file.is_empty()).then(|| dir.join(&user.token_file)),
         username: user.username,
         password: user.password,
+        exec,
     };
     if cfg.client_cert_pem.is_empty() != cfg.client_key_pem.is_empty() {
         return Err(bad(format!(
@@ -212,10 +225,28 @@ users:
     }
 
     #[test]
-    fn refuses_exec_plugins_and_missing_names() {
-        let exec = BASE.replace("    tokenFile: token", "    exec: {command: aws}");
-        let e = parse(&exec).unwrap_err().to_string();
-        assert!(e.contains("exec or auth-provider"), "{e}");
+    fn reads_exec_plugins_and_refuses_missing_names() {
+        let exec = BASE.replace(
+            "    tokenFile: token",
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./bin/get-token\n      args: [--cluster, prod]\n      env: [{name: REGION, value: eu}]\n      interactiveMode: Never",
+        );
+        let k = parse(&exec).unwrap();
+        let e = k.exec.unwrap();
+        assert_eq!(e.command, "/etc/kube/./bin/get-token");
+        assert_eq!(e.args, ["--cluster", "prod"]);
+        assert_eq!(e.env[0].name, "REGION");
+        // A bare command name is looked up in PATH, as client-go does.
+        let bare = exec.replace("./bin/get-token", "aws");
+        assert_eq!(parse(&bare).unwrap().exec.unwrap().command, "aws");
+        let old = exec.replace(
+            "client.authentication.k8s.io/v1",
+            "client.authentication.k8s.io/v1alpha1",
+        );
+        let e = parse(&old).unwrap_err().to_string();
+        assert!(e.contains("v1alpha1"), "{e}");
+        let provider = BASE.replace("    tokenFile: token", "    auth-provider: {name: gcp}");
+        let e = parse(&provider).unwrap_err().to_string();
+        assert!(e.contains("auth-provider"), "{e}");
         let e = parse(&BASE.replace("current-context: prod", "current-context: nope"))
             .unwrap_err()
             .to_string();

@@ -22,7 +22,8 @@
 //! [`KubernetesProvider`] adapts this to the scrape pool's [`Provider`]: it keeps the
 //! latest group per source and sends the whole list after each change.
 //!
-//! Files: `config` and `kubeconfig` (connecting), `client` (requests and credentials),
+//! Files: `config` and `kubeconfig` (connecting), `exec_credential` (kubeconfig exec
+//! plugins), `client` (requests and credentials),
 //! `watch` (list/watch, bookmarks, `410 Gone`, backoff), `objects` (the API types),
 //! `store` (state and what a change touches), `meta` (shared label helpers), one file
 //! per role.
@@ -32,6 +33,7 @@ mod config;
 mod endpoints;
 mod endpointslice;
 mod error;
+mod exec_credential;
 mod kubeconfig;
 mod meta;
 mod node;
