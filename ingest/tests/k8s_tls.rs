@@ -315,3 +315,49 @@ async fn a_failing_discovery_is_counted_and_leaves_other_jobs_alone() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+fn events(event: &str, role: &str) -> f64 {
+    metrics::value(&format!(
+        "prometheus_sd_kubernetes_events_total{{event=\"{event}\",role=\"{role}\"}}"
+    ))
+}
+
+/// Only this test watches endpoints in this binary, so their counts are its own.
+#[tokio::test]
+async fn kubernetes_events_are_counted_by_kind() {
+    let pki = Pki::new("cluster-ca");
+    let api = ApiServer::start_tls(TOKEN, &pki.server(&["127.0.0.1"], false), "127.0.0.1").await;
+    api.load("endpoints", "endpoints.json");
+    let before = (
+        events("add", "endpoints"),
+        events("update", "endpoints"),
+        events("delete", "endpoints"),
+    );
+    let cfg = sd_config(&format!(
+        "role: endpoints\napi_server: {}\nauthorization:\n  credentials: {TOKEN}\ntls_config:\n  ca_file: {}\n",
+        api.url,
+        pki.ca_file.display()
+    ));
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(Discovery::new(&cfg).unwrap().run(tx));
+    tokio::time::timeout(PATIENCE, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    // The list's two objects are added.
+    assert_eq!(events("add", "endpoints"), before.0 + 2.0);
+
+    let mut web = api.get("endpoints", "default", "web");
+    web["metadata"]["labels"] = serde_json::json!({"tier": "front"});
+    api.apply("endpoints", web);
+    api.delete("endpoints", "default", "kubernetes");
+    let deadline = Instant::now() + PATIENCE;
+    while events("update", "endpoints") < before.1 + 1.0
+        || events("delete", "endpoints") < before.2 + 1.0
+    {
+        assert!(Instant::now() < deadline, "events not counted");
+        let _ = tokio::time::timeout(Duration::from_millis(50), rx.recv()).await;
+    }
+    assert_eq!(events("add", "endpoints"), before.0 + 2.0);
+    task.abort();
+}
