@@ -114,6 +114,21 @@ fn file_sd_changes_staleness_and_reloads() {
         "dropped"
     );
     assert_eq!(data["droppedTargetCounts"], json!({"files": 1}));
+    // Discovery metrics on /metrics, as Prometheus names them: both discovered targets
+    // count, the dropped one included.
+    let (status, metrics) = common::http_get_query(&ts.url("/metrics"), &[]);
+    assert_eq!(status, 200);
+    for line in [
+        "prometheus_sd_discovered_targets{config=\"files\",name=\"scrape\"} 2",
+        "prometheus_sd_failed_configs{name=\"scrape\"} 0",
+        "# TYPE prometheus_sd_file_scan_duration_seconds histogram",
+        "# TYPE tianshu_scrape_work_slot_wait_seconds histogram",
+    ] {
+        assert!(
+            metrics.contains(line),
+            "{line:?} not in /metrics:\n{metrics}"
+        );
+    }
     let only_active = api_get(&base, "/api/v1/targets", &[("state", "active")]);
     assert_eq!(only_active["droppedTargets"], json!([]));
     let only_dropped = api_get(&base, "/api/v1/targets", &[("state", "dropped")]);
