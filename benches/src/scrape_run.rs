@@ -213,6 +213,11 @@ impl Window {
             .into_iter()
             .flat_map(|(inst, pts)| pts.into_iter().map(move |(t, v)| ((inst.clone(), t), v)))
             .collect();
+        // Tianshu's `scrape_duration_seconds` leaves out the wait for a parse/append slot
+        // (Prometheus has no such wait, and its duration is the exchange plus the append):
+        // a scrape made late by that wait is not counted late here, but it delays the
+        // target's next tick, which is then skipped and missing from `scrapes`. The wait
+        // itself is in Tianshu's `tianshu_scrape_work_slot_wait_seconds`.
         let mut ds = Vec::new();
         let mut within = 0u64;
         let limit = self.interval.as_secs_f64();
