@@ -3,8 +3,9 @@
 //   stdout "WRITE <n>"   -> the harness writes pod_cpu = n for every pod, answers "WROTE <ms>"
 //   stdout "WRITE_MANY <n>" -> the harness writes big_cpu of 10,000 pods (pod p: p % 100 + 1 + n * (p % 3)),
 //                            answers "WROTE <ms>"
-//   stdout "RESTART"     -> the harness kills and restarts tianshu, answers
-//                            "RESTARTED <down_from_ms> <down_to_ms>"
+//   stdout "KILL"        -> the harness kills tianshu (SIGKILL), answers "KILLED <ms>"
+//   stdout "START"       -> the harness starts it again on the same port and data, answers
+//                            "STARTED <ms>" once it is ready
 //   stdout "PASS <what>" / "FAIL <what>: <why>" for each check, "INFO <what>" for measurements.
 // Environment: TIANSHU_URL, UI_WEB_DIR (for node_modules), UI_ARTIFACTS, CHROMIUM.
 
@@ -183,8 +184,31 @@ try {
   check('hovering the histogram shows a bucket\'s bounds and rate', low[1] === '(0 s, 100 ms]' && next[1] === '(100 ms, 500 ms]' && /\/s$/.test(low[2]), JSON.stringify([low, next]));
   check('buckets are de-accumulated (3 : 2)', Math.abs(ratio - 1.5) < 0.05, `${low[2]} / ${next[2]}`);
 
-  // 5. A server restart: the page reconnects, backfills the gap and goes on.
-  const [, downFrom, downTo] = (await ask('RESTART')).split(' ').map(Number);
+  // 5. A server restart. While it is down the page says so and keeps what it shows (no
+  // blank panel, no error on a panel that had none); once it is back the page
+  // reconnects, backfills the gap and goes on.
+  const downFrom = Number((await ask('KILL')).split(' ')[1]);
+  await page.waitForFunction(() => document.body.dataset.live === 'reconnecting', null, { timeout: LONG });
+  // Long enough for the page to miss several ticks.
+  await page.waitForTimeout(2500);
+  const down = await page.evaluate(() => ({
+    live: document.body.dataset.live,
+    header: document.getElementById('live-state')?.textContent,
+    cells: document.querySelector('.panel-entity_heatmap')?.dataset.cells,
+    valueSum: document.querySelector('.panel-entity_heatmap')?.dataset.valueSum,
+    charts: document.querySelectorAll('.panel-timeseries .uplot').length,
+    rows: document.querySelector('.panel-histogram_heatmap')?.dataset.rows,
+    stat: document.querySelector('.panel[data-title="Pods"] .stat-value')?.textContent,
+    errors: document.querySelectorAll('.panel[data-error]').length,
+  }));
+  check(
+    'while the server is down the page says so and keeps its panels',
+    down.live === 'reconnecting' && /reconnecting/.test(down.header ?? '') && down.cells === '24' && down.valueSum === String(24 * 9) &&
+      down.charts === 1 && down.rows === '4' && down.stat === '24' && down.errors === 1,
+    JSON.stringify(down),
+  );
+  await page.screenshot({ path: join(artifacts, 'server-down.png'), fullPage: true });
+  const downTo = Number((await ask('START')).split(' ')[1]);
   await page.waitForFunction(() => Number(document.body.dataset.backfills ?? 0) >= 1, null, { timeout: LONG });
   await page.waitForFunction(() => document.body.dataset.live === 'live', null, { timeout: LONG });
   const ts = page.locator('.panel-timeseries').first();
@@ -331,6 +355,8 @@ try {
   await page.mouse.up();
   await page.waitForFunction((sel) => document.querySelector(sel)?.style.gridColumn === 'span 4', lat, { timeout: LONG });
   check('dragging a resize handle resizes the panel (6 → 4 columns)', true);
+  // Measured once the redrawn panels have their data, and so their final heights.
+  await page.waitForSelector('.grid.editing[data-loaded="true"]', { timeout: LONG });
 
   const grip = await page.locator('.panel[data-title="Broken"] .drag-handle').boundingBox();
   const firstPanel = await page.locator('.grid > .panel').first().boundingBox();

@@ -12,7 +12,7 @@
 //! Screenshots and frame timings are kept in `target/ui-artifacts/`.
 //!
 //! This file is the harness: it runs tianshu, writes the data (remote write), and answers
-//! the browser script's requests (`WRITE n`, `WRITE_MANY n`, `RESTART`) over the
+//! the browser script's requests (`WRITE n`, `WRITE_MANY n`, `KILL`, `START`) over the
 //! script's stdio.
 
 mod common;
@@ -235,14 +235,12 @@ fn dashboards_in_headless_chromium() {
             let t = now_ms();
             write(&base, &many_pods(n, t));
             Some(format!("WROTE {t}"))
-        } else if line == "RESTART" {
-            let mut s = server.lock().expect("lock");
-            let from = now_ms();
-            s.kill9();
-            // Long enough for the page to miss several ticks.
-            std::thread::sleep(Duration::from_secs(3));
-            s.restart();
-            Some(format!("RESTARTED {from} {}", now_ms()))
+        } else if line == "KILL" {
+            server.lock().expect("lock").kill9();
+            Some(format!("KILLED {}", now_ms()))
+        } else if line == "START" {
+            server.lock().expect("lock").restart();
+            Some(format!("STARTED {}", now_ms()))
         } else {
             if let Some(p) = line.strip_prefix("PASS ") {
                 passed.push(p.to_string());

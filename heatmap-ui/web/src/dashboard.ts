@@ -139,8 +139,16 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
     }, stepFor(range));
   };
 
-  /** Draws the grid of the shown dashboard; `focus` as in `edit`. */
+  /** Builds started; only the newest one marks the grid loaded. */
+  let builds = 0;
+
+  /**
+   * Draws the grid of the shown dashboard; `focus` as in `edit`. `grid[data-loaded]` is
+   * "true" once every panel of the newest build has its data (and its final height).
+   */
   const build = async (focus?: { panel: number; sel: string }) => {
+    const mine = ++builds;
+    grid.dataset.loaded = 'false';
     stopLive();
     for (const p of panels) p.destroy();
     const d = shown();
@@ -160,6 +168,7 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
     if (focus) panels[focus.panel]?.root.querySelector<HTMLElement>(focus.sel)?.focus();
     const v = view();
     await Promise.all(panels.map((p) => p.load(v)));
+    if (mine !== builds) return;
     grid.dataset.loaded = 'true';
     startLive();
   };
