@@ -359,5 +359,20 @@ async fn kubernetes_events_are_counted_by_kind() {
         let _ = tokio::time::timeout(Duration::from_millis(50), rx.recv()).await;
     }
     assert_eq!(events("add", "endpoints"), before.0 + 2.0);
+
+    // A relist after 410 Gone: the object still held is updated, the new one added.
+    let (adds, updates) = (events("add", "endpoints"), events("update", "endpoints"));
+    api.compact();
+    api.close_watches();
+    let mut extra = api.get("endpoints", "default", "web");
+    extra["metadata"]["name"] = serde_json::json!("web-canary");
+    api.apply("endpoints", extra);
+    while events("add", "endpoints") < adds + 1.0 {
+        assert!(Instant::now() < deadline, "relisted objects not counted");
+        let _ = tokio::time::timeout(Duration::from_millis(50), rx.recv()).await;
+    }
+    assert_eq!(events("add", "endpoints"), adds + 1.0);
+    assert_eq!(events("update", "endpoints"), updates + 1.0);
+    assert_eq!(events("delete", "endpoints"), before.2 + 1.0);
     task.abort();
 }

@@ -126,8 +126,12 @@ impl Engine {
             } => {
                 let fresh: BTreeMap<String, Object> =
                     objects.into_iter().map(|o| (key_of(&o), o)).collect();
+                // Counted as an informer's resync reports a list: objects gone are
+                // deleted, those already held updated (changed or not), the rest added.
+                let m = crate::scrape::metrics::get();
                 for (k, old) in self.scope(kind, &namespace) {
                     if !fresh.contains_key(&k) {
+                        m.k8s_event(kind.as_str(), "delete");
                         self.remove(kind, &k);
                         if kind == self.primary() {
                             deleted.insert(k);
@@ -137,7 +141,9 @@ impl Engine {
                     }
                 }
                 for (k, o) in fresh {
-                    if self.get(kind, &k).as_ref() != Some(&o) {
+                    let held = self.get(kind, &k);
+                    m.k8s_event(kind.as_str(), if held.is_some() { "update" } else { "add" });
+                    if held.as_ref() != Some(&o) {
                         self.touch(&o, &mut touched);
                         self.insert(o);
                     }

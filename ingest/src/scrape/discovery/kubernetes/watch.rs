@@ -17,9 +17,9 @@
 //!
 //! Every failed list or watch, `410 Gone` included, counts in
 //! `prometheus_sd_kubernetes_failures_total`, as client-go's watch error handler counts
-//! them in Prometheus. Events count in `prometheus_sd_kubernetes_events_total` by object
-//! kind: a list's objects as `add` the first time and as `update` when listing again
-//! (the informer's resync compares with its cache; here the store does, downstream).
+//! them in Prometheus. Watch events count in `prometheus_sd_kubernetes_events_total` by
+//! object kind here; a list's objects are counted by the store, which knows which it
+//! already held.
 
 use std::time::{Duration, Instant};
 
@@ -117,19 +117,10 @@ impl Jitter {
 pub async fn run(client: ApiClient, spec: WatchSpec, out: mpsc::Sender<Change>) {
     let mut jitter = Jitter::new();
     let mut backoff = BACKOFF_MIN;
-    let mut listed = false;
     let m = metrics::get();
     loop {
         let rv = match list(&client, &spec).await {
             Ok((rv, objects)) => {
-                let event = if listed { "update" } else { "add" };
-                listed = true;
-                m.k8s_events
-                    .get_or_create(&metrics::K8sEventLabels {
-                        event,
-                        role: spec.kind.as_str(),
-                    })
-                    .inc_by(objects.len() as u64);
                 let replace = Change::Replace {
                     kind: spec.kind,
                     namespace: spec.namespace.clone(),
