@@ -376,3 +376,30 @@ async fn kubernetes_events_are_counted_by_kind() {
     assert_eq!(events("delete", "endpoints"), before.2 + 1.0);
     task.abort();
 }
+
+#[test]
+fn own_namespace_without_a_namespace_file_watches_nothing() {
+    let pki = Pki::new("cluster-ca");
+    let sa = tempfile::tempdir().unwrap();
+    std::fs::write(sa.path().join("token"), TOKEN).unwrap();
+    std::fs::write(sa.path().join("ca.crt"), &pki.ca_pem).unwrap();
+    let env = InCluster {
+        host: "127.0.0.1".into(),
+        port: "1".into(),
+        service_account_dir: sa.path().to_path_buf(),
+    };
+    let watched = |ns: &str| -> Vec<String> {
+        let cfg = sd_config(&format!("role: pod\nnamespaces:\n{ns}"));
+        let d = Discovery::with_in_cluster(&cfg, &env).unwrap();
+        d.watches().iter().map(|w| w.namespace.clone()).collect()
+    };
+    // As Prometheus: the own namespace is unknown and none is named.
+    assert!(watched("  own_namespace: true\n").is_empty());
+    assert_eq!(
+        watched("  own_namespace: true\n  names: [apps]\n"),
+        ["apps"]
+    );
+    assert_eq!(watched("  names: []\n"), [""], "every namespace");
+    std::fs::write(sa.path().join("namespace"), "monitoring").unwrap();
+    assert_eq!(watched("  own_namespace: true\n"), ["monitoring"]);
+}

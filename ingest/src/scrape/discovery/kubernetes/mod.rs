@@ -65,7 +65,8 @@ pub struct Discovery {
     client: ApiClient,
     role: KubernetesRole,
     attach_node: bool,
-    /// Invariant: non-empty; nodes are always watched cluster-wide.
+    /// Nodes are always watched cluster-wide. Empty only for a namespaced role asked to
+    /// watch just its own namespace outside a cluster: then nothing is discovered.
     watches: Vec<WatchSpec>,
 }
 
@@ -97,16 +98,21 @@ impl Discovery {
                 cfg.role,
                 KubernetesRole::Pod | KubernetesRole::Endpoints | KubernetesRole::EndpointSlice
             );
+        // As Prometheus's `getNamespaces`: every namespace when none is named and the own
+        // one is not asked for; with `own_namespace` but no known own namespace (not in a
+        // cluster), only the named ones, possibly none.
         let mut namespaces: Vec<String> = Vec::new();
+        let mut own = false;
         if let Some(n) = &cfg.namespaces {
             namespaces.extend(n.names.iter().cloned());
-            if n.own_namespace {
+            own = n.own_namespace;
+            if own {
                 namespaces.extend(own_namespace);
             }
         }
         let mut seen = BTreeSet::new();
         namespaces.retain(|n| seen.insert(n.clone()));
-        if namespaces.is_empty() {
+        if namespaces.is_empty() && !own {
             namespaces.push(String::new());
         }
         let kinds: &[Kind] = match cfg.role {
