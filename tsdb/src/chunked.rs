@@ -28,7 +28,6 @@
 use std::sync::Arc;
 
 use crate::block::Block;
-use crate::chunk::XorIter;
 use crate::error::Result;
 use crate::head_chunks::MappedChunk;
 use crate::labels::Labels;
@@ -145,20 +144,12 @@ impl SeriesChunk {
     }
 }
 
-/// Appends the samples of XOR bytes within `[mint, maxt]`. The head's own chunks are
-/// read like this by `select` too: a damaged chunk ends early rather than failing.
-fn extend_xor(bytes: &[u8], mint: i64, maxt: i64, out: &mut Vec<Sample>) {
-    let mut it = XorIter::from_bytes(bytes);
-    if it.seek(mint).is_none() {
-        return;
-    }
-    for s in it {
-        if s.t > maxt {
-            break;
-        }
-        out.push(s);
-    }
-}
+// Head chunks (copied or mapped) decode through `xor::extend_xor`, which appends the
+// samples of XOR bytes within `[mint, maxt]`. The head's own chunks are read like this by
+// `select` too: a damaged chunk ends early rather than failing.
+#[path = "chunked_xor.rs"]
+mod xor;
+use xor::extend_xor;
 
 /// A series selected by [`crate::Db::select_chunks`]: its labels and its chunks that
 /// overlap the selected range, not yet decoded.
