@@ -1,0 +1,102 @@
+//! The benchmark's queries as whole HTTP requests, repeated, for a profiler: the storage is
+//! filled first, then the API is served on loopback and the side-by-side harness's client
+//! sends each query `REPS` times, asking for gzip as it does. Everything the benchmark
+//! times is in the process: routing, parameter parsing, PromQL parsing, evaluation, JSON
+//! encoding, compression, the client's decompression.
+//!
+//! Once filled the process prints `ready` and waits for a line on stdin, so that a
+//! profiler can start counting only then:
+//!
+//! ```sh
+//! cargo build --release -p tianshu-bench --example promql_profile_http
+//! valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=cg.out \
+//!     target/release/examples/promql_profile_http 10000 15 5 'sum by rate' &
+//! # after `ready`:
+//! callgrind_control -i on; echo > /proc/$PID/fd/0   # or type Enter
+//! ```
+//!
+//! Arguments: series, step in seconds (0 = instant query), repetitions, and the names of
+//! benchmark queries (`benches/src/queries.rs`) or `all`. With `--no-wait` it starts at
+//! once (for `perf record`).
+
+use std::io::BufRead;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tianshu_bench::fixtures::{append_batches, now_ms};
+use tianshu_bench::http::agent;
+use tianshu_bench::queries::{run, Mode, Times, QUERIES};
+use tianshu_bench::workload::Workload;
+use tianshu_query::http::{router, ApiState, BuildInfo};
+use tianshu_query::{Engine, EngineOptions};
+use tianshu_tsdb::{Db, DbOptions, FsyncPolicy};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let no_wait = args.iter().any(|a| a == "--no-wait");
+    args.retain(|a| a != "--no-wait");
+    let usage = "usage: promql_profile_http [--no-wait] SERIES STEP_S REPS QUERY_NAME...|all";
+    let series: usize = args.first().ok_or(usage)?.parse()?;
+    let step_s: i64 = args.get(1).ok_or(usage)?.parse()?;
+    let reps: usize = args.get(2).ok_or(usage)?.parse()?;
+    let names = &args[3.min(args.len())..];
+    let mode = match step_s {
+        0 => Mode::Instant,
+        1 => Mode::Range1s,
+        15 => Mode::Range15s,
+        _ => return Err("step must be 0, 1 or 15 (the benchmark's modes)".into()),
+    };
+    let queries: Vec<_> = QUERIES
+        .iter()
+        .filter(|q| names.iter().any(|n| n == "all" || n == q.name))
+        .collect();
+    if queries.is_empty() {
+        return Err(usage.into());
+    }
+
+    let dir = tempfile::tempdir()?;
+    let db = Db::open(
+        dir.path(),
+        DbOptions {
+            wal_fsync: FsyncPolicy::Never,
+            ..DbOptions::default()
+        },
+    )?;
+    let w = Workload::generate(series, 600, 1, now_ms());
+    for batch in append_batches(&w) {
+        db.append(&batch)?;
+    }
+    let times = Times::for_workload(&w);
+    let state = ApiState::new(
+        Arc::new(db),
+        Arc::new(Engine::new(EngineOptions::default())),
+        BuildInfo::default(),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    rt.spawn(async move { axum::serve(listener, router(state)).await });
+
+    if !no_wait {
+        println!("ready");
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+    }
+    let client = agent(Duration::from_secs(120));
+    for q in &queries {
+        let started = Instant::now();
+        let mut bytes = 0;
+        for _ in 0..reps {
+            bytes = run(&client, &base, q.expr, mode, &times)?.len();
+        }
+        println!(
+            "{}: {} reps, {bytes} bytes, {:.2} ms each",
+            q.name,
+            reps,
+            started.elapsed().as_secs_f64() * 1000.0 / reps.max(1) as f64
+        );
+    }
+    Ok(())
+}
