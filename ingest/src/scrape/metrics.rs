@@ -9,6 +9,7 @@
 //! | `prometheus_sd_updates_total` | counter | `name` | every sync of a pool's targets |
 //! | `prometheus_sd_file_read_errors_total` | counter | | a `file_sd` file unreadable or invalid |
 //! | `prometheus_sd_file_scan_duration_seconds` | histogram | | one `file_sd` scan |
+//! | `prometheus_sd_file_mtime_seconds` | gauge | `filename` | a `file_sd` file read: its modification time |
 //! | `prometheus_sd_kubernetes_events_total` | counter | `role`, `event` | objects added, updated, deleted, by object kind |
 //! | `prometheus_sd_kubernetes_failures_total` | counter | | a failed list or watch |
 //! | `prometheus_target_sync_length_histogram_seconds` | histogram | `scrape_job` | one sync of a pool's targets |
@@ -24,6 +25,7 @@
 //! discovery and scrape code records into [`get`] wherever it runs, and the binary adds
 //! them to its registry with [`register`].
 
+use std::sync::atomic::AtomicU64;
 use std::sync::OnceLock;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -66,6 +68,11 @@ pub struct K8sEventLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FileLabels {
+    pub filename: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabels {
     pub scrape_job: String,
 }
@@ -96,6 +103,7 @@ pub struct ScrapeMetrics {
     pub updates: Family<NameLabels, Counter>,
     pub file_read_errors: Counter,
     pub file_scan_duration: Histogram,
+    pub file_mtime: Family<FileLabels, Gauge<f64, AtomicU64>>,
     pub k8s_events: Family<K8sEventLabels, Counter>,
     pub k8s_failures: Counter,
     pub sync_length: HistogramFamily<JobLabels>,
@@ -112,6 +120,7 @@ impl ScrapeMetrics {
             updates: Family::default(),
             file_read_errors: Counter::default(),
             file_scan_duration: seconds_buckets(),
+            file_mtime: Family::default(),
             k8s_events: Family::default(),
             k8s_failures: Counter::default(),
             sync_length: Family::new_with_constructor(seconds_buckets),
@@ -213,6 +222,11 @@ pub fn register(registry: &mut Registry) {
         "prometheus_sd_file_scan_duration_seconds",
         "The duration of the File-SD scan in seconds",
         m.file_scan_duration.clone(),
+    );
+    registry.register(
+        "prometheus_sd_file_mtime_seconds",
+        "Timestamp (mtime) of files read by FileSD. Timestamp is set at read time",
+        m.file_mtime.clone(),
     );
     registry.register(
         "prometheus_sd_kubernetes_events",

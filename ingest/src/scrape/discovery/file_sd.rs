@@ -90,10 +90,22 @@ impl Provider for FileProvider {
                 if seen.as_ref() != Some(&files) || due {
                     last_full = Instant::now();
                     let scan_started = Instant::now();
-                    by_file.retain(|path, _| files.contains_key(path));
-                    for path in files.keys() {
+                    let m = metrics::get();
+                    by_file.retain(|path, _| {
+                        let kept = files.contains_key(path);
+                        if !kept {
+                            m.file_mtime.remove(&file_label(path));
+                        }
+                        kept
+                    });
+                    for (path, mtime) in &files {
                         match read_groups(path).await {
                             Ok(groups) => {
+                                // Whole seconds, as Prometheus's `ModTime().Unix()`.
+                                let secs = mtime
+                                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                                    .map_or(0.0, |d| d.as_secs() as f64);
+                                m.file_mtime.get_or_create(&file_label(path)).set(secs);
                                 by_file.insert(path.clone(), groups);
                             }
                             Err(e) => {
@@ -118,6 +130,12 @@ impl Provider for FileProvider {
                 tokio::time::sleep(WATCH_PERIOD).await;
             }
         })
+    }
+}
+
+fn file_label(path: &Path) -> metrics::FileLabels {
+    metrics::FileLabels {
+        filename: path.display().to_string(),
     }
 }
 
@@ -281,6 +299,12 @@ mod tests {
         f.set_modified(now).expect("set mtime");
         let (_, g) = rx.recv().await.expect("second update");
         assert_eq!(g.len(), 2);
+        let mtime = format!(
+            "prometheus_sd_file_mtime_seconds{{filename=\"{}\"}}",
+            file.display()
+        );
+        let secs = now.duration_since(std::time::UNIX_EPOCH).expect("epoch");
+        assert_eq!(metrics::value(&mtime), secs.as_secs() as f64);
         assert_eq!(g[0].targets[0]["__address__"], "b:22");
         // A broken file keeps its previous groups, and counts as a read error.
         let m = metrics::get();
@@ -298,6 +322,10 @@ mod tests {
         std::fs::remove_file(&file).expect("remove");
         let (_, g) = rx.recv().await.expect("fourth update");
         assert!(g.is_empty());
+        assert!(
+            !metrics::render().contains(&mtime),
+            "a removed file's mtime stays"
+        );
         task.abort();
     }
 }
