@@ -143,7 +143,29 @@ mod glibc {
         // Trimming goes to mimalloc instead when it is the allocator.
         #[cfg_attr(feature = "mimalloc", allow(dead_code))]
         pub(super) fn malloc_trim(pad: usize) -> i32;
+        pub(super) fn mallopt(param: i32, value: i32) -> i32;
     }
+
+    /// `mallopt`'s parameter for the size from which allocations get their own `mmap`.
+    pub(super) const M_MMAP_THRESHOLD: i32 = -3;
+}
+
+/// Fixes glibc's mmap threshold at `bytes`: allocations from that size get their own
+/// mapping, returned to the kernel when freed, instead of heap space that a later small
+/// allocation can pin. Fixing it also stops glibc from raising it as large blocks are
+/// freed (its default, which moves a write's big buffers into the heap). False when
+/// glibc malloc is not the allocator or refuses the value.
+pub fn set_mmap_threshold(bytes: usize) -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if INNER_NAME == "system" {
+        let Ok(v) = i32::try_from(bytes) else {
+            return false;
+        };
+        // SAFETY: `mallopt` takes two integers and changes only the allocator's settings.
+        return unsafe { glibc::mallopt(glibc::M_MMAP_THRESHOLD, v) } == 1;
+    }
+    let _ = bytes;
+    false
 }
 
 /// glibc's accounting, when glibc malloc is the allocator in use.

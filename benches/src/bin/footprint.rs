@@ -57,6 +57,9 @@ struct Args {
     /// Only open this existing database and time its WAL replay.
     #[arg(long)]
     reopen: Option<PathBuf>,
+    /// glibc malloc only: fix the mmap threshold at this many bytes (`mallopt`).
+    #[arg(long = "mmap-threshold")]
+    mmap_threshold: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -81,6 +84,13 @@ fn options() -> DbOptions {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(bytes) = args.mmap_threshold {
+        let set = alloc_count::set_mmap_threshold(bytes);
+        println!(
+            "mmap threshold {bytes} B: {}",
+            if set { "set" } else { "not set" }
+        );
+    }
     if let Some(dir) = &args.reopen {
         // The open's own log line splits its time by phase (checkpoint series, chunks,
         // WAL tail); `RUST_LOG=info` shows it.
@@ -286,10 +296,13 @@ fn report_heap(
             per(free),
         );
     }
+    let t = Instant::now();
     if alloc_count::trim() {
+        // How long the trim held the allocator: what a periodic trim in a server costs.
+        let trim_ms = t.elapsed().as_secs_f64() * 1e3;
         let anon_trimmed = (i128::from(rss_split_kib()?.0) - i128::from(before.anon_kib)) * 1024;
         println!(
-            "after the allocator's trim ({}): anon rss grown {:.0} B/series",
+            "after the allocator's trim ({}, {trim_ms:.1} ms): anon rss grown {:.0} B/series",
             if alloc_count::INNER_NAME == "system" {
                 "malloc_trim"
             } else {
