@@ -114,5 +114,10 @@ async fn slot_wait_is_not_scrape_duration() {
             "prometheus_target_sync_length_histogram_seconds_count{scrape_job=\"slot-wait\"}"
         ) >= 1.0
     );
+    assert_eq!(
+        metrics::value("prometheus_target_scrape_pool_targets{scrape_job=\"slot-wait\"}"),
+        1.0
+    );
+    assert!(metrics::value("prometheus_target_scrape_pools_total") >= 1.0);
     manager.stop();
 }

@@ -183,6 +183,7 @@ impl SeriesCache {
             out.post_relabel += 1;
             if set.sample_limit > 0 && out.post_relabel > set.sample_limit {
                 out.error = Some("sample limit exceeded".to_string());
+                super::metrics::get().exceeded_sample_limit.inc();
                 break;
             }
             let t = match series.timestamp_ms {
@@ -511,9 +512,11 @@ mod tests {
             sample_limit: 2,
             ..settings()
         };
+        let exceeded = super::super::metrics::get().exceeded_sample_limit.get();
         let a = run(&mut SeriesCache::default(), body, &set, 1);
         assert_eq!(a.error.as_deref(), Some("sample limit exceeded"));
         assert!(a.rows.is_empty());
+        assert!(super::super::metrics::get().exceeded_sample_limit.get() > exceeded);
         let set = AppendSettings {
             label_limit: 3,
             ..settings()

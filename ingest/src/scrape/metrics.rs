@@ -14,6 +14,10 @@
 //! | `prometheus_sd_kubernetes_failures_total` | counter | | a failed list or watch |
 //! | `prometheus_target_sync_length_histogram_seconds` | histogram | `scrape_job` | one sync of a pool's targets |
 //! | `prometheus_target_interval_length_histogram_seconds` | histogram | `interval` | time between a target's scrapes |
+//! | `prometheus_target_scrape_pools_total` | counter | | a scrape pool created |
+//! | `prometheus_target_scrape_pool_targets` | gauge | `scrape_job` | a pool's sync: its active targets |
+//! | `prometheus_target_scrapes_exceeded_sample_limit_total` | counter | | a scrape over `sample_limit` |
+//! | `prometheus_target_scrapes_sample_duplicate_timestamp_total` | counter | | samples dropped as repeats of a series in one scrape |
 //! | `tianshu_scrape_work_slot_wait_seconds` | histogram | | a scrape's wait for a parse/append slot |
 //!
 //! `name` is the discovery manager's name; Tianshu has only the scrape one, `scrape`.
@@ -108,6 +112,10 @@ pub struct ScrapeMetrics {
     pub k8s_failures: Counter,
     pub sync_length: HistogramFamily<JobLabels>,
     pub interval_length: HistogramFamily<IntervalLabels>,
+    pub scrape_pools: Counter,
+    pub pool_targets: Family<JobLabels, Gauge>,
+    pub exceeded_sample_limit: Counter,
+    pub duplicate_timestamps: Counter,
     pub work_slot_wait: Histogram,
 }
 
@@ -125,6 +133,10 @@ impl ScrapeMetrics {
             k8s_failures: Counter::default(),
             sync_length: Family::new_with_constructor(seconds_buckets),
             interval_length: Family::new_with_constructor(interval_buckets),
+            scrape_pools: Counter::default(),
+            pool_targets: Family::default(),
+            exceeded_sample_limit: Counter::default(),
+            duplicate_timestamps: Counter::default(),
             work_slot_wait: seconds_buckets(),
         };
         // Present from the start, as Prometheus's are.
@@ -162,9 +174,11 @@ impl ScrapeMetrics {
             name: MANAGER_NAME,
             config: job.to_string(),
         });
-        self.sync_length.remove(&JobLabels {
+        let job = JobLabels {
             scrape_job: job.to_string(),
-        });
+        };
+        self.sync_length.remove(&job);
+        self.pool_targets.remove(&job);
     }
 
     fn by_name<M: Clone>(f: &Family<NameLabels, M>) -> M {
@@ -247,6 +261,26 @@ pub fn register(registry: &mut Registry) {
         "prometheus_target_interval_length_histogram_seconds",
         "Actual intervals between scrapes",
         m.interval_length.clone(),
+    );
+    registry.register(
+        "prometheus_target_scrape_pools",
+        "Total number of scrape pool creation attempts",
+        m.scrape_pools.clone(),
+    );
+    registry.register(
+        "prometheus_target_scrape_pool_targets",
+        "Current number of targets in this scrape pool",
+        m.pool_targets.clone(),
+    );
+    registry.register(
+        "prometheus_target_scrapes_exceeded_sample_limit",
+        "Total number of scrapes that hit the sample limit and were rejected",
+        m.exceeded_sample_limit.clone(),
+    );
+    registry.register(
+        "prometheus_target_scrapes_sample_duplicate_timestamp",
+        "Total number of samples rejected due to duplicate timestamps but different values",
+        m.duplicate_timestamps.clone(),
     );
     registry.register(
         "tianshu_scrape_work_slot_wait_seconds",

@@ -68,6 +68,7 @@ impl Pool {
     /// Starts discovery for `config` on the current runtime. `Err` when its HTTP client
     /// cannot be built (unreadable TLS files).
     pub fn start(config: ScrapeConfig, sink: Arc<dyn Sink>, shard: Shard) -> Result<Pool, String> {
+        metrics::get().scrape_pools.inc();
         let client = ScrapeClient::new(&config.http, &config.scrape_protocols)?;
         let config = Arc::new(config);
         let shared = Arc::new(Shared {
@@ -228,6 +229,12 @@ fn sync<'a>(shared: &Shared, groups: impl Iterator<Item = &'a TargetGroup>) {
     for l in t.loops.values() {
         l.state.set_forced_error(forced.clone());
     }
+    metrics::get()
+        .pool_targets
+        .get_or_create(&metrics::JobLabels {
+            scrape_job: shared.name.clone(),
+        })
+        .set(i64::try_from(order.len()).unwrap_or(i64::MAX));
     t.order = order;
     t.dropped = dropped;
 }

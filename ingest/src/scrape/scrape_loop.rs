@@ -306,6 +306,9 @@ async fn scrape_once(
         // The exchange and the work, without the slot wait between them.
         let duration = http + working.elapsed();
         if appended.duplicates > 0 {
+            metrics::get()
+                .duplicate_timestamps
+                .inc_by(appended.duplicates);
             tracing::warn!(target = %url, num_dropped = appended.duplicates,
                 "Error on ingesting samples with different value but same timestamp");
         }
