@@ -255,6 +255,59 @@ impl Tail<'_> {
     }
 }
 
+/// What the newest checkpoint held: its number, its series (WAL id → head id, all created
+/// in the head), its other records in order, and whether any series got another id.
+struct Checkpoint {
+    seq: Option<u64>,
+    ids: Vec<(SeriesId, SeriesId)>,
+    rest: Vec<Record>,
+    remapped: bool,
+}
+
+/// Records of the checkpoint in flight between its reader and the thread creating series.
+const CHECKPOINT_QUEUE: usize = 8;
+
+/// Reads the newest checkpoint and creates its series. A second thread reads, checks and
+/// decodes the records (a third of the work: every label of every series is parsed and
+/// allocated) while this one creates the series of the records before.
+fn read_checkpoint(wal_dir: &Path, head: &Head) -> Result<Checkpoint> {
+    let mut cp = Checkpoint {
+        seq: None,
+        ids: Vec::new(),
+        rest: Vec::new(),
+        remapped: false,
+    };
+    let (tx, rx) = sync_channel::<Record>(CHECKPOINT_QUEUE);
+    cp.seq = std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("wal-checkpoint".to_string())
+            .spawn_scoped(scope, move || {
+                // A send fails only once this thread's receiver is gone, i.e. it panicked;
+                // the scope re-raises that panic.
+                Wal::checkpoint_records(wal_dir, |rec| {
+                    let _ = tx.send(rec);
+                })
+            })
+            .map_err(|e| crate::error::Error::io(wal_dir, e))?;
+        for rec in rx {
+            match rec {
+                Record::Series(series) => {
+                    for s in series {
+                        let id = head.create_for_replay(&s.labels, s.id);
+                        cp.remapped |= id != s.id;
+                        cp.ids.push((s.id, id));
+                    }
+                }
+                other => cp.rest.push(other),
+            }
+        }
+        reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })?;
+    Ok(cp)
+}
+
 /// Rebuilds the head from the WAL, skipping samples older than `floor` (in blocks).
 /// Returns the replay statistics and whether any series ended up with a different id than
 /// its WAL record named.
@@ -265,21 +318,12 @@ pub(crate) fn replay(
     floor: i64,
 ) -> Result<(ReplayStats, bool)> {
     let started = std::time::Instant::now();
-    let mut checkpoint_remapped = false;
-    // The checkpoint is read once: its series now, its other records kept for their turn
-    // after the chunks, as a replay reading it in place would apply them.
-    let mut checkpoint_ids: Vec<(SeriesId, SeriesId)> = Vec::new();
-    let mut checkpoint_rest: Vec<Record> = Vec::new();
-    let checkpoint_seq = Wal::checkpoint_records(wal_dir, |rec| match rec {
-        Record::Series(series) => {
-            for s in series {
-                let id = head.create_for_replay(&s.labels, s.id);
-                checkpoint_remapped |= id != s.id;
-                checkpoint_ids.push((s.id, id));
-            }
-        }
-        other => checkpoint_rest.push(other),
-    })?;
+    let Checkpoint {
+        seq: checkpoint_seq,
+        ids: checkpoint_ids,
+        rest: checkpoint_rest,
+        remapped: checkpoint_remapped,
+    } = read_checkpoint(wal_dir, head)?;
     let checkpoint_done = started.elapsed();
     let attached = if checkpoint_remapped {
         // Only after a corrupt checkpoint record: ids on disk may name other series.
