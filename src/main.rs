@@ -1,6 +1,7 @@
 //! The `tianshu` binary: flags, logging, and the wiring of every role into one process.
 
 mod cli;
+mod malloc_trim;
 mod metrics;
 mod scrape_cmd;
 mod self_scrape;

@@ -50,6 +50,7 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
     let dir = args.data_dir.clone();
     tracing::info!(data_dir = %dir.display(), "opening database");
     let db = Arc::new(tokio::task::spawn_blocking(move || Db::open(&dir, db_opts)).await??);
+    crate::malloc_trim::spawn();
 
     let mut registry = Registry::default();
     let http_metrics = HttpMetrics::new(&mut registry);
