@@ -5,7 +5,9 @@
 //! `RwLock`, taken in that order when more than one is needed; a series' samples sit behind
 //! the series' own mutex so that reads of one series never wait on writes to another.
 //! Finding or creating a series takes only these locks, so concurrent writes resolve their
-//! series in parallel. Validating and applying samples is serialised by the caller
+//! series in parallel. The symbol table's mutex (`symbols.rs`) is taken last and alone: a
+//! series' labels are interned before the write locks and released when it is dropped,
+//! which may happen under them. Validating and applying samples is serialised by the caller
 //! ([`crate::Db`] holds its append lock), which is what makes "validate, log to WAL, apply"
 //! atomic per write. Removing series (once a cut has moved all their samples into blocks)
 //! happens under that same lock and marks them removed, so that an appender holding one
@@ -47,6 +49,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::head_chunks::HeadChunks;
 use crate::index::{MemPostings, SeriesId};
 use crate::labels::Labels;
+use crate::selection::SelectionCache;
 use series_map::{LabelHashState, SeriesMap};
 use symbols::SymbolTable;
 
@@ -74,6 +77,9 @@ pub(crate) struct Head {
     /// Every label name and value of the series in the head, once; series hold their
     /// labels as ids in it and release them when dropped.
     symbols: Arc<SymbolTable>,
+    /// Matchers → the series they select, reused while no series is created or removed
+    /// (`crate::selection`; invalidated under the postings' write lock).
+    pub(crate) selections: SelectionCache,
     /// Oldest and newest sample timestamps in the head; `i64::MAX`/`i64::MIN` while empty.
     min_time: AtomicI64,
     max_time: AtomicI64,
@@ -102,6 +108,7 @@ impl Head {
             hash_state: LabelHashState::default(),
             postings: RwLock::new(MemPostings::default()),
             symbols: Arc::new(SymbolTable::default()),
+            selections: SelectionCache::default(),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             applied_min: AtomicI64::new(i64::MAX),
@@ -225,6 +232,7 @@ impl Head {
         series[slot] = Some(Arc::clone(&created));
         self.num_series.fetch_add(1, Ordering::Relaxed);
         postings.add(id, &created.labels.to_labels());
+        self.selections.invalidate();
         by_hash.insert(hash, Arc::clone(&created));
         (created, true)
     }
@@ -286,7 +294,9 @@ impl Head {
         };
         s.mark_removed();
         by_hash.remove(s.labels.hash_with(&self.hash_state), id);
-        self.postings.write().remove(id, &s.labels.to_labels());
+        let mut postings = self.postings.write();
+        postings.remove(id, &s.labels.to_labels());
+        self.selections.invalidate();
         self.num_series.fetch_sub(1, Ordering::Relaxed);
     }
 

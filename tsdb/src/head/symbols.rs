@@ -59,8 +59,6 @@ pub(crate) struct SymbolTable {
 // SAFETY: slots are only written under `writer` while no reader can reach them (see the
 // invariants above); everything else is `Sync` already.
 unsafe impl Sync for SymbolTable {}
-// SAFETY: the table owns its slots' `Arc<str>`s, which are `Send`.
-unsafe impl Send for SymbolTable {}
 
 /// The table's mutable side.
 ///
@@ -385,5 +383,47 @@ mod tests {
         for (l, v) in all.iter().zip(&names) {
             assert_eq!(l.to_labels().get("i"), Some(v.as_str()));
         }
+    }
+
+    #[test]
+    fn held_labels_read_back_unchanged_while_others_come_and_go() {
+        let t = Arc::new(SymbolTable::default());
+        let held: Vec<(SeriesLabels, Labels)> = (0..200)
+            .map(|i| {
+                let l =
+                    Labels::from_pairs([("__name__", "kept".to_string()), ("i", i.to_string())]);
+                (t.labels_of(&l), l)
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            // Writers create and drop series whose symbols are released and reused, growing
+            // the table into new segments meanwhile.
+            for w in 0..2 {
+                let t = &t;
+                scope.spawn(move || {
+                    for round in 0..300 {
+                        let batch: Vec<SeriesLabels> = (0..50)
+                            .map(|i| {
+                                let v = format!("w{w}-{round}-{i}");
+                                t.series_labels([("__name__", "churn"), ("v", v.as_str())])
+                            })
+                            .collect();
+                        drop(batch);
+                    }
+                });
+            }
+            for _ in 0..2 {
+                let held = &held;
+                scope.spawn(move || {
+                    for _ in 0..200 {
+                        for (s, l) in held {
+                            assert_eq!(s.to_labels(), *l);
+                        }
+                    }
+                });
+            }
+        });
+        drop(held);
+        assert_eq!(t.len(), 0);
     }
 }
