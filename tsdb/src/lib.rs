@@ -37,6 +37,7 @@ mod querier;
 mod replay;
 mod retention;
 pub mod sample;
+mod selection;
 mod snapshot;
 pub mod tombstones;
 pub mod wal;

@@ -49,6 +49,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::head_chunks::HeadChunks;
 use crate::index::{MemPostings, SeriesId};
 use crate::labels::Labels;
+use crate::selection::SelectionCache;
 use series_map::{LabelHashState, SeriesMap};
 use symbols::SymbolTable;
 
@@ -76,6 +77,9 @@ pub(crate) struct Head {
     /// Every label name and value of the series in the head, once; series hold their
     /// labels as ids in it and release them when dropped.
     symbols: Arc<SymbolTable>,
+    /// Matchers → the series they select, reused while no series is created or removed
+    /// (`crate::selection`; invalidated under the postings' write lock).
+    pub(crate) selections: SelectionCache,
     /// Oldest and newest sample timestamps in the head; `i64::MAX`/`i64::MIN` while empty.
     min_time: AtomicI64,
     max_time: AtomicI64,
@@ -104,6 +108,7 @@ impl Head {
             hash_state: LabelHashState::default(),
             postings: RwLock::new(MemPostings::default()),
             symbols: Arc::new(SymbolTable::default()),
+            selections: SelectionCache::default(),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             applied_min: AtomicI64::new(i64::MAX),
@@ -227,6 +232,7 @@ impl Head {
         series[slot] = Some(Arc::clone(&created));
         self.num_series.fetch_add(1, Ordering::Relaxed);
         postings.add(id, &created.labels.to_labels());
+        self.selections.invalidate();
         by_hash.insert(hash, Arc::clone(&created));
         (created, true)
     }
@@ -288,7 +294,9 @@ impl Head {
         };
         s.mark_removed();
         by_hash.remove(s.labels.hash_with(&self.hash_state), id);
-        self.postings.write().remove(id, &s.labels.to_labels());
+        let mut postings = self.postings.write();
+        postings.remove(id, &s.labels.to_labels());
+        self.selections.invalidate();
         self.num_series.fetch_sub(1, Ordering::Relaxed);
     }
 

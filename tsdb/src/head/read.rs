@@ -11,6 +11,7 @@ use crate::db::Series;
 use crate::head_chunks::HeadChunks;
 use crate::index::Matcher;
 use crate::labels::Labels;
+use crate::selection::Selection;
 
 impl Head {
     /// Ids of the series matching all `matchers`.
@@ -48,23 +49,41 @@ impl Head {
 
     /// As [`Head::select`], with handles to each series' chunks overlapping
     /// `[mint, maxt]` (see [`ChunkedSeries`]) instead of decoded samples, sorted by labels.
-    /// Series without such chunks are left out.
+    /// Series without such chunks are left out. The matched series come from the
+    /// selection cache while no series was created or removed (`crate::selection`), so
+    /// that a repeated query only reads chunks.
     pub(crate) fn select_chunks(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
     ) -> Vec<ChunkedSeries> {
-        let ids = self.select_ids(matchers);
-        let mut out = Vec::with_capacity(ids.len() as usize);
-        for s in self.resolve_ids(&ids) {
+        let sel = self
+            .selections
+            .get_or_resolve(matchers, || self.selection(matchers));
+        let mut out = Vec::with_capacity(sel.series.len());
+        for (s, labels) in &sel.series {
             let chunks = chunks_in(&s.data.lock(), mint, maxt, &self.chunks);
             if !chunks.is_empty() {
-                out.push(ChunkedSeries::new(s.labels.to_labels(), chunks));
+                out.push(ChunkedSeries::new(labels.clone(), chunks));
             }
         }
-        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         out
+    }
+
+    /// The series matching `matchers` with their labels, sorted by labels.
+    pub(crate) fn selection(&self, matchers: &[Matcher]) -> Selection {
+        let ids = self.select_ids(matchers);
+        let mut series: Vec<(Arc<MemSeries>, Labels)> = self
+            .resolve_ids(&ids)
+            .into_iter()
+            .map(|s| {
+                let labels = s.labels.to_labels();
+                (s, labels)
+            })
+            .collect();
+        series.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+        Selection { series }
     }
 
     /// Label sets of the series matching `matchers` with data in `[mint, maxt]`, sorted.
