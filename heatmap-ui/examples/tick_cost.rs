@@ -4,6 +4,11 @@
 //! typical panel query at successive steps for `tabs` browser tabs (default 8) on the same
 //! dashboard: each stream evaluating and encoding on its own (`alone`, what every stream
 //! did before the hub), and through the shared [`LiveHub`] (`hub`).
+//!
+//! `tick_cost [series] [tabs] profile [panel] [ticks]` evaluates only panel `panel`
+//! (0-3, default 0) alone for `ticks` ticks (default 30), in [`tick`], for callgrind:
+//! `valgrind --tool=callgrind --toggle-collect='*tick_cost::tick*' …`. The first tick,
+//! which fills whatever the storage keeps between ticks, is collected too.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +21,30 @@ use tianshu_tsdb::{Db, DbOptions, Labels, Sample, SeriesSamples};
 const T0: i64 = 1_700_000_000_000;
 const SECONDS: i64 = 120;
 const TICKS: i64 = 30;
+
+/// The typical panel queries of a dashboard: name and query.
+const PANELS: [(&str, &str); 4] = [
+    (
+        "entity heatmap (one cell per pod)",
+        "rate(pod_cpu_seconds_total[10s])",
+    ),
+    (
+        "time series (sum by node)",
+        "sum by (node) (rate(pod_cpu_seconds_total[10s]))",
+    ),
+    ("stat (total)", "sum(rate(pod_cpu_seconds_total[10s]))"),
+    (
+        "histogram heatmap",
+        "sum by (le) (rate(req_seconds_bucket[10s]))",
+    ),
+];
+
+/// One stream's tick, evaluated and encoded as the hub sends it.
+#[inline(never)]
+fn tick(engine: &Engine, db: &Db, queries: &[String], t: i64) -> String {
+    let r = evaluate_tick(engine, db, queries, t);
+    serde_json::to_string(&r).expect("json")
+}
 
 fn main() {
     let arg = |i: usize, default: usize| {
@@ -55,21 +84,23 @@ fn main() {
     }
     let db = Arc::new(db);
     let engine = Arc::new(Engine::new(EngineOptions::default()));
-    let panels = [
-        (
-            "entity heatmap (one cell per pod)",
-            "rate(pod_cpu_seconds_total[10s])",
-        ),
-        (
-            "time series (sum by node)",
-            "sum by (node) (rate(pod_cpu_seconds_total[10s]))",
-        ),
-        ("stat (total)", "sum(rate(pod_cpu_seconds_total[10s]))"),
-        (
-            "histogram heatmap",
-            "sum by (le) (rate(req_seconds_bucket[10s]))",
-        ),
-    ];
+    if std::env::args().nth(3).as_deref() == Some("profile") {
+        let panel = arg(4, 0).min(PANELS.len() - 1);
+        let queries = [PANELS[panel].1.to_string()];
+        let ticks = (arg(5, TICKS as usize) as i64).clamp(1, SECONDS);
+        let start = Instant::now();
+        for k in 0..ticks {
+            let t = T0 + (SECONDS - ticks + k) * 1000;
+            std::hint::black_box(tick(&engine, &db, &queries, t));
+        }
+        println!(
+            "{n} pods, {ticks} ticks of {}: {:.2?} per tick",
+            queries[0],
+            start.elapsed() / ticks as u32
+        );
+        return;
+    }
+    let panels = PANELS;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,8 +126,7 @@ fn main() {
             for k in 0..TICKS {
                 let t = T0 + (SECONDS - TICKS + k) * 1000;
                 for _ in 0..streams {
-                    let r = evaluate_tick(&engine, &*db, &queries, t);
-                    std::hint::black_box(serde_json::to_string(&r).expect("json"));
+                    std::hint::black_box(tick(&engine, &db, &queries, t));
                 }
             }
             start.elapsed() / TICKS as u32

@@ -10,4 +10,4 @@ pub mod tick;
 mod hub_tests;
 
 pub use hub::LiveHub;
-pub use tick::{evaluate_one, evaluate_tick, newest_step, LivePoint, TickResult};
+pub use tick::{evaluate_one, evaluate_tick, newest_step, LivePoint, Metric, TickResult};
