@@ -210,6 +210,12 @@ impl SymbolTable {
         self.writer.lock().ids.len()
     }
 
+    /// Ids handed out so far, live or free: the table's slot count in use.
+    #[cfg(test)]
+    pub(crate) fn ids_assigned(&self) -> usize {
+        self.writer.lock().refs.len()
+    }
+
     /// Heap bytes: the strings, the slots allocated, the string map and the counts, by
     /// capacity.
     pub(crate) fn heap_bytes(&self) -> usize {
