@@ -227,13 +227,13 @@ impl Tail<'_> {
     fn record(&mut self, seg: u64, rec: Record) {
         match rec {
             Record::Series(series) => {
-                for s in series {
-                    let id = self.head.create_for_replay(&s.labels, s.id);
-                    self.remapped |= id != s.id;
-                    self.ids.insert(s.id, id);
-                    if let Some(series) = self.head.get(id) {
-                        self.router.series(id, series);
-                    }
+                let made = self
+                    .head
+                    .create_many_for_replay(series.iter().map(|s| (&s.labels, s.id)));
+                for (s, m) in series.iter().zip(made) {
+                    self.remapped |= m.id != s.id;
+                    self.ids.insert(s.id, m.id);
+                    self.router.series(m.id, m);
                 }
             }
             Record::Samples(samples) => self.samples(seg, &samples),
@@ -292,10 +292,12 @@ fn read_checkpoint(wal_dir: &Path, head: &Head) -> Result<Checkpoint> {
         for rec in rx {
             match rec {
                 Record::Series(series) => {
-                    for s in series {
-                        let id = head.create_for_replay(&s.labels, s.id);
-                        cp.remapped |= id != s.id;
-                        cp.ids.push((s.id, id));
+                    // One batch per record: the head's locks are taken once for it.
+                    let made =
+                        head.create_many_for_replay(series.iter().map(|s| (&s.labels, s.id)));
+                    for (s, m) in series.iter().zip(made) {
+                        cp.remapped |= m.id != s.id;
+                        cp.ids.push((s.id, m.id));
                     }
                 }
                 other => cp.rest.push(other),

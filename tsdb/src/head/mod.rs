@@ -237,19 +237,11 @@ impl Head {
         (created, true)
     }
 
-    /// Creates a series read back from the WAL, keeping the id the WAL gave it when that id
-    /// is free (the normal case); otherwise returns the id the head assigned and the caller
-    /// records the difference. A series already in the head keeps its id.
-    pub(crate) fn create_for_replay(&self, labels: &Labels, wal_id: SeriesId) -> SeriesId {
-        self.create_many_for_replay([(labels, wal_id)])
-            .first()
-            .map_or(wal_id, |s| s.id)
-    }
-
-    /// [`Head::create_for_replay`] for many series at once (a WAL or checkpoint series
-    /// record): hashes and interns them first, then takes the head's write locks once for
-    /// the whole batch. Returns the series in the order given; the id of each is the WAL's
-    /// when that was free.
+    /// Creates series read back from the WAL, keeping the id the WAL gave each when that id
+    /// is free (the normal case); otherwise the head assigns one and the caller records the
+    /// difference. A series already in the head keeps its id. Takes a whole series record
+    /// (of a WAL or a checkpoint): hashes and interns first, then takes the head's write
+    /// locks once for the whole batch. Returns the series in the order given.
     pub(crate) fn create_many_for_replay<'a>(
         &self,
         records: impl IntoIterator<Item = (&'a Labels, SeriesId)>,
