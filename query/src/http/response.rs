@@ -175,12 +175,39 @@ fn push_timestamp(buf: &mut String, t_ms: i64) {
         buf.push('-');
     }
     let abs = t_ms.unsigned_abs();
-    let _ = write!(buf, "{}", abs / 1000);
+    push_u64(buf, abs / 1000);
     let frac = abs % 1000;
     if frac != 0 {
-        let _ = write!(buf, ".{frac:03}");
+        buf.push('.');
+        for d in [frac / 100, frac / 10 % 10, frac % 10] {
+            buf.push(char::from(b'0' + d as u8));
+        }
     }
 }
+
+/// Decimal digits of `n`. A range answer writes two or three numbers per point, and
+/// `write!` through `core::fmt` cost more than the digits.
+fn push_u64(buf: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits: always UTF-8, and one copy instead of a push per digit.
+    if let Ok(s) = std::str::from_utf8(&digits[i..]) {
+        buf.push_str(s);
+    }
+}
+
+/// Integral values below 2^53 in magnitude, which print as their integer digits (every
+/// such integer is a double, so its shortest round-trip digits are all of its digits).
+/// Counts, byte sizes and most sums are integral.
+const EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, switching to `'e'` below 1e-6 and from 1e21 up
 /// as Prometheus's `jsonutil.MarshalFloat` does.
@@ -201,6 +228,13 @@ fn push_float(buf: &mut String, v: f64) {
         return;
     }
     let abs = v.abs();
+    if abs < EXACT_INTEGER && abs.fract() == 0.0 && !(v == 0.0 && v.is_sign_negative()) {
+        if v < 0.0 {
+            buf.push('-');
+        }
+        push_u64(buf, abs as u64);
+        return;
+    }
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         // Rust's `{:e}` gives the same shortest digits as Go but writes the exponent as
         // `e21`/`e-7`; Go always signs it and pads it to two digits.
@@ -311,6 +345,13 @@ mod tests {
             (1.5e-7, "1.5e-07"),
             (5e-324, "5e-324"),
             (123456789.125, "123456789.125"),
+            (3.0, "3"),
+            (-42.0, "-42"),
+            (1e15, "1000000000000000"),
+            (9007199254740991.0, "9007199254740991"),
+            (-9007199254740992.0, "-9007199254740992"),
+            (18446744073709551616.0, "18446744073709552000"),
+            (0.5, "0.5"),
             (f64::NAN, "NaN"),
             (f64::INFINITY, "+Inf"),
             (f64::NEG_INFINITY, "-Inf"),
@@ -318,6 +359,28 @@ mod tests {
         for (v, want) in cases {
             assert_eq!(format_float(*v), *want, "formatting {v:?}");
         }
+    }
+
+    /// The integer fast path prints what `Display` prints, which the general path uses.
+    #[test]
+    fn integral_values_format_as_display_does() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for k in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (x >> (k % 64)) as f64;
+            for v in [n, -n, k as f64, (k as f64) * 1e6, n.trunc() + 0.5] {
+                assert_eq!(format_float(v), format!("{v}"), "{v:?}");
+            }
+        }
+        let mut j = Json::new();
+        j.timestamp(1_000)
+            .raw(" ")
+            .timestamp(-7)
+            .raw(" ")
+            .timestamp(10_010);
+        assert_eq!(j.into_string(), "1 -0.007 10.010");
     }
 
     #[test]
