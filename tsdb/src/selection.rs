@@ -76,15 +76,19 @@ impl SelectionCache {
         let gen = self.generation.load(Ordering::SeqCst);
         {
             let mut st = self.state.lock();
-            if st.gen != gen {
+            if st.gen < gen {
                 // Dropping stale selections releases removed series at once.
                 *st = State {
                     gen,
                     ..State::default()
                 };
-            } else if let Some(s) = st.entries.get(&key) {
-                return Arc::clone(s);
+            } else if st.gen == gen {
+                if let Some(s) = st.entries.get(&key) {
+                    return Arc::clone(s);
+                }
             }
+            // `st.gen > gen`: a query that read the generation before a newer one did;
+            // it resolves on its own and stores nothing below.
         }
         let sel = Arc::new(resolve());
         let n = sel.series.len();
