@@ -248,8 +248,9 @@ fn with_tls(
     Ok(b)
 }
 
-/// The error and its causes, `: `-joined like Go's wrapped errors.
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// The error and its causes, `: `-joined like Go's wrapped errors (a scrape's error in
+/// `/api/v1/targets`, a discovery request's in the logs).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {

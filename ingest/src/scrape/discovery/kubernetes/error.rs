@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::scrape::client::error_chain;
+
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {
     /// The settings cannot make a client (missing in-cluster environment, bad kubeconfig).
@@ -32,7 +34,7 @@ pub enum K8sError {
 
     /// Shown with its causes: the TLS verdict (`invalid peer certificate: UnknownIssuer`)
     /// is only in the chain.
-    #[error("GET {url}: {}", chain(source))]
+    #[error("GET {url}: {}", error_chain(source))]
     Http {
         url: String,
         #[source]
@@ -61,19 +63,4 @@ pub enum K8sError {
     /// No data on a watch for longer than the server's own timeout allows.
     #[error("GET {0}: watch stalled")]
     Stalled(String),
-}
-
-/// The error and its causes, `: `-joined like Go's wrapped errors.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
 }
