@@ -9,30 +9,27 @@
 //!
 //! Execution, and what a crash after each step leaves:
 //!
-//! 1. Read the windows' blocks and write the merged block (`write_block`: `.tmp`, fsync,
-//!    rename). *Crash before the rename:* a `.tmp` directory, removed at start.
+//! 1. Stream the window's blocks, merged by series (`block/merge.rs`), into the new block
+//!    (`.tmp`, fsync, rename). *Crash before the rename:* a `.tmp` directory, removed at start.
 //! 2. Serve the new block in place of the old ones, in one swap: a query sees either.
 //!    *Crash:* old and new blocks on disk. At start, a block whose sources are all among
 //!    another block's sources is superseded and deleted (`blocks.rs`), as Prometheus does.
 //! 3. Delete the old blocks (renamed to `.tmp` first, then removed).
 //!
-//! Deleted samples: the blocks' reads (`Block::chunks_for`) leave out what their tombstones
+//! Deleted samples: the blocks' reads (`Block::all_series`) leave out what their tombstones
 //! delete, so the merged block holds none of it and has no tombstones of its own.
 //!
-//! Known cost: the window's chunks are held in memory while the block is written.
+//! Memory: one series of each block at a time, and the new block's index (labels and
+//! chunk metas of every series) until it is written.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::block::{
-    write_block, Block, BlockCompaction, BlockWriterOptions, InputChunk, SeriesChunks,
-};
+use crate::block::{merge_blocks, try_write_block, Block, BlockCompaction, BlockWriterOptions};
 use crate::db::DbInner;
 use crate::error::Result;
 use crate::fault;
-use crate::index::{MatchOp, Matcher};
-use crate::labels::Labels;
 
 impl DbInner {
     /// Compacts closed windows until none is left; returns the number of blocks written.
@@ -57,18 +54,6 @@ impl DbInner {
         let started = Instant::now();
         let mint = group.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
         let maxt = group.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
-        let all = Matcher::new(MatchOp::RegexMatch, crate::labels::METRIC_NAME, ".*")?;
-        let mut series: BTreeMap<Labels, Vec<InputChunk>> = BTreeMap::new();
-        for b in group {
-            for s in b.chunks_for(std::slice::from_ref(&all), i64::MIN, i64::MAX)? {
-                let chunks = series.entry(s.labels).or_default();
-                chunks.extend(s.chunks.into_iter().map(|c| InputChunk {
-                    min_t: c.min_t,
-                    max_t: c.max_t,
-                    data: c.data.into_owned(),
-                }));
-            }
-        }
         let sources: BTreeSet<String> = group
             .iter()
             .flat_map(|b| b.meta().compaction.sources.iter().cloned())
@@ -87,10 +72,8 @@ impl DbInner {
             }),
             ..BlockWriterOptions::default()
         };
-        let input = series
-            .into_iter()
-            .map(|(labels, chunks)| SeriesChunks { labels, chunks });
-        let meta = write_block(&self.dir, mint, maxt, input, &opts)?;
+        let input = merge_blocks(group.iter().map(|b| &**b));
+        let meta = try_write_block(&self.dir, mint, maxt, input, &opts)?;
         self.crash_points.check(fault::COMPACTION_WRITTEN)?;
         let block = Block::open(&self.dir.join(&meta.ulid))?;
         let old: Vec<String> = group.iter().map(|b| b.meta().ulid.clone()).collect();

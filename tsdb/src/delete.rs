@@ -29,13 +29,12 @@
 use std::time::Instant;
 
 use crate::block::{
-    write_block, Block, BlockCompaction, BlockDesc, BlockWriterOptions, InputChunk, SeriesChunks,
+    merge_blocks, try_write_block, Block, BlockCompaction, BlockDesc, BlockWriterOptions,
 };
 use crate::db::DbInner;
 use crate::error::Result;
 use crate::fault;
-use crate::index::{MatchOp, Matcher};
-use crate::labels::METRIC_NAME;
+use crate::index::Matcher;
 use crate::wal::Record;
 
 impl DbInner {
@@ -101,30 +100,15 @@ impl DbInner {
     fn clean_block(&self, old: &Block) -> Result<()> {
         let started = Instant::now();
         let meta = old.meta();
-        let all = Matcher::new(MatchOp::RegexMatch, METRIC_NAME, ".*")?;
-        // The block's own reads leave the deleted samples out.
-        let series: Vec<SeriesChunks> = old
-            .chunks_for(std::slice::from_ref(&all), i64::MIN, i64::MAX)?
-            .into_iter()
-            .map(|s| SeriesChunks {
-                labels: s.labels,
-                chunks: s
-                    .chunks
-                    .into_iter()
-                    .map(|c| InputChunk {
-                        min_t: c.min_t,
-                        max_t: c.max_t,
-                        data: c.data.into_owned(),
-                    })
-                    .collect(),
-            })
-            .collect();
+        // The block's own reads leave the deleted samples out; the block is read one
+        // series at a time as the new one is written.
+        let mut series = merge_blocks([old]).peekable();
         let old_ulid = meta.ulid.clone();
         // The newest block's end is where WAL replay starts keeping samples (the block
         // floor), so it is kept, empty, rather than deleted: samples of its range that the
         // WAL still holds (a checkpoint failed) must not come back at the next start.
         let newest = self.blocks.max_time().is_some_and(|t| t <= meta.max_time);
-        if series.is_empty() && !newest {
+        if series.peek().is_none() && !newest {
             self.blocks.remove(std::slice::from_ref(&old_ulid));
             crate::blocks::delete_block_dir(old.dir())?;
             tracing::info!(block = %old_ulid, "block left without samples by deletes removed");
@@ -142,7 +126,7 @@ impl DbInner {
             }),
             ..BlockWriterOptions::default()
         };
-        let new_meta = write_block(&self.dir, meta.min_time, meta.max_time, series, &opts)?;
+        let new_meta = try_write_block(&self.dir, meta.min_time, meta.max_time, series, &opts)?;
         self.crash_points.check(fault::CLEAN_WRITTEN)?;
         let block = Block::open(&self.dir.join(&new_meta.ulid))?;
         self.blocks.replace(std::slice::from_ref(&old_ulid), block);

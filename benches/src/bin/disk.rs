@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use tianshu_bench::fixtures::{append_all, column_batch, tsdb_labels};
+use tianshu_bench::measure::memory;
 use tianshu_bench::workload::{HistPart, Kind, Workload};
 use tianshu_tsdb::block::{is_block_dir, Block, BlockFileSizes, SeriesChunkBytes};
 use tianshu_tsdb::{Db, DbOptions, FsyncPolicy, Labels, MatchOp, Matcher, SeriesSamples};
@@ -218,6 +219,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut done = 0usize;
     let mut cut_secs = 0.0;
     let mut compact_secs = 0.0;
+    // Most the resident set grew while a compaction ran, over all of them.
+    let mut compact_peak = 0u64;
     while done < total {
         let len = window.min(total - done);
         for c in &mut columns {
@@ -245,9 +248,14 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                     }
                 }
             }
+            let before = reset_peak_rss();
             let t = Instant::now();
-            db.compact_blocks()?;
-            compact_secs += t.elapsed().as_secs_f64();
+            if db.compact_blocks()? > 0 {
+                compact_secs += t.elapsed().as_secs_f64();
+                if let (Some(b), Some(m)) = (before, memory(std::process::id())) {
+                    compact_peak = compact_peak.max(m.hwm.saturating_sub(b));
+                }
+            }
         }
         if Instant::now() >= next_progress {
             eprintln!("  written {done}/{total} s");
@@ -259,6 +267,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed().as_secs_f64(),
         cut_secs,
         compact_secs
+    );
+    println!(
+        "compaction: resident set at most {:.1} MiB above where it started",
+        compact_peak as f64 / (1 << 20) as f64
     );
     let mut compacted = Stage::default();
     let mut decode = Vec::new();
@@ -286,6 +298,13 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("kept: {}", tmp.keep().display());
     }
     Ok(())
+}
+
+/// Resets this process's resident high-water mark to its current resident set (Linux's
+/// `clear_refs` 5) and returns that; `None` where the kernel does not allow it.
+fn reset_peak_rss() -> Option<u64> {
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    memory(std::process::id()).map(|m| m.rss)
 }
 
 /// Times `Block::select` of the block's first 30 minutes: every series, then the

@@ -31,6 +31,7 @@ pub(crate) mod codec;
 mod delete;
 mod index_reader;
 mod index_writer;
+mod merge;
 mod meta;
 mod packed;
 mod reader;
@@ -42,11 +43,13 @@ use std::path::Path;
 
 pub use chunks_writer::{ChunkEncoding, MAX_SEGMENT_BYTES};
 pub use index_writer::ChunkMeta;
+pub(crate) use merge::merge_blocks;
 pub use meta::{
     is_ulid, new_ulid, BlockCompaction, BlockDesc, BlockMeta, BlockStats, META_FILENAME,
 };
 pub use reader::{Block, RawChunk, SeriesRawChunks};
 pub use sizes::{BlockFileSizes, SeriesChunkBytes};
+pub(crate) use writer::try_write_block;
 pub use writer::{write_block, BlockWriterOptions, InputChunk, Rechunk, SeriesChunks};
 
 /// Chunk record encoding byte of Gorilla XOR chunks (the same number as Prometheus's).

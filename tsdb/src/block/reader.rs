@@ -312,25 +312,91 @@ impl Block {
         let mut out = Vec::new();
         for id in &ids {
             let (labels, metas) = self.index.series(id, &mut cache)?;
-            let deleted = stones.get(id);
-            let mut chunks = Vec::new();
-            for m in metas.iter().filter(|m| m.min_t <= maxt && m.max_t >= mint) {
-                if let Some(d) = deleted.filter(|d| d.overlaps(m.min_t, m.max_t)) {
-                    chunks.extend(self.chunk_without_deleted(m.chunk_ref, d)?);
-                    continue;
-                }
-                let rec = self.chunks.record(m.chunk_ref, self.index.path())?;
-                chunks.push(RawChunk {
-                    min_t: m.min_t,
-                    max_t: m.max_t,
-                    data: rec.to_xor()?,
-                });
-            }
+            let chunks = self.raw_chunks(&metas, stones.get(id), mint, maxt)?;
             if !chunks.is_empty() {
                 out.push(SeriesRawChunks { labels, chunks });
             }
         }
         Ok(out)
+    }
+
+    /// Every series of the block with all its chunks, as [`Block::chunks_for`] gives
+    /// them, in label order, read one series at a time as the iterator advances: what
+    /// compaction and tombstone cleaning stream into a new block, so that rewriting a
+    /// block of any size holds one series' chunks in memory, not the block's.
+    pub(crate) fn all_series(&self) -> AllSeries<'_> {
+        AllSeries {
+            block: self,
+            next_id: 0,
+            stones: self.tombstones(),
+            cache: SymbolCache::default(),
+        }
+    }
+
+    /// The chunks among `metas` overlapping `[mint, maxt]` as XOR bytes, without what
+    /// `deleted` removes.
+    fn raw_chunks(
+        &self,
+        metas: &[ChunkMeta],
+        deleted: Option<&Intervals>,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<RawChunk<'_>>> {
+        let mut chunks = Vec::new();
+        for m in metas.iter().filter(|m| m.min_t <= maxt && m.max_t >= mint) {
+            if let Some(d) = deleted.filter(|d| d.overlaps(m.min_t, m.max_t)) {
+                chunks.extend(self.chunk_without_deleted(m.chunk_ref, d)?);
+                continue;
+            }
+            let rec = self.chunks.record(m.chunk_ref, self.index.path())?;
+            chunks.push(RawChunk {
+                min_t: m.min_t,
+                max_t: m.max_t,
+                data: rec.to_xor()?,
+            });
+        }
+        Ok(chunks)
+    }
+}
+
+/// The iterator of [`Block::all_series`]. Series left without chunks by tombstones are
+/// skipped; after an error it ends.
+pub(crate) struct AllSeries<'a> {
+    block: &'a Block,
+    /// The next series to read; ids follow label order (the writer requires sorted
+    /// series), so reading them in turn yields sorted labels.
+    next_id: u32,
+    /// The block's tombstones when the iteration began.
+    stones: Arc<Tombstones>,
+    cache: SymbolCache,
+}
+
+impl<'a> Iterator for AllSeries<'a> {
+    type Item = Result<SeriesRawChunks<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let block = self.block;
+        while self.next_id < block.index.num_series() {
+            let id = self.next_id;
+            self.next_id += 1;
+            let read = block
+                .index
+                .series(id, &mut self.cache)
+                .and_then(|(labels, metas)| {
+                    let chunks =
+                        block.raw_chunks(&metas, self.stones.get(id), i64::MIN, i64::MAX)?;
+                    Ok(SeriesRawChunks { labels, chunks })
+                });
+            match read {
+                Ok(s) if s.chunks.is_empty() => continue,
+                Ok(s) => return Some(Ok(s)),
+                Err(e) => {
+                    self.next_id = u32::MAX;
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
     }
 }
 

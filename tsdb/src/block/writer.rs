@@ -96,6 +96,18 @@ pub fn write_block(
     series: impl IntoIterator<Item = SeriesChunks>,
     opts: &BlockWriterOptions,
 ) -> Result<BlockMeta> {
+    try_write_block(parent, mint, maxt, series.into_iter().map(Ok), opts)
+}
+
+/// As [`write_block`], for series read as they are written (another block's, in
+/// compaction): the first error stops the writing and leaves no block behind.
+pub(crate) fn try_write_block(
+    parent: &Path,
+    mint: i64,
+    maxt: i64,
+    series: impl IntoIterator<Item = Result<SeriesChunks>>,
+    opts: &BlockWriterOptions,
+) -> Result<BlockMeta> {
     let ulid = new_ulid(now_ms());
     let tmp = parent.join(format!("{ulid}{TMP_SUFFIX}"));
     let dst = parent.join(&ulid);
@@ -124,7 +136,7 @@ fn write_tmp(
     ulid: &str,
     mint: i64,
     maxt: i64,
-    series: impl IntoIterator<Item = SeriesChunks>,
+    series: impl IntoIterator<Item = Result<SeriesChunks>>,
     opts: &BlockWriterOptions,
 ) -> Result<BlockMeta> {
     if mint > maxt {
@@ -139,7 +151,8 @@ fn write_tmp(
     let mut index: Vec<(Labels, Vec<ChunkMeta>)> = Vec::new();
     let mut stats = BlockStats::default();
     let mut samples = Vec::new();
-    for mut s in series {
+    for s in series {
+        let mut s = s?;
         // An empty value is an absent label (the index does not store it), so compare
         // series as they will be read back.
         if s.labels.iter().any(|l| l.value.is_empty()) {
