@@ -131,6 +131,22 @@ try {
   check('the bad query shows its error on its panel', /parse error/.test(broken ?? ''), broken);
   const inError = await page.locator('.panel[data-error]').count();
   check('no other panel shows an error', inError === 1, `${inError} panels in error`);
+  // Live ticks word the error as the query API does: a text that changed at the first
+  // tick moved the panel's tools (and once a drag's grip) under the pointer.
+  const brokenQuery = await page.locator('.panel[data-title="Broken"]').getAttribute('data-queries');
+  const apiError = await page.evaluate(
+    async (q) => (await (await fetch(`/api/v1/query?query=${encodeURIComponent(q)}`)).json()).error,
+    brokenQuery,
+  );
+  const tickNow = async () => Number(await page.locator('.panel[data-title="Pods"]').getAttribute('data-last-tick'));
+  const ticked = await tickNow();
+  await page.waitForFunction(
+    (t) => Number(document.querySelector('.panel[data-title="Pods"]')?.dataset.lastTick) > t,
+    ticked,
+    { timeout: LONG },
+  );
+  const brokenAfterTick = await page.locator('.panel[data-title="Broken"]').getAttribute('data-error');
+  check('a tick shows the error as the query API words it', brokenAfterTick === apiError, `${brokenAfterTick} vs ${apiError}`);
   await page.waitForFunction(() => document.querySelector('.panel[data-title="Pods"]')?.dataset.value === '24', null, { timeout: LONG });
   check('the stat panel shows the newest value (24 pods)', (await page.locator('.panel[data-title="Pods"] .stat-value').textContent()) === '24');
   await page.waitForFunction(() => document.body.dataset.live === 'live', null, { timeout: LONG });

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use tianshu_query::engine::QueryOptions;
-use tianshu_query::{Engine, Queryable, Value};
+use tianshu_query::http::params::query_error;
+use tianshu_query::{Engine, QueryError, Queryable, Value};
 use tianshu_tsdb::Labels;
 
 /// One series' value at the tick, in the Prometheus API's vector shape.
@@ -61,6 +62,18 @@ pub enum TickResult {
     },
 }
 
+impl TickResult {
+    /// The error as the query API words it (see [`query_error`]), so that a panel shows
+    /// the same text whether its load or a tick failed: a text that changed at the first
+    /// tick would move everything under it on the page.
+    fn error(e: QueryError) -> TickResult {
+        TickResult::Error {
+            error_type: e.error_type(),
+            error: e.to_string(),
+        }
+    }
+}
+
 /// The newest step of a grid of `step_ms` at or before `now_ms`: ticks land on whole
 /// steps, as range queries from the page do, so that a backfill and the ticks share
 /// their timestamps.
@@ -85,12 +98,7 @@ pub fn evaluate_tick(
 pub fn evaluate_one(engine: &Engine, db: &dyn Queryable, query: &str, t_ms: i64) -> TickResult {
     let result = match engine.instant_query(db, query, t_ms, &QueryOptions::default()) {
         Ok(r) => r,
-        Err(e) => {
-            return TickResult::Error {
-                error_type: e.error_type(),
-                error: e.to_string(),
-            }
-        }
+        Err(e) => return TickResult::error(query_error(e)),
     };
     let data = match result.value {
         Value::Vector(v) => v
@@ -106,17 +114,14 @@ pub fn evaluate_one(engine: &Engine, db: &dyn Queryable, query: &str, t_ms: i64)
         }],
         // What a range query of the same expression answers, since the page graphs it.
         Value::Matrix(_) | Value::String { .. } => {
-            return TickResult::Error {
-                error_type: "bad_data",
-                error: format!(
-                "invalid expression type {:?} for range query, must be Scalar or instant Vector",
-                if matches!(result.value, Value::Matrix(_)) {
-                    "range vector"
-                } else {
-                    "string"
-                }
-            ),
-            }
+            let kind = if matches!(result.value, Value::Matrix(_)) {
+                "range vector"
+            } else {
+                "string"
+            };
+            return TickResult::error(query_error(QueryError::BadData(format!(
+                "invalid expression type {kind:?} for range query, must be Scalar or instant Vector"
+            ))));
         }
     };
     TickResult::Data { data }
@@ -228,12 +233,14 @@ mod tests {
             matches!(&tick[0], TickResult::Data { data } if data.len() == 1 && data[0].value == "3.5")
         );
         assert!(
-            matches!(&tick[1], TickResult::Error { error_type: "bad_data", error } if error.contains("parse error")),
+            matches!(&tick[1], TickResult::Error { error_type: "bad_data", error }
+                if error.starts_with("invalid parameter \"query\": 1:") && error.contains("parse error")),
             "{:?}",
             tick[1]
         );
         assert!(
-            matches!(&tick[2], TickResult::Error { error, .. } if error.contains("range vector")),
+            matches!(&tick[2], TickResult::Error { error, .. } if error == "invalid parameter \"query\": \
+                invalid expression type \"range vector\" for range query, must be Scalar or instant Vector"),
             "{:?}",
             tick[2]
         );

@@ -29,6 +29,18 @@ pub fn invalid_param(name: &str, cause: impl std::fmt::Display) -> QueryError {
     QueryError::BadData(format!("invalid parameter {}: {cause}", go_quote(name)))
 }
 
+/// A query's own error as the query API reports it: bad data in the expression (a parse
+/// or type error, a range vector where a range query needs an instant one) is an invalid
+/// `query` parameter, as in Prometheus's handlers; the rest is unchanged. Everything that
+/// shows a query's error (the API, the live dashboards' ticks) words it through here, so
+/// one query's error reads the same wherever it shows.
+pub fn query_error(e: QueryError) -> QueryError {
+    match e {
+        QueryError::BadData(msg) => invalid_param("query", msg),
+        other => other,
+    }
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

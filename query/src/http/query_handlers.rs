@@ -10,8 +10,8 @@ use promql_parser::util::{walk_expr, ExprVisitor};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::params::{
-    invalid_param, now_ms, parse_duration, parse_limit, parse_time, parse_time_param, Params,
-    MAX_TIME_MS, MIN_TIME_MS,
+    invalid_param, now_ms, parse_duration, parse_limit, parse_time, parse_time_param, query_error,
+    Params, MAX_TIME_MS, MIN_TIME_MS,
 };
 use super::response::{ApiResult, Json, Success};
 use super::{blocking, finish, ApiState, State};
@@ -115,7 +115,7 @@ async fn instant(st: &State, p: Params) -> ApiResult {
         st.engine.instant_query(&*st.db, query, ts, opts)
     })
     .await
-    .map_err(creation_error)?;
+    .map_err(query_error)?;
     Ok(query_success(res, limit))
 }
 
@@ -155,7 +155,7 @@ async fn range(st: &State, p: Params) -> ApiResult {
             .range_query(&*st.db, query, start, end, step_ms, opts)
     })
     .await
-    .map_err(creation_error)?;
+    .map_err(query_error)?;
     Ok(query_success(res, limit))
 }
 
@@ -238,13 +238,6 @@ fn query_options(st: &ApiState, p: &Params) -> Result<QueryOptions, QueryError> 
 /// In Prometheus every `bad_data` from the engine comes from creating the query (parsing,
 /// type checks), which the API reports as an invalid `query` parameter; failures while
 /// evaluating keep their own types.
-fn creation_error(e: QueryError) -> QueryError {
-    match e {
-        QueryError::BadData(msg) => invalid_param("query", msg),
-        other => other,
-    }
-}
-
 fn query_success(res: QueryResult, limit: usize) -> Success {
     let QueryResult {
         mut value,
@@ -465,13 +458,13 @@ mod tests {
 
     #[test]
     fn engine_bad_data_is_reported_against_the_query_parameter() {
-        let e = creation_error(QueryError::BadData("1:5: parse error: x".into()));
+        let e = query_error(QueryError::BadData("1:5: parse error: x".into()));
         assert_eq!(
             e.to_string(),
             "invalid parameter \"query\": 1:5: parse error: x"
         );
         assert_eq!(e.error_type(), "bad_data");
-        let e = creation_error(QueryError::Execution("boom".into()));
+        let e = query_error(QueryError::Execution("boom".into()));
         assert_eq!((e.to_string().as_str(), e.status()), ("boom", 422));
     }
 }
