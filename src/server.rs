@@ -55,6 +55,7 @@ pub async fn run(args: Args) -> Result<(), ServerError> {
     let mut registry = Registry::default();
     let http_metrics = HttpMetrics::new(&mut registry);
     registry.register_collector(Box::new(DbCollector(db.clone())));
+    db.metrics().register(&mut registry);
     registry.register_collector(Box::new(ProcessCollector::new()));
     tianshu_ingest::scrape::metrics::register(&mut registry);
 

@@ -374,4 +374,19 @@ fn own_metrics_are_exposed() {
             .filter(|l| l.contains("samples"))
             .collect::<Vec<_>>()
     );
+    // The storage engine's background work, under Prometheus's names with Tianshu's
+    // prefix; a fresh server has done none of it yet.
+    for name in [
+        "tianshu_tsdb_compactions_total 0",
+        "tianshu_tsdb_compactions_failed_total 0",
+        "tianshu_tsdb_compaction_duration_seconds_count 0",
+        "tianshu_tsdb_wal_corruptions_total 0",
+        "tianshu_tsdb_blocks_corrupted_total 0",
+        "tianshu_tsdb_time_retentions_total 0",
+    ] {
+        assert!(
+            body.lines().any(|l| l == name),
+            "/metrics lacks {name:?}:\n{body}"
+        );
+    }
 }

@@ -28,8 +28,10 @@ pub(crate) struct BlockSet {
 impl BlockSet {
     /// Opens the blocks under `dir`, cleaning up as described in the module docs. Fails
     /// only when `dir` itself cannot be read.
-    pub(crate) fn load(dir: &Path, verify: bool) -> Result<BlockSet> {
+    /// Also returns how many blocks failed verification and were left out.
+    pub(crate) fn load(dir: &Path, verify: bool) -> Result<(BlockSet, u64)> {
         let set = BlockSet::default();
+        let mut corrupted = 0;
         let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
         let mut paths: Vec<PathBuf> = Vec::new();
         for entry in rd {
@@ -53,11 +55,14 @@ impl BlockSet {
             crate::tombstones::remove_tmp(&path);
             match open_block(&path, verify) {
                 Ok(b) => set.add(b),
-                Err(e) => move_aside(dir, &path, name, &e),
+                Err(e) => {
+                    move_aside(dir, &path, name, &e);
+                    corrupted += 1;
+                }
             }
         }
         set.remove_superseded();
-        Ok(set)
+        Ok((set, corrupted))
     }
 
     /// Deletes blocks replaced by a compaction or a tombstone cleanup that crashed before

@@ -27,10 +27,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::block::{write_block, Block, BlockWriterOptions};
+use crate::block::{write_block, Block, BlockMeta, BlockWriterOptions};
 use crate::db::DbInner;
 use crate::error::{Error, Result};
 use crate::fault;
+use crate::metrics;
 use crate::wal::CheckpointFilter;
 
 impl DbInner {
@@ -59,6 +60,38 @@ impl DbInner {
     /// Steps 1–5 of the module docs for `[mint, maxt)`. Holds `cut_lock` (the caller).
     fn cut_block(&self, mint: i64, maxt: i64) -> Result<()> {
         let started = Instant::now();
+        let m = &self.metrics;
+        let (meta, block_bytes) = metrics::count(
+            self.write_cut(mint, maxt),
+            &m.compactions,
+            &m.compactions_failed,
+        )?;
+        metrics::observe(&m.compaction_duration, started.elapsed());
+        self.crash_points.check(fault::BLOCK_LOADED)?;
+
+        let pass = self.head.truncate_before(maxt);
+        let removed = {
+            let _appends = self.append_lock.lock();
+            self.head.remove_empty(pass)
+        };
+        m.head_truncations.inc();
+        self.crash_points.check(fault::HEAD_TRUNCATED)?;
+        tracing::info!(
+            ulid = %meta.ulid,
+            mint,
+            maxt,
+            series = meta.stats.num_series,
+            samples = meta.stats.num_samples,
+            bytes = block_bytes,
+            series_removed_from_head = removed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "head cut into a block"
+        );
+        self.checkpoint_wal(maxt)
+    }
+
+    /// Steps 1–3: the range written as a block and served; its meta and bytes on disk.
+    fn write_cut(&self, mint: i64, maxt: i64) -> Result<(BlockMeta, u64)> {
         {
             let _appends = self.append_lock.lock();
             self.block_floor.fetch_max(maxt, Ordering::SeqCst);
@@ -85,28 +118,9 @@ impl DbInner {
                 return Err(e);
             }
         };
-        let block_bytes = block.size_bytes();
+        let bytes = block.size_bytes();
         self.blocks.add(block);
-        self.crash_points.check(fault::BLOCK_LOADED)?;
-
-        let pass = self.head.truncate_before(maxt);
-        let removed = {
-            let _appends = self.append_lock.lock();
-            self.head.remove_empty(pass)
-        };
-        self.crash_points.check(fault::HEAD_TRUNCATED)?;
-        tracing::info!(
-            ulid = %meta.ulid,
-            mint,
-            maxt,
-            series = meta.stats.num_series,
-            samples = meta.stats.num_samples,
-            bytes = block_bytes,
-            series_removed_from_head = removed,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "head cut into a block"
-        );
-        self.checkpoint_wal(maxt)
+        Ok((meta, bytes))
     }
 
     /// Step 5: checkpoints every WAL segment but the one being written.
@@ -124,9 +138,13 @@ impl DbInner {
             keep_samples: true,
             metadata,
         };
-        let stats = self
-            .wal
-            .checkpoint(last, &filter, &|p| self.crash_points.check(p))?;
+        let m = &self.metrics;
+        let stats = metrics::count(
+            self.wal
+                .checkpoint(last, &filter, &|p| self.crash_points.check(p)),
+            &m.checkpoint_creations,
+            &m.checkpoint_creations_failed,
+        )?;
         tracing::info!(
             last_segment = stats.seq,
             series = stats.series_kept,

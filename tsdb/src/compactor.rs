@@ -30,6 +30,7 @@ use crate::block::{merge_blocks, try_write_block, Block, BlockCompaction, BlockW
 use crate::db::DbInner;
 use crate::error::Result;
 use crate::fault;
+use crate::metrics;
 
 impl DbInner {
     /// Compacts closed windows until none is left; returns the number of blocks written.
@@ -45,7 +46,14 @@ impl DbInner {
             ) else {
                 return Ok(written);
             };
-            self.compact_group(&group)?;
+            let started = Instant::now();
+            let m = &self.metrics;
+            metrics::count(
+                self.compact_group(&group),
+                &m.compactions,
+                &m.compactions_failed,
+            )?;
+            metrics::observe(&m.compaction_duration, started.elapsed());
             written += 1;
         }
     }

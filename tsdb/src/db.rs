@@ -44,6 +44,7 @@ use crate::head::{Head, HeadAppender, MemSeries, SampleVerdict, SeriesKey};
 use crate::head_chunks::HeadChunks;
 use crate::index::Matcher;
 use crate::labels::{Labels, LabelsRef};
+use crate::metrics::{count, TsdbMetrics};
 use crate::querier::{self, OnBlockError};
 use crate::sample::Sample;
 use crate::wal::{
@@ -270,6 +271,7 @@ pub(crate) struct DbInner {
     metadata: RwLock<HashMap<String, Vec<MetricMetadata>>>,
     samples_appended: AtomicU64,
     pub(crate) crash_points: CrashPoints,
+    pub(crate) metrics: TsdbMetrics,
 }
 
 /// State owned by the append lock. Empty: which series still need a WAL record is kept
@@ -489,6 +491,11 @@ impl Db {
         self.inner.head.footprint()
     }
 
+    /// The engine's metrics (see `metrics.rs`), to register with a registry.
+    pub fn metrics(&self) -> &TsdbMetrics {
+        &self.inner.metrics
+    }
+
     pub fn stats(&self) -> DbStats {
         self.inner.stats()
     }
@@ -510,7 +517,9 @@ impl Drop for Db {
 impl DbInner {
     fn open(dir: &Path, opts: DbOptions) -> Result<DbInner> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let blocks = BlockSet::load(dir, opts.verify_blocks_on_open)?;
+        let metrics = TsdbMetrics::default();
+        let (blocks, corrupted) = BlockSet::load(dir, opts.verify_blocks_on_open)?;
+        metrics.blocks_corrupted.inc_by(corrupted);
         crate::snapshot::remove_unfinished(dir);
         let floor = blocks.max_time().unwrap_or(i64::MIN);
         let wal_dir = dir.join("wal");
@@ -524,6 +533,12 @@ impl DbInner {
         let pass = head.truncate_before(floor);
         let dropped = head.remove_empty(pass);
         let (num_blocks, blocks_bytes) = blocks.stats();
+        metrics
+            .wal_corruptions
+            .inc_by(stats.corrupted_segments as u64 + u64::from(stats.torn_tail_truncated));
+        metrics
+            .data_replay_duration
+            .set(started.elapsed().as_secs_f64());
         tracing::info!(
             segments = stats.segments,
             checkpoint = stats.checkpoint,
@@ -557,6 +572,7 @@ impl DbInner {
             metadata: RwLock::new(metadata),
             samples_appended: AtomicU64::new(0),
             crash_points: CrashPoints::default(),
+            metrics,
         };
         if remapped {
             // Some series got other ids than the WAL gave them (a corrupt record was
@@ -792,10 +808,26 @@ impl DbInner {
                 keep_samples: false,
                 metadata,
             };
-            stats = Some(self.wal.checkpoint(watermark - 1, &filter, &crash)?);
+            let m = &self.metrics;
+            let written = self.wal.checkpoint(watermark - 1, &filter, &crash);
+            let written = count(
+                written,
+                &m.checkpoint_creations,
+                &m.checkpoint_creations_failed,
+            );
+            stats = Some(written.inspect_err(|_| {
+                m.wal_truncations_failed.inc();
+            })?);
+            m.wal_truncations.inc();
         }
         let chunk_segments_deleted = match self.head.min_time() {
-            Some(t) => self.head.chunks.truncate_before(t, &crash)?,
+            Some(t) => self
+                .head
+                .chunks
+                .truncate_before(t, &crash)
+                .inspect_err(|_| {
+                    self.metrics.wal_truncations_failed.inc();
+                })?,
             None => 0,
         };
         if let Some(st) = stats.filter(|s| s.seq > 0 || s.deleted_bytes > 0) {

@@ -85,6 +85,7 @@ impl DbInner {
     /// Rewrites every block with tombstones; returns how many.
     pub(crate) fn clean_tombstones(&self) -> Result<usize> {
         let _blocks_changing = self.blocks_lock.lock();
+        let started = Instant::now();
         let mut cleaned = 0;
         for b in self.blocks.snapshot() {
             if b.tombstones().is_empty() {
@@ -94,6 +95,7 @@ impl DbInner {
             cleaned += 1;
             self.crash_points.check(fault::CLEAN_ONE_DONE)?;
         }
+        crate::metrics::observe(&self.metrics.tombstone_cleanup, started.elapsed());
         Ok(cleaned)
     }
 

@@ -17,7 +17,8 @@
 //!   `compactor`: merging blocks; `retention`: deleting old blocks;
 //!   `snapshot`: copies of the whole database; `querier`: merging head and blocks;
 //!   `delete`, [`tombstones`]: deleting series data and cleaning it out of blocks;
-//!   `fault`: crash points for tests; `db`: the public facade tying them together.
+//!   `fault`: crash points for tests; `metrics`: what the engine did, for `/metrics`;
+//!   `db`: the public facade tying them together.
 
 pub mod block;
 mod blocks;
@@ -33,6 +34,7 @@ mod head;
 mod head_chunks;
 pub mod index;
 pub mod labels;
+mod metrics;
 mod querier;
 mod replay;
 mod retention;
@@ -51,5 +53,6 @@ pub use error::{Error, Result};
 pub use head::HeadFootprint;
 pub use index::{MatchOp, Matcher, SeriesId};
 pub use labels::{Label, Labels, LabelsRef, METRIC_NAME};
+pub use metrics::TsdbMetrics;
 pub use sample::{is_stale_nan, stale_nan, Sample, STALE_NAN_BITS};
 pub use wal::FsyncPolicy;

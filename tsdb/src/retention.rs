@@ -23,15 +23,18 @@ impl DbInner {
         // Compaction removes blocks too: one at a time.
         let _blocks_changing = self.blocks_lock.lock();
         let blocks = self.blocks.snapshot();
-        let doomed = beyond_retention(
+        let (by_time, doomed) = beyond_retention(
             &blocks,
             self.opts.retention_ms,
             self.opts.retention_bytes,
-            self.wal.size_bytes(),
+            self.wal.size_bytes() + self.head.chunks.stats().1,
         );
         if doomed.is_empty() {
             return Ok(0);
         }
+        let m = &self.metrics;
+        m.time_retentions.inc_by(by_time as u64);
+        m.size_retentions.inc_by((doomed.len() - by_time) as u64);
         let ulids: Vec<String> = doomed.iter().map(|b| b.meta().ulid.clone()).collect();
         self.blocks.remove(&ulids);
         for b in &doomed {
@@ -48,13 +51,15 @@ impl DbInner {
     }
 }
 
-/// The blocks (sorted by time) that retention deletes.
+/// The blocks (sorted by time) that retention deletes, the first of them by time and
+/// the rest by size. `head_bytes` is what the WAL and the head's chunk segments take:
+/// the size limit counts them with the blocks, as Prometheus's does.
 fn beyond_retention(
     blocks: &[Arc<Block>],
     retention_ms: Option<i64>,
     retention_bytes: Option<u64>,
-    wal_bytes: u64,
-) -> Vec<Arc<Block>> {
+    head_bytes: u64,
+) -> (usize, Vec<Arc<Block>>) {
     let newest_end = blocks.iter().map(|b| b.meta().max_time).max();
     let mut doomed = 0;
     if let (Some(keep), Some(end)) = (retention_ms, newest_end) {
@@ -63,13 +68,14 @@ fn beyond_retention(
             .take_while(|b| end.saturating_sub(b.meta().max_time) >= keep)
             .count();
     }
+    let by_time = doomed;
     if let Some(limit) = retention_bytes {
-        let mut total: u64 = wal_bytes + blocks.iter().map(|b| b.size_bytes()).sum::<u64>();
+        let mut total: u64 = head_bytes + blocks.iter().map(|b| b.size_bytes()).sum::<u64>();
         total -= blocks[..doomed].iter().map(|b| b.size_bytes()).sum::<u64>();
         while total > limit && doomed < blocks.len() {
             total -= blocks[doomed].size_bytes();
             doomed += 1;
         }
     }
-    blocks[..doomed].to_vec()
+    (by_time, blocks[..doomed].to_vec())
 }
