@@ -91,8 +91,10 @@ fn replicas_split_targets_and_a_killed_replica_loses_nothing_it_queued() {
             &format!("/{i}"),
             Exposition::text(format!("sharded_metric{{}} {i}\n")),
         );
+        // Target 0 has a label of the external labels' name: its own value wins.
+        let own = if i == 0 { ", cluster: 'own'" } else { "" };
         groups.push_str(&format!(
-            "      - targets: ['{}']\n        labels: {{t: '{i}', __metrics_path__: '/{i}'}}\n",
+            "      - targets: ['{}']\n        labels: {{t: '{i}', __metrics_path__: '/{i}'{own}}}\n",
             exporter.addr
         ));
     }
@@ -100,7 +102,7 @@ fn replicas_split_targets_and_a_killed_replica_loses_nothing_it_queued() {
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: sharded\n    static_configs:\n{groups}"
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  external_labels: {{cluster: c1, replica: ''}}\nscrape_configs:\n  - job_name: sharded\n    static_configs:\n{groups}"
         ),
     )
     .expect("write config");
@@ -137,6 +139,34 @@ fn replicas_split_targets_and_a_killed_replica_loses_nothing_it_queued() {
     wait_for(LIMIT, "every target's up in the store", || {
         (values_by_t(&store_url, r#"up{job="sharded"}"#) == want).then_some(())
     });
+    // The configuration's external labels came with the remote writes (an empty one is
+    // none, as in Prometheus), except where a target's own label of that name wins.
+    let clusters = query_instant(
+        &store_url,
+        r#"count by (cluster, replica) (sharded_metric)"#,
+        now_ms(),
+    );
+    let mut got: Vec<(String, String, String)> = clusters["result"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|s| {
+                    let label = |n: &str| s["metric"][n].as_str().unwrap_or("").to_string();
+                    (
+                        label("cluster"),
+                        label("replica"),
+                        parse_sample_value(&s["value"][1]).to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    got.sort();
+    let want_clusters = vec![
+        ("c1".to_string(), String::new(), (TARGETS - 1).to_string()),
+        ("own".to_string(), String::new(), "1".to_string()),
+    ];
+    assert_eq!(got, want_clusters, "{clusters}");
 
     // The store goes away; the replicas keep scraping into their queues. Then replica a
     // is killed and replaced by a new process on the same queue directory.

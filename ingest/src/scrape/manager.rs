@@ -117,6 +117,8 @@ impl ScrapeManager {
 
     /// Runs `cfg`'s jobs in place of the current ones.
     pub fn apply(&self, cfg: Config) {
+        // Before any pool of the new configuration scrapes.
+        self.sink.set_external_labels(&cfg.global.external_labels);
         let mut st = self.state();
         let mut old = std::mem::take(&mut st.pools);
         for sc in &cfg.scrape_configs {

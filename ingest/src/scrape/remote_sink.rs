@@ -3,6 +3,9 @@
 //! ingest URL. A scrape counts as stored once it is queued on disk: the queue, not the
 //! scrape loop, owns retries.
 
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
 use tianshu_tsdb::{AppendReport, MetricMetadata, SeriesRef};
 
 use super::sink::Sink;
@@ -11,11 +14,17 @@ use crate::remote_queue::RemoteWriteQueue;
 
 pub struct RemoteWriteSink {
     queue: RemoteWriteQueue,
+    /// The configuration's external labels, sorted by name: added to every series sent
+    /// that lacks a label of that name, as Prometheus's remote write does.
+    external: RwLock<Vec<(String, String)>>,
 }
 
 impl RemoteWriteSink {
     pub fn new(queue: RemoteWriteQueue) -> Self {
-        RemoteWriteSink { queue }
+        RemoteWriteSink {
+            queue,
+            external: RwLock::new(Vec::new()),
+        }
     }
 
     pub fn queue(&self) -> &RemoteWriteQueue {
@@ -25,7 +34,10 @@ impl RemoteWriteSink {
 
 impl Sink for RemoteWriteSink {
     fn append(&self, batch: &[SeriesRef<'_>]) -> Result<AppendReport, String> {
-        let req = write_request(batch);
+        let req = {
+            let external = self.external.read().unwrap_or_else(|p| p.into_inner());
+            write_request(batch, &external)
+        };
         self.queue.push(&req).map_err(|e| e.to_string())?;
         Ok(AppendReport {
             appended: batch.iter().map(|s| s.samples.len() as u64).sum(),
@@ -43,19 +55,20 @@ impl Sink for RemoteWriteSink {
         };
         self.queue.push(&req).map_err(|e| e.to_string())
     }
+
+    fn set_external_labels(&self, labels: &BTreeMap<String, String>) {
+        let sorted = labels.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+        *self.external.write().unwrap_or_else(|p| p.into_inner()) = sorted;
+    }
 }
 
-fn write_request(batch: &[SeriesRef<'_>]) -> WriteRequest {
+fn write_request(batch: &[SeriesRef<'_>], external: &[(String, String)]) -> WriteRequest {
     WriteRequest {
         timeseries: batch
             .iter()
             .filter(|s| !s.samples.is_empty())
             .map(|s| proto::TimeSeries {
-                labels: s
-                    .labels
-                    .iter()
-                    .map(|(n, v)| proto::Label::new(n, v))
-                    .collect(),
+                labels: with_external(s.labels.iter(), external),
                 samples: s
                     .samples
                     .iter()
@@ -69,6 +82,26 @@ fn write_request(batch: &[SeriesRef<'_>]) -> WriteRequest {
             .collect(),
         ..WriteRequest::default()
     }
+}
+
+/// `labels` (sorted by name) with the `external` labels (sorted by name) they lack, in
+/// name order: a label of the series wins over an external one of the same name.
+fn with_external<'a>(
+    labels: impl Iterator<Item = (&'a str, &'a str)>,
+    external: &[(String, String)],
+) -> Vec<proto::Label> {
+    let mut out = Vec::with_capacity(external.len() + 8);
+    let mut ext = external.iter().peekable();
+    for (n, v) in labels {
+        while let Some((en, ev)) = ext.next_if(|(en, _)| en.as_str() <= n) {
+            if en != n {
+                out.push(proto::Label::new(en, ev));
+            }
+        }
+        out.push(proto::Label::new(n, v));
+    }
+    out.extend(ext.map(|(n, v)| proto::Label::new(n, v)));
+    out
 }
 
 fn metadata(m: MetricMetadata) -> proto::MetricMetadata {
@@ -100,7 +133,7 @@ mod tests {
             },
         ];
         let mut flats = Vec::new();
-        let req = write_request(&borrow_all(&batch, &mut flats));
+        let req = write_request(&borrow_all(&batch, &mut flats), &[]);
         assert_eq!(req.timeseries.len(), 1);
         let ts = &req.timeseries[0];
         let labels: Vec<(&str, &str)> = ts
@@ -110,6 +143,38 @@ mod tests {
             .collect();
         assert_eq!(labels, [("__name__", "up"), ("job", "node")]);
         assert_eq!((ts.samples[0].timestamp, ts.samples[0].value), (1000, 1.0));
+    }
+
+    #[test]
+    fn external_labels_are_merged_in_order_and_the_series_own_win() {
+        let names = |labels: Vec<proto::Label>| -> Vec<(String, String)> {
+            labels.into_iter().map(|l| (l.name, l.value)).collect()
+        };
+        let ext = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let own = [("__name__", "up"), ("job", "node"), ("region", "own")];
+        let got = names(with_external(
+            own.iter().copied(),
+            &ext(&[("a", "1"), ("job", "ext"), ("region", "eu"), ("zone", "z")]),
+        ));
+        let want = ext(&[
+            ("__name__", "up"),
+            ("a", "1"),
+            ("job", "node"),
+            ("region", "own"),
+            ("zone", "z"),
+        ]);
+        assert_eq!(got, want);
+        // Before every label, after every label, and none at all.
+        assert_eq!(
+            names(with_external(own.iter().copied(), &ext(&[("A", "1")])))[0],
+            ("A".to_string(), "1".to_string())
+        );
+        assert_eq!(names(with_external(own.iter().copied(), &[])), ext(&own));
     }
 
     #[test]

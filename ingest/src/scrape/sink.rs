@@ -1,6 +1,7 @@
 //! Where scraped samples go. The embedded server appends to its own [`Db`]; a
 //! remote-write sink (a scraper feeding an ingest URL) implements the same trait.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tianshu_tsdb::{AppendReport, Db, Labels, LabelsRef, MetricMetadata, SeriesRef, SeriesSamples};
@@ -15,6 +16,12 @@ pub trait Sink: Send + Sync + 'static {
 
     /// Records metric metadata (`# HELP`, `# TYPE`, `# UNIT`) seen in a scrape.
     fn set_metadata(&self, md: Vec<MetricMetadata>) -> Result<(), String>;
+
+    /// The configuration's `global.external_labels` (sorted by name, values non-empty),
+    /// given at every load. As in Prometheus they label what leaves for another system,
+    /// so the remote-write sink adds them to what it sends; the local store keeps samples
+    /// without them, as Prometheus's own TSDB does.
+    fn set_external_labels(&self, _labels: &BTreeMap<String, String>) {}
 }
 
 /// Embedded mode: samples go straight into the local database.
