@@ -193,6 +193,7 @@ const INVALID: &[(&str, &str)] = &[
     ("authorization_basic.yml", "2:5: scrape_configs[0]: authorization type cannot be set to \"basic\", use \"basic_auth\" instead"),
     ("backref.yml", "4:9: scrape_configs[0].relabel_configs[0]: error parsing regexp: invalid escape sequence: `\\1`"),
     ("bad_static_label.yml", "6:11: scrape_configs[0].static_configs[0].labels: \"a-b\" is not a valid label name"),
+    ("body_size_limit_unit.yml", "2:5: scrape_configs[0]: units: unknown unit mb in 10mb"),
     ("basic_auth_and_bearer.yml", "2:5: scrape_configs[0]: at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"),
     ("dup_key.yml", "2:5: scrape_configs[0]: duplicate entry with key \"job_name\""),
     ("duplicate_job_name.yml", "4:5: scrape_configs[2]: found multiple scrape configs with job name \"node\""),
@@ -266,8 +267,8 @@ fn unsupported_prometheus_features_are_refused_not_ignored() {
             "4:7: scrape_configs[0].consul_sd_configs: not supported by Tianshu",
         ),
         (
-            "body_size_limit.yml",
-            "3:22: scrape_configs[0].body_size_limit: not supported by Tianshu",
+            "proxy_url.yml",
+            "3:16: scrape_configs[0].proxy_url: not supported by Tianshu",
         ),
         (
             "rule_files.yml",

@@ -32,7 +32,12 @@ pub struct ScrapeClient {
     /// With `tls_config.server_name`: per target authority (`host:port`), a client that
     /// resolves the server name to that target's addresses. Empty otherwise.
     by_authority: Arc<Mutex<HashMap<String, reqwest::Client>>>,
+    /// `body_size_limit` in bytes; 0 or less: none.
+    body_size_limit: i64,
 }
+
+/// Prometheus's error for a body at or over `body_size_limit`.
+pub const BODY_SIZE_LIMIT_EXCEEDED: &str = "body size limit exceeded";
 
 /// A fetched body and its `Content-Type`.
 pub struct Fetched {
@@ -75,7 +80,16 @@ impl ScrapeClient {
             // Legacy names, so exporters escape UTF-8 names to underscores.
             accept: accept_header(protocols, "underscores"),
             by_authority: Arc::default(),
+            body_size_limit: 0,
         })
+    }
+
+    /// Fails scrapes whose uncompressed body has `limit` bytes or more, as Prometheus's
+    /// `body_size_limit` does (it reads at most the limit and fails when it got that
+    /// many); 0 or less: no limit.
+    pub fn with_body_size_limit(mut self, limit: i64) -> Self {
+        self.body_size_limit = limit;
+        self
     }
 
     /// The protocol to assume when a response has no usable `Content-Type`: the text
@@ -189,9 +203,39 @@ impl ScrapeClient {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp.bytes().await.map_err(go_err)?.to_vec();
+        let body = if self.body_size_limit > 0 {
+            let limit = usize::try_from(self.body_size_limit).unwrap_or(usize::MAX);
+            read_capped(resp, limit).await.map_err(|e| match e {
+                Capped::Over => {
+                    super::metrics::get().exceeded_body_size_limit.inc();
+                    BODY_SIZE_LIMIT_EXCEEDED.to_string()
+                }
+                Capped::Read(e) => go_err(e),
+            })?
+        } else {
+            resp.bytes().await.map_err(go_err)?.to_vec()
+        };
         Ok(Fetched { body, content_type })
     }
+}
+
+enum Capped {
+    /// The body reached the limit.
+    Over,
+    Read(reqwest::Error),
+}
+
+/// The (decompressed) body, read chunk by chunk and given up as soon as it reaches
+/// `limit` bytes, so that an oversized body is never held whole.
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, Capped> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Capped::Read)? {
+        if body.len() + chunk.len() >= limit {
+            return Err(Capped::Over);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// An IPv6 host goes in brackets in an authority.

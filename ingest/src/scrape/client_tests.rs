@@ -31,8 +31,13 @@ fn lock_seen(s: &Shared) -> std::sync::MutexGuard<'_, Seen> {
     s.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Reads one request head and answers it: gzip-compressed when the client accepts gzip.
-async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, seen: Shared) {
+/// Reads one request head and answers it with `BODY`: gzip-compressed when the client
+/// accepts gzip.
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(s: S, seen: Shared) {
+    answer_with(s, seen, BODY.as_bytes()).await
+}
+
+async fn answer_with<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, seen: Shared, full: &[u8]) {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -55,10 +60,10 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, seen: Shared) {
     let (body, encoding) = if gzip {
         use std::io::Write;
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let _ = e.write_all(BODY.as_bytes());
+        let _ = e.write_all(full);
         (e.finish().unwrap_or_default(), "Content-Encoding: gzip\r\n")
     } else {
-        (BODY.as_bytes().to_vec(), "")
+        (full.to_vec(), "")
     };
     let resp = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n{encoding}Content-Length: {}\r\nConnection: close\r\n\r\n",
@@ -78,13 +83,19 @@ fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 async fn plain_server() -> (SocketAddr, Shared) {
+    plain_server_with(BODY.as_bytes().to_vec()).await
+}
+
+async fn plain_server_with(body: Vec<u8>) -> (SocketAddr, Shared) {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = l.local_addr().expect("addr");
     let seen: Shared = Arc::default();
     let s = seen.clone();
+    let body: Arc<[u8]> = body.into();
     tokio::spawn(async move {
         while let Ok((c, _)) = l.accept().await {
-            tokio::spawn(answer(c, s.clone()));
+            let (s, body) = (s.clone(), body.clone());
+            tokio::spawn(async move { answer_with(c, s, &body).await });
         }
     });
     (addr, seen)
@@ -181,6 +192,91 @@ async fn gzip_bodies_are_asked_for_and_decompressed() {
     assert_eq!(String::from_utf8_lossy(&f.body), BODY);
     let s = lock_seen(&seen);
     assert_eq!(header(&s.requests[0], "accept-encoding"), Some("gzip"));
+}
+
+#[tokio::test]
+async fn body_size_limit_counts_the_uncompressed_body_as_prometheus_does() {
+    // 64 KiB of text that gzip makes a few hundred bytes: a limit between the two sizes
+    // must fail, so the limit is on what the body decompresses to.
+    let full = "node_load1 0.25\n".repeat(4096);
+    let (addr, _) = plain_server_with(full.clone().into_bytes()).await;
+    let url = format!("http://{addr}/metrics");
+    let client = |limit: i64| {
+        ScrapeClient::new(&HttpClientConfig::default(), &DEFAULT_SCRAPE_PROTOCOLS)
+            .expect("client")
+            .with_body_size_limit(limit)
+    };
+    let exceeded = || super::metrics::get().exceeded_body_size_limit.get();
+    let before = exceeded();
+    for limit in [1024, full.len() as i64] {
+        match client(limit).fetch(&url, TIMEOUT).await {
+            Err(e) => assert_eq!(e, super::client::BODY_SIZE_LIMIT_EXCEEDED, "{limit}"),
+            Ok(f) => panic!("limit {limit}: got {} bytes", f.body.len()),
+        }
+    }
+    assert!(exceeded() >= before + 2, "counted in the Prometheus metric");
+    for limit in [full.len() as i64 + 1, 0, -1] {
+        let f = client(limit)
+            .fetch(&url, TIMEOUT)
+            .await
+            .expect("under the limit");
+        assert_eq!(f.body, full.as_bytes(), "{limit}");
+    }
+}
+
+#[tokio::test]
+async fn basic_auth_and_authorization_reach_the_target() {
+    use super::config::{Authorization, BasicAuth, Secret};
+    let (addr, seen) = plain_server().await;
+    let url = format!("http://{addr}/metrics");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "from-file\n").expect("write token");
+    let configs = [
+        HttpClientConfig {
+            basic_auth: Some(BasicAuth {
+                username: "user".into(),
+                password: Secret::new("pass"),
+                ..BasicAuth::default()
+            }),
+            ..HttpClientConfig::default()
+        },
+        HttpClientConfig {
+            authorization: Some(Authorization {
+                kind: "Bearer".into(),
+                credentials: Secret::new("tok"),
+                ..Authorization::default()
+            }),
+            ..HttpClientConfig::default()
+        },
+        HttpClientConfig {
+            authorization: Some(Authorization {
+                kind: "Bearer".into(),
+                credentials_file: token_file.display().to_string(),
+                ..Authorization::default()
+            }),
+            ..HttpClientConfig::default()
+        },
+    ];
+    for http in &configs {
+        let c = ScrapeClient::new(http, &DEFAULT_SCRAPE_PROTOCOLS).expect("client");
+        c.fetch(&url, TIMEOUT).await.expect("fetch");
+    }
+    let s = lock_seen(&seen);
+    let auth: Vec<Option<&str>> = s
+        .requests
+        .iter()
+        .map(|r| header(r, "authorization"))
+        .collect();
+    // base64("user:pass"); a credentials file is read at each scrape, trimmed.
+    assert_eq!(
+        auth,
+        [
+            Some("Basic dXNlcjpwYXNz"),
+            Some("Bearer tok"),
+            Some("Bearer from-file")
+        ]
+    );
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@
 //! Submodules: `scrape` (one scrape config), `http` (client authentication and TLS),
 //! `discovery` (static, file and Kubernetes discovery).
 
+mod byte_size;
 mod discovery;
 mod http;
 mod protocols;
@@ -29,6 +30,7 @@ use std::path::Path;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+pub use byte_size::ByteSize;
 pub use discovery::{
     FileSdConfig, KubernetesRole, KubernetesSdConfig, NamespaceDiscovery, SelectorConfig,
     StaticConfig,

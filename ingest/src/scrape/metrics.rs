@@ -17,6 +17,7 @@
 //! | `prometheus_target_scrape_pools_total` | counter | | a scrape pool created |
 //! | `prometheus_target_scrape_pool_targets` | gauge | `scrape_job` | a pool's sync: its active targets |
 //! | `prometheus_target_scrapes_exceeded_sample_limit_total` | counter | | a scrape over `sample_limit` |
+//! | `prometheus_target_scrapes_exceeded_body_size_limit_total` | counter | | a body at or over `body_size_limit` |
 //! | `prometheus_target_scrapes_sample_duplicate_timestamp_total` | counter | | samples dropped as repeats of a series in one scrape |
 //! | `tianshu_scrape_work_slot_wait_seconds` | histogram | | a scrape's wait for a parse/append slot |
 //!
@@ -115,6 +116,7 @@ pub struct ScrapeMetrics {
     pub scrape_pools: Counter,
     pub pool_targets: Family<JobLabels, Gauge>,
     pub exceeded_sample_limit: Counter,
+    pub exceeded_body_size_limit: Counter,
     pub duplicate_timestamps: Counter,
     pub work_slot_wait: Histogram,
 }
@@ -136,6 +138,7 @@ impl ScrapeMetrics {
             scrape_pools: Counter::default(),
             pool_targets: Family::default(),
             exceeded_sample_limit: Counter::default(),
+            exceeded_body_size_limit: Counter::default(),
             duplicate_timestamps: Counter::default(),
             work_slot_wait: seconds_buckets(),
         };
@@ -276,6 +279,11 @@ pub fn register(registry: &mut Registry) {
         "prometheus_target_scrapes_exceeded_sample_limit",
         "Total number of scrapes that hit the sample limit and were rejected",
         m.exceeded_sample_limit.clone(),
+    );
+    registry.register(
+        "prometheus_target_scrapes_exceeded_body_size_limit",
+        "Total number of scrapes that hit the body size limit",
+        m.exceeded_body_size_limit.clone(),
     );
     registry.register(
         "prometheus_target_scrapes_sample_duplicate_timestamp",

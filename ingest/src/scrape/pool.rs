@@ -69,7 +69,8 @@ impl Pool {
     /// cannot be built (unreadable TLS files).
     pub fn start(config: ScrapeConfig, sink: Arc<dyn Sink>, shard: Shard) -> Result<Pool, String> {
         metrics::get().scrape_pools.inc();
-        let client = ScrapeClient::new(&config.http, &config.scrape_protocols)?;
+        let client = ScrapeClient::new(&config.http, &config.scrape_protocols)?
+            .with_body_size_limit(config.body_size_limit.0);
         let config = Arc::new(config);
         let shared = Arc::new(Shared {
             name: config.job_name.clone(),

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::byte_size::ByteSize;
 use super::discovery::{FileSdConfig, KubernetesSdConfig, StaticConfig};
 use super::http::{Authorization, BasicAuth, HttpClientConfig, HttpFields, Secret, TlsConfig};
 use super::{claim_job_name, deserialize_checked, with_global, Unsupported};
@@ -37,6 +38,9 @@ pub struct ScrapeConfig {
     pub scrape_protocols: Vec<ScrapeProtocol>,
     pub metrics_path: String,
     pub scheme: String,
+    /// Uncompressed bodies of this many bytes or more fail the scrape; 0 or less: none.
+    #[serde(skip_serializing_if = "is_no_size")]
+    pub body_size_limit: ByteSize,
     /// Limits per scrape; 0 means none.
     #[serde(skip_serializing_if = "is_zero")]
     pub sample_limit: u64,
@@ -64,6 +68,10 @@ pub struct ScrapeConfig {
 
 fn is_zero(v: &u64) -> bool {
     *v == 0
+}
+
+fn is_no_size(v: &ByteSize) -> bool {
+    v.0 == 0
 }
 
 /// Prometheus's default `metrics_path` and `scheme`.
@@ -127,9 +135,9 @@ struct RawScrapeConfig {
     follow_redirects: Option<bool>,
     #[serde(default)]
     enable_http2: Option<bool>,
-    // Prometheus settings Tianshu does not implement yet.
     #[serde(default)]
-    body_size_limit: Option<Unsupported>,
+    body_size_limit: Option<ByteSize>,
+    // Prometheus settings Tianshu does not implement yet.
     #[serde(default)]
     oauth2: Option<Unsupported>,
     #[serde(default)]
@@ -279,6 +287,7 @@ impl ScrapeConfig {
             label_limit: raw.label_limit.unwrap_or(0),
             label_name_length_limit: raw.label_name_length_limit.unwrap_or(0),
             label_value_length_limit: raw.label_value_length_limit.unwrap_or(0),
+            body_size_limit: raw.body_size_limit.unwrap_or_default(),
             http,
             relabel_configs,
             metric_relabel_configs: raw.metric_relabel_configs.unwrap_or_default(),
