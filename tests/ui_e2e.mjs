@@ -1,6 +1,7 @@
 // The browser half of tests/ui_e2e.rs: drives Debian's headless Chromium through
 // playwright-core against a running tianshu, and talks to the Rust half over stdio:
-//   stdout "WRITE <n>"   -> the harness writes pod_cpu = n for every pod, answers "WROTE <ms>"
+//   stdout "WRITE <n>"   -> the harness writes pod_cpu = n for every pod, answers
+//                            "WROTE <samples' ms> <wall-clock ms when the write returned>"
 //   stdout "WRITE_MANY <n>" -> the harness writes big_cpu of 10,000 pods (pod p: p % 100 + 1 + n * (p % 3)),
 //                            answers "WROTE <ms>"
 //   stdout "KILL"        -> the harness kills tianshu (SIGKILL), answers "KILLED <ms>"
@@ -59,7 +60,8 @@ const browser = await chromium.launchPersistentContext(profile, {
   viewport: { width: 1400, height: 1100 },
 });
 
-// Generous ceilings for the 2-core CI machine; timing claims are checked on data time.
+// Generous ceilings for the 2-core CI machine: waits end as soon as their condition holds,
+// and timing claims are checked against their own deadlines, not these.
 const LONG = 30_000;
 
 try {
@@ -151,16 +153,33 @@ try {
   check('the stat panel shows the newest value (24 pods)', (await page.locator('.panel[data-title="Pods"] .stat-value').textContent()) === '24');
   await page.waitForFunction(() => document.body.dataset.live === 'live', null, { timeout: LONG });
 
-  // 4. New data shows within 2 s: the first tick carrying it is at most 2 s (of data
-  // time) after the samples' timestamp.
+  // 4. New data shows within 2 s of arriving, by the wall clock: from the moment the
+  // harness's write returns (the samples are acknowledged) to the frame in which the page
+  // has drawn them. The page records that moment itself; the test waits for it (as long
+  // as it takes, to report the figure) and holds it to the deadline.
   for (const n of [5, 9]) {
-    const wrote = Number((await ask(`WRITE ${n}`)).split(' ')[1]);
-    await page.waitForFunction((want) => document.querySelector('.panel-entity_heatmap')?.dataset.valueSum === want, String(24 * n), {
-      timeout: LONG,
-    });
+    const want = String(24 * n);
+    await page.evaluate((want) => {
+      window.__shown = undefined;
+      const el = document.querySelector('.panel-entity_heatmap');
+      const obs = new MutationObserver(() => {
+        if (el.dataset.valueSum !== want) return;
+        obs.disconnect();
+        const drawn = Date.now();
+        requestAnimationFrame(() => (window.__shown = { drawn, painted: Date.now() }));
+      });
+      obs.observe(el, { attributes: true, attributeFilter: ['data-value-sum'] });
+    }, want);
+    const [, wrote, returned] = (await ask(`WRITE ${n}`)).split(' ').map(Number);
+    await page.waitForFunction(() => window.__shown !== undefined, null, { timeout: LONG });
+    const shown = await page.evaluate(() => window.__shown);
+    const lag = shown.painted - returned;
     const tick = Number(await entity.getAttribute('data-last-tick'));
-    const lag = tick * 1000 - wrote;
-    check(`value ${n} shows at the tick within 2 s of the write`, lag <= 2000, `tick ${tick * 1000} − write ${wrote} = ${lag} ms`);
+    console.log(
+      `INFO value ${n}: on the page ${lag} ms after the write returned (drawn at ${shown.drawn - returned} ms; ` +
+        `write took ${returned - wrote} ms; shown by the tick at ${tick * 1000 - wrote} ms of data time)`,
+    );
+    check(`value ${n} shows within 2 s of the write returning (wall clock)`, shown.painted <= returned + 2000, `${lag} ms`);
   }
   check('ticks did not lay the cells out again', (await entity.getAttribute('data-layouts')) === layouts);
   await page.click('.panel-entity_heatmap .tabs button[data-tab="1"]');

@@ -181,3 +181,62 @@ async fn the_live_stream_sends_hello_then_ticks_with_per_query_errors() {
         "ticks land on whole steps: {t}"
     );
 }
+
+/// Ticks go out as their step begins, not at the phase the stream happened to connect at,
+/// so that a sample shows within a step of being written.
+#[tokio::test]
+async fn live_ticks_go_out_as_their_step_begins() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = state(None, tmp.path());
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64
+    };
+    // Connect half-way through a second: a timer started now would tick at .5 s.
+    tokio::time::sleep(Duration::from_millis(
+        (1500 - now_ms() % 1000) as u64 % 1000,
+    ))
+    .await;
+    let resp = router(s)
+        .oneshot(
+            Request::get("/api/ui/live?query=vector(1)&step=1s")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await
+        .expect("infallible");
+    let mut stream = resp.into_body().into_data_stream();
+    let mut text = String::new();
+    let mut lags = Vec::new();
+    while lags.len() < 3 {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("a tick within 30 s")
+            .expect("stream open")
+            .expect("chunk");
+        let received = now_ms();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            let Some(data) = event
+                .strip_prefix("event: tick\n")
+                .and_then(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+            else {
+                continue;
+            };
+            let tick: serde_json::Value = serde_json::from_str(data).expect("json");
+            let t = (tick["t"].as_f64().expect("t") * 1000.0).round() as i64;
+            lags.push(received - t);
+        }
+    }
+    // The first tick is sent at once on connect; the next ones as their second begins.
+    assert!(lags[0] >= 0, "{lags:?}");
+    for lag in &lags[1..] {
+        assert!(
+            (0..400).contains(lag),
+            "a tick arrived {lag} ms into its step: {lags:?}"
+        );
+    }
+}

@@ -84,16 +84,22 @@ async fn run(
     if tx.send(Ok(hello)).await.is_err() {
         return;
     }
-    let mut interval = tokio::time::interval(step);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last = i64::MIN;
     loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = tx.closed() => return,
-        }
-        let t = newest_step(now_ms(), step_ms);
+        // The first tick goes out at once; each next one as its step begins, by the wall
+        // clock the step grid is on. A timer started at connect would tick at the
+        // connection's phase instead, up to a step after the step's samples exist, and
+        // a sample would show up to two steps after its write rather than one. Waking
+        // again on every step (not a fixed-period timer) keeps the phase however the
+        // monotonic clock drifts from the wall clock; an evaluation slower than a step
+        // moves on to the newest step, skipping those it overran.
+        let now = now_ms();
+        let t = newest_step(now, step_ms);
         if t == last {
+            tokio::select! {
+                _ = tokio::time::sleep(until_next_step(now, step_ms)) => {}
+                _ = tx.closed() => return,
+            }
             continue;
         }
         last = t;
@@ -109,8 +115,36 @@ async fn run(
     }
 }
 
+/// The time from `now_ms` to the next whole multiple of `step_ms` (a whole step when
+/// `now_ms` is one).
+fn until_next_step(now_ms: i64, step_ms: i64) -> Duration {
+    let step = step_ms.max(1);
+    Duration::from_millis(u64::try_from(step - now_ms.rem_euclid(step)).unwrap_or(1))
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_ends_at_the_next_whole_step() {
+        assert_eq!(until_next_step(12_300, 1000), Duration::from_millis(700));
+        assert_eq!(until_next_step(12_999, 1000), Duration::from_millis(1));
+        assert_eq!(until_next_step(12_000, 1000), Duration::from_millis(1000));
+        assert_eq!(
+            until_next_step(1_000_001, 4000),
+            Duration::from_millis(3999)
+        );
+        // After the wait the newest step is the next one.
+        for now in [0, 1, 999, 1000, 123_456_789] {
+            let woke = now + until_next_step(now, 1000).as_millis() as i64;
+            assert_eq!(newest_step(woke, 1000), newest_step(now, 1000) + 1000);
+        }
+    }
 }
