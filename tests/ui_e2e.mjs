@@ -8,7 +8,8 @@
 //   stdout "START"       -> the harness starts it again on the same port and data, answers
 //                            "STARTED <ms>" once it is ready
 //   stdout "PASS <what>" / "FAIL <what>: <why>" for each check, "INFO <what>" for measurements.
-// Environment: TIANSHU_URL, UI_WEB_DIR (for node_modules), UI_ARTIFACTS, CHROMIUM.
+// Environment: TIANSHU_URL, TIANSHU_READONLY_URL (a server without --dashboards-dir),
+// UI_WEB_DIR (for node_modules), UI_ARTIFACTS, CHROMIUM.
 
 import { createRequire } from 'node:module';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -538,6 +539,27 @@ try {
   const firstRow = await page.locator('.explorer .table tr').first().textContent();
   check('explorer table lists every pod', rowsShown === 24 && /pod_cpu\{.*pod="pod-/.test(firstRow ?? ''), `${rowsShown} rows, first ${firstRow}`);
   await page.screenshot({ path: join(artifacts, 'explorer-table.png'), fullPage: true });
+
+  // 10. A server without --dashboards-dir: its dashboards say they are read-only, and
+  // saving is disabled with the reason, before any edit.
+  await page.goto(`${process.env.TIANSHU_READONLY_URL}/#/d/tianshu-overview`);
+  await page.waitForSelector('.grid[data-loaded="true"]', { timeout: LONG });
+  await page.click('.toolbar button.edit-panels');
+  await page.waitForSelector('.grid.editing[data-loaded="true"] .panel-tools', { timeout: LONG });
+  const ro = await page.evaluate(() => {
+    const save = document.querySelector('.edit-tools button.save-panels');
+    const badge = document.querySelector('.toolbar .read-only');
+    return { disabled: save.disabled, tip: save.title, wrapTip: save.parentElement.title, badge: badge && !badge.hidden, badgeTip: badge?.title };
+  });
+  check(
+    'read-only dashboards show saving disabled, saying to start with --dashboards-dir',
+    ro.disabled && /--dashboards-dir/.test(ro.tip) && ro.wrapTip === ro.tip && ro.badge && ro.badgeTip === ro.tip,
+    JSON.stringify(ro),
+  );
+  await page.click('.toolbar button.edit');
+  const jsonSave = await page.locator('.editor button.save').evaluate((b) => ({ disabled: b.disabled, tip: b.title }));
+  check('and so is saving the JSON', jsonSave.disabled && /--dashboards-dir/.test(jsonSave.tip), JSON.stringify(jsonSave));
+  await page.screenshot({ path: join(artifacts, 'read-only.png'), fullPage: true });
 
   check('no uncaught page errors', consoleErrors.length === 0, consoleErrors.join(' | '));
 } catch (e) {

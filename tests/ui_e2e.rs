@@ -155,6 +155,8 @@ fn dashboards_in_headless_chromium() {
         SELF_INSTANCE,
     ])));
     let base = server.lock().expect("lock").url("");
+    // Without --dashboards-dir: its built-in dashboards cannot be saved.
+    let read_only = Tianshu::start(&["--self-scrape.interval", "0s"]);
     let remote_copy = WriteRequest {
         timeseries: vec![series(
             &[
@@ -191,6 +193,7 @@ fn dashboards_in_headless_chromium() {
     let mut node = Command::new("node")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui_e2e.mjs"))
         .env("TIANSHU_URL", &base)
+        .env("TIANSHU_READONLY_URL", read_only.url(""))
         .env("UI_WEB_DIR", web_dir())
         .env("UI_ARTIFACTS", &artifacts)
         .env("CHROMIUM", CHROMIUM)

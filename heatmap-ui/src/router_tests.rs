@@ -48,8 +48,11 @@ async fn dashboards_are_listed_read_and_saved() {
     assert_eq!(st, StatusCode::OK);
     assert_eq!(list["data"][0]["id"], "tianshu-overview");
 
+    assert_eq!(list["meta"]["canSave"], true);
+
     let (st, d) = call(&s, "GET", "/api/ui/dashboards/tianshu-overview", "").await;
     assert_eq!(st, StatusCode::OK);
+    assert_eq!(d["meta"]["canSave"], true);
     let mut d = d["data"].clone();
     d["title"] = "Mine".into();
     let (st, _) = call(
@@ -76,10 +79,14 @@ async fn dashboards_are_listed_read_and_saved() {
 }
 
 #[tokio::test]
-async fn saving_without_a_directory_is_a_conflict() {
+async fn without_a_directory_saving_is_off_up_front_and_a_conflict() {
     let tmp = tempfile::tempdir().expect("tmp");
     let s = state(None, tmp.path());
+    // Said up front, so that the page disables saving instead of failing at Save.
+    let (_, list) = call(&s, "GET", "/api/ui/dashboards", "").await;
+    assert_eq!(list["meta"]["canSave"], false);
     let (_, d) = call(&s, "GET", "/api/ui/dashboards/tianshu-overview", "").await;
+    assert_eq!(d["meta"]["canSave"], false);
     let (st, e) = call(
         &s,
         "PUT",

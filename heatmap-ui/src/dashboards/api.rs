@@ -1,5 +1,7 @@
 //! `GET /api/ui/dashboards` (list), `GET|PUT /api/ui/dashboards/{id}`. Answers use the
-//! Prometheus API's envelope (`{"status":"success","data":…}`).
+//! Prometheus API's envelope (`{"status":"success","data":…}`); the reads add
+//! `"meta": {"canSave": …}`, as Grafana's dashboard API does, so that the page disables
+//! saving up front when the server runs without `--dashboards-dir`.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -11,7 +13,9 @@ use crate::{UiError, UiState};
 pub async fn list(State(s): State<UiState>) -> Result<Json<Value>, UiError> {
     let store = s.dashboards.clone();
     let list = run_blocking(move || store.list()).await?;
-    Ok(Json(json!({"status": "success", "data": list})))
+    Ok(Json(
+        json!({"status": "success", "data": list, "meta": meta(&s)}),
+    ))
 }
 
 pub async fn get_one(
@@ -20,7 +24,9 @@ pub async fn get_one(
 ) -> Result<Json<Value>, UiError> {
     let store = s.dashboards.clone();
     let d = run_blocking(move || store.get(&id)).await?;
-    Ok(Json(json!({"status": "success", "data": d})))
+    Ok(Json(
+        json!({"status": "success", "data": d, "meta": meta(&s)}),
+    ))
 }
 
 pub async fn save(
@@ -33,6 +39,11 @@ pub async fn save(
     let saved = d.clone();
     run_blocking(move || store.save(&id, &d)).await?;
     Ok(Json(json!({"status": "success", "data": saved})))
+}
+
+/// What the page may do with the dashboards it reads.
+fn meta(s: &UiState) -> Value {
+    json!({ "canSave": s.dashboards.writable() })
 }
 
 /// Files are read and written off the async workers.

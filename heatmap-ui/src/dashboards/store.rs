@@ -47,6 +47,11 @@ impl DashboardStore {
         self
     }
 
+    /// Whether [`DashboardStore::save`] can succeed: there is a directory to save to.
+    pub fn writable(&self) -> bool {
+        self.dir.is_some()
+    }
+
     /// Every dashboard, files first by id, then the built-ins no file overrides. A file
     /// that does not parse is logged and left out.
     pub fn list(&self) -> Result<Vec<Summary>, UiError> {
@@ -227,7 +232,10 @@ mod tests {
     #[test]
     fn without_a_directory_saving_is_refused() {
         let s = DashboardStore::new(None);
+        assert!(!s.writable());
         let d = s.get("tianshu-overview").expect("builtin");
         assert!(matches!(s.save(&d.id, &d), Err(UiError::ReadOnly)));
+        let tmp = tempfile::tempdir().expect("tmp");
+        assert!(DashboardStore::new(Some(tmp.path().join("dash"))).writable());
     }
 }

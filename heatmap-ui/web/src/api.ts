@@ -11,7 +11,13 @@ export interface InstantSample {
   metric: Metric;
   value: [number, string];
 }
-export type Result<T> = { ok: true; data: T; warnings?: string[] } | { ok: false; error: string; errorType?: string };
+/** What the dashboards API says the page may do (`meta` beside `data`). */
+export interface Meta {
+  canSave?: boolean;
+}
+export type Result<T> =
+  | { ok: true; data: T; warnings?: string[]; meta?: Meta }
+  | { ok: false; error: string; errorType?: string };
 
 interface Envelope<T> {
   status: 'success' | 'error';
@@ -19,6 +25,7 @@ interface Envelope<T> {
   error?: string;
   errorType?: string;
   warnings?: string[];
+  meta?: Meta;
 }
 
 async function call<T>(url: string, init?: RequestInit): Promise<Result<T>> {
@@ -37,7 +44,7 @@ async function call<T>(url: string, init?: RequestInit): Promise<Result<T>> {
   if (body.status !== 'success' || body.data === undefined) {
     return { ok: false, error: body.error ?? `HTTP ${resp.status}`, errorType: body.errorType };
   }
-  return { ok: true, data: body.data, warnings: body.warnings };
+  return { ok: true, data: body.data, warnings: body.warnings, meta: body.meta };
 }
 
 function form(params: Record<string, string>): RequestInit {

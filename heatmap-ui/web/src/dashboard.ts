@@ -54,6 +54,9 @@ function makePanel(def: PanelDef): PanelView {
   }
 }
 
+/** Why saving is off, on the disabled Save buttons and the toolbar's badge. */
+export const READ_ONLY = 'These dashboards are read-only: start Tianshu with --dashboards-dir DIR to save edits (as DIR/<id>.json)';
+
 /** Renders dashboard `id`; returns what tears it down. */
 export async function renderDashboard(app: HTMLElement, id: string): Promise<() => void> {
   const r = await getDashboard(id);
@@ -63,6 +66,8 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
     return () => {};
   }
   let dash: Dashboard = r.data;
+  // Without --dashboards-dir the server refuses every save: say so before any edit.
+  const canSave = r.meta?.canSave !== false;
   /** The dashboard being edited panel by panel; `null` outside edit mode. */
   let draft: Dashboard | null = null;
   const shown = (): Dashboard => draft ?? dash;
@@ -75,11 +80,12 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
       <h2></h2>
       <label>Range <select class="range"></select></label>
       <label><input type="checkbox" class="live" checked> Live</label>
+      <span class="read-only" hidden>read-only</span>
       <button class="edit-panels">Edit panels</button>
       <button class="edit">Edit JSON</button>
       <span class="edit-tools" hidden>
         <button class="add-panel">Add panel</button>
-        <button class="save-panels">Save</button>
+        <span class="save-wrap"><button class="save-panels">Save</button></span>
         <button class="discard-panels">Discard</button>
       </span>
       <span class="edit-msg"></span>
@@ -87,7 +93,7 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
     <div class="panel-edit-area" hidden></div>
     <div class="editor" hidden>
       <textarea spellcheck="false"></textarea>
-      <div><button class="save">Save</button> <button class="cancel">Cancel</button> <span class="editor-msg"></span></div>
+      <div><span class="save-wrap"><button class="save">Save</button></span> <button class="cancel">Cancel</button> <span class="editor-msg"></span></div>
     </div>
     <div class="grid"></div>`;
   const title = app.querySelector('h2')!;
@@ -101,6 +107,18 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
   const editTools = app.querySelector<HTMLElement>('.edit-tools')!;
   const editMsg = app.querySelector<HTMLElement>('.edit-msg')!;
   const editArea = app.querySelector<HTMLElement>('.panel-edit-area')!;
+  if (!canSave) {
+    const badge = app.querySelector<HTMLElement>('.read-only')!;
+    badge.hidden = false;
+    badge.title = READ_ONLY;
+    // A disabled button gets no pointer events, so its wrapper carries the tooltip too.
+    for (const wrap of app.querySelectorAll<HTMLElement>('.save-wrap')) {
+      wrap.title = READ_ONLY;
+      const b = wrap.querySelector('button')!;
+      b.disabled = true;
+      b.title = READ_ONLY;
+    }
+  }
   const options = RANGES.includes(dash.range ?? '') ? RANGES : [dash.range ?? '15m', ...RANGES];
   for (const o of options) rangeSel.add(new Option(o, o, false, o === (dash.range ?? '15m')));
 
