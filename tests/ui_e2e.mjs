@@ -2,6 +2,8 @@
 // playwright-core against a running tianshu, and talks to the Rust half over stdio:
 //   stdout "WRITE <n>"   -> the harness writes pod_cpu = n for every pod, answers
 //                            "WROTE <samples' ms> <wall-clock ms when the write returned>"
+//   stdout "VANISH <k>"  -> the harness ends churn_cpu of pods k.. with staleness markers
+//                            (pods below k go on), answers "WROTE <ms>"
 //   stdout "WRITE_MANY <n>" -> the harness writes big_cpu of 10,000 pods (pod p: p % 100 + 1 + n * (p % 3)),
 //                            answers "WROTE <ms>"
 //   stdout "KILL"        -> the harness kills tianshu (SIGKILL), answers "KILLED <ms>"
@@ -111,7 +113,8 @@ try {
   const listed = await page.$$eval('.dash-list li a', (as) => as.map((a) => `${a.textContent} ${a.getAttribute('href')}`));
   check(
     'the dashboard list shows every dashboard',
-    JSON.stringify(listed) === JSON.stringify(['Ten thousand pods #/d/big', 'End to end #/d/e2e', 'Tianshu overview #/d/tianshu-overview']),
+    JSON.stringify(listed) ===
+      JSON.stringify(['Ten thousand pods #/d/big', 'Churning pods #/d/churn', 'End to end #/d/e2e', 'Tianshu overview #/d/tianshu-overview']),
     JSON.stringify(listed),
   );
 
@@ -539,6 +542,53 @@ try {
   const firstRow = await page.locator('.explorer .table tr').first().textContent();
   check('explorer table lists every pod', rowsShown === 24 && /pod_cpu\{.*pod="pod-/.test(firstRow ?? ''), `${rowsShown} rows, first ${firstRow}`);
   await page.screenshot({ path: join(artifacts, 'explorer-table.png'), fullPage: true });
+
+  // 9. Entities that go away: their cells stay (empty) while live, so that nothing jumps;
+  // a reload of the view lays the cells out from its data, without them. A narrower
+  // window places the cells again; ticks do not.
+  await page.goto(`${base}/#/d/churn`);
+  await page.waitForSelector('.grid[data-loaded="true"]', { timeout: LONG });
+  const churn = page.locator('.panel-entity_heatmap');
+  // All six pods written again now, however long the test has run (their first samples
+  // may be beyond the lookback).
+  await ask('VANISH 6');
+  await page.waitForFunction(() => document.querySelector('.panel-entity_heatmap')?.dataset.valued === '6', null, { timeout: LONG });
+  const churnLayouts = await churn.getAttribute('data-layouts');
+  await ask('VANISH 3');
+  await page.waitForFunction(() => document.querySelector('.panel-entity_heatmap')?.dataset.valued === '3', null, { timeout: LONG });
+  check(
+    'vanished pods keep their (empty) cells while live',
+    (await churn.getAttribute('data-cells')) === '6' && (await churn.getAttribute('data-layouts')) === churnLayouts,
+    `${await churn.getAttribute('data-cells')} cells, layouts ${churnLayouts} → ${await churn.getAttribute('data-layouts')}`,
+  );
+  await page.selectOption('.toolbar select.range', '5m');
+  await page.waitForFunction(() => document.querySelector('.grid')?.dataset.range === '300' && document.querySelector('.grid')?.dataset.loaded === 'true', null, {
+    timeout: LONG,
+  });
+  check('a range change lays the cells out without them', (await churn.getAttribute('data-cells')) === '3', await churn.getAttribute('data-cells'));
+  await page.reload();
+  await page.waitForSelector('.grid[data-loaded="true"]', { timeout: LONG });
+  check('and so does a reload', (await churn.getAttribute('data-cells')) === '3', await churn.getAttribute('data-cells'));
+  const placed = () =>
+    churn.evaluate((el) => ({
+      layouts: el.dataset.layouts,
+      canvas: el.querySelector('canvas').width,
+      body: el.querySelector('.panel-body').clientWidth,
+      cells: el.dataset.cells,
+    }));
+  const wide = await placed();
+  await page.setViewportSize({ width: 800, height: 1100 });
+  await page.waitForFunction((l) => document.querySelector('.panel-entity_heatmap')?.dataset.layouts !== l, wide.layouts, { timeout: LONG });
+  const narrow = await placed();
+  check(
+    'a narrower window places the cells again, for its width',
+    narrow.canvas === narrow.body && narrow.canvas < wide.canvas && narrow.cells === '3',
+    `${JSON.stringify(wide)} → ${JSON.stringify(narrow)}`,
+  );
+  const tickedAt = Number(await churn.getAttribute('data-last-tick'));
+  await page.waitForFunction((t) => Number(document.querySelector('.panel-entity_heatmap')?.dataset.lastTick) >= t + 2, tickedAt, { timeout: LONG });
+  check('ticks after it do not', (await churn.getAttribute('data-layouts')) === narrow.layouts, `${narrow.layouts} → ${await churn.getAttribute('data-layouts')}`);
+  await page.setViewportSize({ width: 1400, height: 1100 });
 
   // 10. A server without --dashboards-dir: its dashboards say they are read-only, and
   // saving is disabled with the reason, before any edit.

@@ -12,7 +12,7 @@
 //! Screenshots and frame timings are kept in `target/ui-artifacts/`.
 //!
 //! This file is the harness: it runs tianshu, writes the data (remote write), and answers
-//! the browser script's requests (`WRITE n`, `WRITE_MANY n`, `KILL`, `START`) over the
+//! the browser script's requests (`WRITE n`, `WRITE_MANY n`, `VANISH k`, `KILL`, `START`) over the
 //! script's stdio.
 
 mod common;
@@ -55,6 +55,43 @@ const DASHBOARD: &str = r#"{
     { "type": "stat", "title": "Broken", "expr": "rate(pod_cpu[", "width": 2 }
   ]
 }"#;
+
+/// Pods of `churn_cpu`, some of which go away during the test.
+const CHURN_PODS: usize = 6;
+
+/// One entity heatmap over `churn_cpu`, whose pods vanish (`VANISH k`).
+const CHURN_DASHBOARD: &str = r#"{
+  "id": "churn",
+  "title": "Churning pods",
+  "range": "1m",
+  "panels": [
+    { "type": "entity_heatmap", "title": "Churn", "width": 6,
+      "tabs": [ { "name": "cpu", "expr": "churn_cpu" } ] }
+  ]
+}"#;
+
+/// Prometheus's staleness marker: the series ends here (what a scrape writes when a
+/// target's series disappears).
+const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+
+/// `churn_cpu` of `CHURN_PODS` pods at `t`: pods below `alive` at 1, the others ended by
+/// a staleness marker.
+fn churn(alive: usize, t: i64) -> WriteRequest {
+    WriteRequest {
+        timeseries: (0..CHURN_PODS)
+            .map(|p| {
+                let pod = format!("pod-{p}");
+                let v = if p < alive {
+                    1.0
+                } else {
+                    f64::from_bits(STALE_NAN)
+                };
+                series(&[("__name__", "churn_cpu"), ("pod", &pod)], &[(t, v)])
+            })
+            .collect(),
+        metadata: Vec::new(),
+    }
+}
 
 /// One entity heatmap over the `MANY` series of `big_cpu`, grouped by node.
 const BIG_DASHBOARD: &str = r#"{
@@ -145,6 +182,7 @@ fn dashboards_in_headless_chromium() {
     let dash_dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dash_dir.path().join("e2e.json"), DASHBOARD).expect("write dashboard");
     std::fs::write(dash_dir.path().join("big.json"), BIG_DASHBOARD).expect("write dashboard");
+    std::fs::write(dash_dir.path().join("churn.json"), CHURN_DASHBOARD).expect("write dashboard");
     let dash_arg = dash_dir.path().display().to_string();
     let server = Arc::new(Mutex::new(Tianshu::start(&[
         "--dashboards-dir",
@@ -173,6 +211,7 @@ fn dashboards_in_headless_chromium() {
     let t = now_ms();
     write(&base, &pods("pod_cpu", |_| 1.0, t));
     write(&base, &pods("pod_mem", |p| (p as f64 + 1.0) * 1e6, t));
+    write(&base, &churn(CHURN_PODS, t));
 
     // Background load: the histogram grows every 500 ms, the whole test long.
     let stop = Arc::new(AtomicBool::new(false));
@@ -239,6 +278,11 @@ fn dashboards_in_headless_chromium() {
             let n: f64 = n.parse().expect("WRITE_MANY <number>");
             let t = now_ms();
             write(&base, &many_pods(n, t));
+            Some(format!("WROTE {t}"))
+        } else if let Some(k) = line.strip_prefix("VANISH ") {
+            let k: usize = k.parse().expect("VANISH <pods left>");
+            let t = now_ms();
+            write(&base, &churn(k, t));
             Some(format!("WROTE {t}"))
         } else if line == "KILL" {
             server.lock().expect("lock").kill9();

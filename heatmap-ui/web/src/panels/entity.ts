@@ -1,34 +1,27 @@
 // Entity heatmap: one canvas cell per series (pod, node, container), coloured by its
 // newest value. The layout (which cell sits where) is computed from the set of entities
-// seen across all tabs and kept while tabs switch or ticks arrive; it changes only when a
-// new entity appears. A tick recolours the cells, nothing else.
+// seen across all tabs and kept while tabs switch or ticks arrive; while live it changes
+// only when a new entity appears, so that cells do not jump about. A tick recolours the
+// cells, nothing else. A load of the view (range change, reload) lays the cells out from
+// its own data alone, which drops the entities that have gone since; a change of the
+// panel's width places the same cells again for the new width.
 
 import { queryInstant, type PanelDef } from '../api';
 import { colourAt, colourIndex, EMPTY, ramp } from '../colour';
 import { compareEntities, groupOf } from '../entity-order';
 import { entityKey, formatMetric, formatValue } from '../format';
 import type { TickPoint, TickResult } from '../live';
+import { placeCells, type Layout } from './entity-layout';
 import { BasePanel, type View } from './panel';
 import { Tooltip } from './tooltip';
 
 const MAX_HEIGHT = 260;
-const GROUP_LABEL = 14;
 
 interface Entity {
   key: string;
   metric: Record<string, string>;
 }
 
-interface Layout {
-  /** Cell size in pixels (square, 1 px gap included). */
-  size: number;
-  /** Cell i's top-left corner. */
-  x: Float32Array;
-  y: Float32Array;
-  height: number;
-  /** Group headings: text and y. */
-  groups: { name: string; y: number }[];
-}
 
 export class EntityPanel extends BasePanel {
   private readonly canvas: HTMLCanvasElement;
@@ -43,6 +36,7 @@ export class EntityPanel extends BasePanel {
   private layout: Layout | null = null;
   /** Newest value per tab per cell (NaN: no value). */
   private values: Float64Array[] = [];
+  private readonly resizeObs: ResizeObserver;
 
   constructor(def: PanelDef) {
     super(def);
@@ -62,6 +56,14 @@ export class EntityPanel extends BasePanel {
     this.frame.body.style.position = 'relative';
     this.frame.body.append(this.tabsEl, this.canvas, this.legendEl);
     this.tip = new Tooltip(this.frame.body);
+    // Only a new width moves cells; the height the layout itself sets is not a cue.
+    this.resizeObs = new ResizeObserver(() => {
+      if (this.layout && this.bodyWidth() !== this.layout.width) {
+        this.place();
+        this.draw();
+      }
+    });
+    this.resizeObs.observe(this.frame.body);
     this.canvas.addEventListener('mousemove', (e) => this.hover(e));
     this.canvas.addEventListener('mouseleave', () => this.tip.hide());
     this.values = this.tabs.map(() => new Float64Array(0));
@@ -74,6 +76,7 @@ export class EntityPanel extends BasePanel {
 
   async load(view: View): Promise<void> {
     const results = await Promise.all(this.tabs.map((t) => queryInstant(t.expr, view.end)));
+    this.forget();
     const tick: TickResult[] = results.map((r) =>
       r.ok ? { data: r.data.map((s) => ({ metric: s.metric, value: s.value[1] })) } : { error: r.error },
     );
@@ -99,6 +102,23 @@ export class EntityPanel extends BasePanel {
     this.draw();
     this.root.dataset.lastTick = String(t);
     performance.measure('entity-tick', { start: started, detail: { cells: this.entities.length } });
+  }
+
+  destroy(): void {
+    this.resizeObs.disconnect();
+  }
+
+  /** Drops every entity and its values: the next tick lays out what it holds. */
+  private forget(): void {
+    this.entities = [];
+    this.entitiesBefore = [];
+    this.index = new Map();
+    this.layout = null;
+    this.values = this.tabs.map(() => new Float64Array(0));
+  }
+
+  private bodyWidth(): number {
+    return Math.max(200, this.frame.body.clientWidth || 600);
   }
 
   private switchTab(i: number): void {
@@ -133,54 +153,20 @@ export class EntityPanel extends BasePanel {
     this.index = new Map(this.entities.map((e, i) => [e.key, i]));
     this.entitiesBefore = this.entities.map((e) => e.key);
     this.values = old.map((prev) => Float64Array.from(this.entities, (e) => prev.get(e.key) ?? NaN));
+    this.place();
+  }
 
-    const width = Math.max(200, this.frame.body.clientWidth || 600);
-    const n = Math.max(1, this.entities.length);
-    const groups = new Map<string, number>();
-    for (const e of this.entities) groups.set(this.groupOf(e), (groups.get(this.groupOf(e)) ?? 0) + 1);
-    const headings = this.def.group_by ? groups.size * GROUP_LABEL : 0;
-    // The largest square cell whose rows fit the height, between 3 and 48 px.
-    let size = 48;
-    while (size > 3) {
-      const perRow = Math.max(1, Math.floor(width / size));
-      let rows = 0;
-      for (const c of groups.values()) rows += Math.ceil(c / perRow);
-      if (rows * size + headings <= MAX_HEIGHT) break;
-      size--;
-    }
-    const perRow = Math.max(1, Math.floor(width / size));
-    const x = new Float32Array(n);
-    const y = new Float32Array(n);
-    const heads: { name: string; y: number }[] = [];
-    let top = 0;
-    let col = 0;
-    let group: string | null = null;
-    this.entities.forEach((e, i) => {
-      const g = this.groupOf(e);
-      if (g !== group) {
-        if (group !== null && col > 0) top += size;
-        col = 0;
-        group = g;
-        if (this.def.group_by) {
-          heads.push({ name: `${this.def.group_by}=${g}`, y: top });
-          top += GROUP_LABEL;
-        }
-      }
-      if (col === perRow) {
-        col = 0;
-        top += size;
-      }
-      x[i] = col * size;
-      y[i] = top;
-      col++;
-    });
-    const height = Math.max(size, top + (this.entities.length ? size : 0));
-    this.layout = { size, x, y, height, groups: heads };
+  /** Places the cells, in their order, for the panel's width. */
+  private place(): void {
+    const width = this.bodyWidth();
+    const groups = this.entities.map((e) => this.groupOf(e));
+    const l = placeCells(groups, width, this.def.group_by, MAX_HEIGHT);
+    this.layout = l;
     this.canvas.width = width;
-    this.canvas.height = height;
+    this.canvas.height = l.height;
     this.root.dataset.cells = String(this.entities.length);
-    this.root.dataset.cellSize = String(size);
-    this.root.dataset.groups = String(heads.length);
+    this.root.dataset.cellSize = String(l.size);
+    this.root.dataset.groups = String(l.groups.length);
     this.root.dataset.layouts = String(Number(this.root.dataset.layouts ?? 0) + 1);
   }
 
