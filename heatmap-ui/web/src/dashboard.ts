@@ -15,6 +15,7 @@ import { HistogramPanel } from './panels/histogram';
 import type { PanelView, View } from './panels/panel';
 import { StatPanel } from './panels/stat';
 import { TimeseriesPanel } from './panels/timeseries';
+import { backfillFor } from './backfill';
 
 export const RANGES = ['1m', '5m', '15m', '30m', '1h', '3h', '12h', '1d'];
 
@@ -74,6 +75,8 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
   let panels: PanelView[] = [];
   let live: LiveStream | null = null;
   let range = parseDuration(dash.range ?? '15m') ?? 900;
+  /** The newest step the panels hold: the view's end, then each tick's. */
+  let heldUpTo: number | undefined;
 
   app.innerHTML = `
     <div class="toolbar">
@@ -143,18 +146,19 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
     if (queries.length === 0) return;
     live = new LiveStream(queries, {
       onTick: (ev) => {
+        heldUpTo = ev.t;
         panels.forEach((p, i) => {
           const n = p.queries().length;
           p.tick(ev.t, ev.results.slice(offsets[i], offsets[i] + n));
         });
       },
       onResume: (lastT) => {
-        const end = Math.floor(Date.now() / 1000);
-        const step = stepFor(range);
-        for (const p of panels) void p.backfill(lastT, end, step);
         document.body.dataset.backfills = String(Number(document.body.dataset.backfills ?? 0) + 1);
+        const plan = backfillFor(lastT, Date.now() / 1000, range);
+        if (plan.kind === 'reload') return void build();
+        if (plan.kind === 'fill') for (const p of panels) void p.backfill(plan.from, plan.to, plan.step);
       },
-    }, stepFor(range));
+    }, stepFor(range), heldUpTo);
   };
 
   /** Builds started; only the newest one marks the grid loaded. */
@@ -185,8 +189,10 @@ export async function renderDashboard(app: HTMLElement, id: string): Promise<() 
     // At once, before the panels' data arrive, so that a second arrow key press goes to it.
     if (focus) panels[focus.panel]?.root.querySelector<HTMLElement>(focus.sel)?.focus();
     const v = view();
+    heldUpTo = undefined;
     await Promise.all(panels.map((p) => p.load(v)));
     if (mine !== builds) return;
+    heldUpTo = v.end;
     grid.dataset.loaded = 'true';
     startLive();
   };

@@ -2,6 +2,7 @@
 // toggle. Errors are the API's own text, shown under the box.
 
 import { queryInstant, queryRange } from './api';
+import { backfillFor } from './backfill';
 import { RANGES } from './dashboard';
 import { formatMetric, gridFor, parseDuration, stepFor } from './format';
 import { LiveStream } from './live';
@@ -39,6 +40,8 @@ export function renderExplorer(app: HTMLElement): () => void {
   let win = new SeriesWindow();
   let chart: Chart | null = null;
   let live: LiveStream | null = null;
+  /** The newest step the graph's range query holds. */
+  let lastLoaded: number | undefined;
 
   const showError = (msg: string | null) => {
     errEl.hidden = msg === null;
@@ -61,6 +64,7 @@ export function renderExplorer(app: HTMLElement): () => void {
     showError(null);
     warnEl.textContent = (r.warnings ?? []).join('; ');
     win.addRange(r.data);
+    lastLoaded = g.end;
     graphEl.dataset.range = String(range());
     chart = new Chart(graphEl, win, '', undefined, 360);
     chart.render();
@@ -100,11 +104,15 @@ export function renderExplorer(app: HTMLElement): () => void {
           graphEl.dataset.lastTick = String(ev.t);
         },
         onResume: async (lastT) => {
-          const end = Math.floor(Date.now() / 1000);
-          const r = await queryRange(expr.value, lastT, end, stepFor(range()));
-          if (r.ok) win.addRange(r.data);
+          const plan = backfillFor(lastT, Date.now() / 1000, range());
+          if (plan.kind === 'reload') return void run();
+          if (plan.kind !== 'fill') return;
+          const r = await queryRange(expr.value, plan.from, plan.to, plan.step);
+          if (!r.ok) return showError(r.error);
+          win.addRange(r.data);
+          chart?.render();
         },
-      }, stepFor(range()));
+      }, stepFor(range()), lastLoaded);
     }
   };
 

@@ -2,7 +2,10 @@
 // (`/api/ui/live`). Each `tick` event holds the newest step of every query, in order.
 // After a drop (server restart, network error) the stream reconnects by itself; on the
 // first event of the new connection the view is told the time of the last tick it saw,
-// so that it backfills the gap with a range query before appending again. The stream
+// so that it backfills the gap with a range query before appending again. A view that
+// says up to when it has loaded is told so on the first connection too: loading its
+// panels may take longer than a step, and the steps between the load and the first tick
+// are filled the same way. The stream
 // ticks on the view's step (1 s up to a 15-minute range, coarser beyond, as its range
 // queries), so that ticks land on the grid of the `query_range` result they extend.
 
@@ -24,14 +27,18 @@ export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'off';
 
 export interface LiveHandlers {
   onTick(ev: TickEvent): void;
-  /** Called once a dropped stream is back, with the last tick seen before the drop. */
+  /**
+   * Called once a dropped stream is back, with the last tick seen before the drop; and on
+   * the first connection with the time the view was loaded up to, if it was given.
+   */
   onResume(lastT: number): void;
 }
 
 export class LiveStream {
   private es: EventSource | null = null;
   private lastT: number | null = null;
-  private dropped = false;
+  /** A backfill is due at the next `hello`: after a drop, or for a view loaded earlier. */
+  private owesBackfill = false;
   private closed = false;
   private retryTimer: number | undefined;
 
@@ -40,7 +47,13 @@ export class LiveStream {
     private readonly handlers: LiveHandlers,
     /** Seconds between ticks: the step of the view's range queries. */
     private readonly step = 1,
+    /** The newest step the view's range queries hold, if it has any. */
+    loadedUpTo?: number,
   ) {
+    if (loadedUpTo !== undefined) {
+      this.lastT = loadedUpTo;
+      this.owesBackfill = true;
+    }
     this.connect();
   }
 
@@ -54,8 +67,8 @@ export class LiveStream {
     this.es = es;
     es.addEventListener('hello', () => {
       setLiveState('live');
-      if (this.dropped && this.lastT !== null) this.handlers.onResume(this.lastT);
-      this.dropped = false;
+      if (this.owesBackfill && this.lastT !== null) this.handlers.onResume(this.lastT);
+      this.owesBackfill = false;
     });
     es.addEventListener('tick', (e) => {
       let ev: TickEvent;
@@ -68,7 +81,7 @@ export class LiveStream {
       this.handlers.onTick(ev);
     });
     es.onerror = () => {
-      this.dropped = true;
+      this.owesBackfill = true;
       setLiveState('reconnecting');
       // The browser retries by itself unless the answer was not an event stream (e.g. a
       // 502 from a proxy while the server restarts); then a new stream is opened.

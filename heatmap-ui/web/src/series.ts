@@ -67,6 +67,19 @@ export class SeriesWindow {
     return [...this.times].sort((a, b) => a - b);
   }
 
+  /**
+   * The runs of `step`-grid times between the first and the last time held that have no
+   * data, as `[from, to]` (both missing): where the graph shows a hole.
+   */
+  gaps(step: number): [number, number][] {
+    const xs = this.sortedTimes();
+    const out: [number, number][] = [];
+    for (let i = 1; i < xs.length; i++) {
+      if (xs[i] - xs[i - 1] > step) out.push([xs[i - 1] + step, xs[i] - step]);
+    }
+    return out;
+  }
+
   /** Series in a stable order (by label set). */
   ordered(): StoredSeries[] {
     return [...this.series.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

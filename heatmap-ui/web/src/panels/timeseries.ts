@@ -10,6 +10,7 @@ export class TimeseriesPanel extends BasePanel {
   private readonly win = new SeriesWindow();
   private readonly chart: Chart;
   private range = 300;
+  private step = 1;
 
   constructor(def: PanelDef) {
     super(def);
@@ -18,12 +19,13 @@ export class TimeseriesPanel extends BasePanel {
 
   async load(view: View): Promise<void> {
     this.range = view.range;
+    this.step = view.step;
     const r = await queryRange(this.expr, view.start, view.end, view.step);
     this.win.clear();
     const data = this.settle(r);
     if (!data) return;
     this.win.addRange(data);
-    this.chart.render();
+    this.render();
   }
 
   async backfill(from: number, to: number, step: number): Promise<void> {
@@ -34,7 +36,7 @@ export class TimeseriesPanel extends BasePanel {
     // How many steps the gap held: what a reader (and the end-to-end test) checks.
     const added = this.win.sortedTimes().length - before;
     this.root.dataset.backfilled = String(Number(this.root.dataset.backfilled ?? 0) + added);
-    this.chart.render();
+    this.render();
   }
 
   tick(t: number, results: TickResult[]): void {
@@ -42,7 +44,17 @@ export class TimeseriesPanel extends BasePanel {
     if (!data) return;
     this.win.addTick(t, data);
     this.win.trim(t - this.range);
+    this.render();
+  }
+
+  private render(): void {
     this.chart.render();
+    // The holes in the line (steps without data since its first point), for a reader of
+    // the page (and its tests): after a reconnect's backfill there must be none.
+    this.root.dataset.gaps = this.win
+      .gaps(this.step)
+      .map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`))
+      .join(',');
   }
 
   destroy(): void {
