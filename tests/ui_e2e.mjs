@@ -200,6 +200,14 @@ try {
   await cpuChart.hover({ position: { x: cbox.width - 4, y: cbox.height / 2 } });
   const legendValue = await page.locator('.panel[data-title="CPU total"] .u-legend .u-series:nth-child(2) .u-value').textContent();
   check('hovering a time series shows its value in the legend', /^\d/.test(legendValue ?? ''), legendValue);
+  const cpuAxis = await page
+    .locator('.panel[data-title="CPU total"] .panel-body')
+    .evaluate((b) => ({ min: Number(b.dataset.xMin), max: Number(b.dataset.xMax), tick: Number(b.closest('.panel').dataset.lastTick) }));
+  check(
+    "a time series panel's axis spans the dashboard's whole range (1m), to the newest tick",
+    cpuAxis.max - cpuAxis.min === 60 && cpuAxis.max === cpuAxis.tick,
+    JSON.stringify(cpuAxis),
+  );
   await page.screenshot({ path: join(artifacts, 'e2e-dashboard.png'), fullPage: true });
   await page.click('.panel-entity_heatmap .tabs button[data-tab="0"]');
   await page.waitForFunction(

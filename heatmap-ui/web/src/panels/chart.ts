@@ -1,10 +1,16 @@
 // A uPlot time-series chart over a SeriesWindow. The chart is built once per set of
-// series (its layout); ticks only hand it new data.
+// series (its layout); ticks only hand it new data. Optionally its x axis spans a given
+// range rather than the data's.
 
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { formatValue, legendFor } from '../format';
 import type { SeriesWindow } from '../series';
+
+export interface ChartOptions {
+  /** The x axis's span in seconds, asked at every redraw; the data's span when absent. */
+  xRange?: () => [number, number];
+}
 
 const PALETTE = ['#7eb26d', '#eab839', '#6ed0e0', '#ef843c', '#e24d42', '#1f78c1', '#ba43a9', '#705da0', '#508642', '#cca300'];
 
@@ -19,6 +25,7 @@ export class Chart {
     private readonly unit: string,
     private readonly legend: string | undefined,
     private readonly height = 220,
+    private readonly opts: ChartOptions = {},
   ) {
     this.resizeObs = new ResizeObserver(() => this.plot?.setSize({ width: this.width(), height: this.height }));
     this.resizeObs.observe(el);
@@ -39,13 +46,24 @@ export class Chart {
     this.plot?.destroy();
     this.el.textContent = '';
     const unit = this.unit;
+    const { xRange } = this.opts;
     this.plot = new uPlot(
       {
         width: this.width(),
         height: this.height,
         legend: { show: true, live: true },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true } },
+        scales: { x: { time: true, ...(xRange ? { range: (): uPlot.Range.MinMax => xRange() } : {}) } },
+        hooks: {
+          // The x axis's span, for a reader of the page (and its tests).
+          setScale: [
+            (u: uPlot, key: string) => {
+              if (key !== 'x') return;
+              this.el.dataset.xMin = String(u.scales.x.min);
+              this.el.dataset.xMax = String(u.scales.x.max);
+            },
+          ],
+        },
         axes: [
           { stroke: '#aaa', grid: { stroke: '#333' } },
           { stroke: '#aaa', grid: { stroke: '#333' }, size: 70, values: (_u, vals) => vals.map((v) => formatValue(v, unit)) },

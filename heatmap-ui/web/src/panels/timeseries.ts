@@ -1,4 +1,6 @@
-// Time series panel: lines over the dashboard's range, appended to every tick.
+// Time series panel: lines over the dashboard's range, appended to every tick. The x
+// axis spans the whole range (up to the newest step), as Grafana's panels do, not just
+// the data: a series that began a minute ago starts a minute from the right edge.
 
 import { queryRange, type PanelDef } from '../api';
 import type { TickResult } from '../live';
@@ -11,15 +13,20 @@ export class TimeseriesPanel extends BasePanel {
   private readonly chart: Chart;
   private range = 300;
   private step = 1;
+  /** The newest step shown: the view's end, then each tick's. */
+  private end = 0;
 
   constructor(def: PanelDef) {
     super(def);
-    this.chart = new Chart(this.frame.body, this.win, def.unit ?? '', def.legend);
+    this.chart = new Chart(this.frame.body, this.win, def.unit ?? '', def.legend, undefined, {
+      xRange: () => [this.end - this.range, this.end],
+    });
   }
 
   async load(view: View): Promise<void> {
     this.range = view.range;
     this.step = view.step;
+    this.end = view.end;
     const r = await queryRange(this.expr, view.start, view.end, view.step);
     this.win.clear();
     const data = this.settle(r);
@@ -42,6 +49,7 @@ export class TimeseriesPanel extends BasePanel {
   tick(t: number, results: TickResult[]): void {
     const data = this.tickData(t, results);
     if (!data) return;
+    this.end = Math.max(this.end, t);
     this.win.addTick(t, data);
     this.win.trim(t - this.range);
     this.render();
