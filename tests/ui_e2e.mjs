@@ -161,6 +161,8 @@ try {
   // harness's write returns (the samples are acknowledged) to the frame in which the page
   // has drawn them. The page records that moment itself; the test waits for it (as long
   // as it takes, to report the figure) and holds it to the deadline.
+  /** Samples' time (ms) of each WRITE, by value. */
+  const wroteAt = {};
   for (const n of [5, 9]) {
     const want = String(24 * n);
     await page.evaluate((want) => {
@@ -175,6 +177,7 @@ try {
       obs.observe(el, { attributes: true, attributeFilter: ['data-value-sum'] });
     }, want);
     const [, wrote, returned] = (await ask(`WRITE ${n}`)).split(' ').map(Number);
+    wroteAt[n] = wrote;
     await page.waitForFunction(() => window.__shown !== undefined, null, { timeout: LONG });
     const shown = await page.evaluate(() => window.__shown);
     const lag = shown.painted - returned;
@@ -532,35 +535,150 @@ try {
   check('frame timing was recorded', timing.frames.n > 0 && timing.entityTick.n > 0, JSON.stringify(timing));
   await page.screenshot({ path: join(artifacts, 'entity-10k.png'), fullPage: true });
 
-  // 7. The explorer: a bad query's error inline, a good one graphed.
+  // 7. The explorer: a bad query's error inline, a good one graphed over exactly the
+  // chosen range, an end time, drag-to-zoom, live back to now, and the table at the end.
   await page.goto(`${base}/#/?q=${encodeURIComponent('sum(rate(pod_cpu[')}`);
   await page.waitForSelector('.query-error:not([hidden])', { timeout: LONG });
   const qerr = await page.locator('.query-error').textContent();
   check('explorer shows the parse error inline', /parse error/.test(qerr ?? ''), qerr);
   await page.fill('textarea.expr', 'pod_cpu');
   await page.click('button.run');
-  await page.waitForSelector('.graph .uplot', { timeout: LONG });
+  /** The explorer's newest run has drawn (and, in graph view, laid out its axis). */
+  const explorerSettled = (sel = '.graph .uplot') => page.waitForSelector(`.explorer[data-loaded="true"] ${sel}`, { timeout: LONG });
+  const xAxis = () =>
+    page.evaluate(() => {
+      const g = document.querySelector('.graph');
+      return { min: Number(g.dataset.xMin), max: Number(g.dataset.xMax), range: Number(g.dataset.range) };
+    });
+  const explorerState = () =>
+    page.evaluate(() => ({
+      live: document.querySelector('.explorer input.live').checked,
+      stream: document.body.dataset.live,
+      endBox: document.querySelector('.explorer input.end').value,
+      range: document.querySelector('.explorer select.range').value,
+      hash: location.hash,
+    }));
+  await explorerSettled();
   const series = await page.locator('.graph').getAttribute('data-series');
   check('explorer graphs every pod', series === '24', `series=${series}`);
+  let ax = await xAxis();
+  check(
+    'explorer x axis spans the whole 15m range, ending now',
+    ax.max - ax.min === 900 && Math.abs(ax.max - Date.now() / 1000) < 5,
+    JSON.stringify(ax),
+  );
   await page.screenshot({ path: join(artifacts, 'explorer.png'), fullPage: true });
   // The range picker sets the graph's range (and the URL).
   await page.selectOption('.explorer select.range', '5m');
   await page.waitForFunction(() => document.querySelector('.graph')?.dataset.range === '300', null, { timeout: LONG });
-  check('explorer range picker graphs 5m', (await page.evaluate(() => location.hash)).includes('range=5m'));
-  // Live: ticks are appended to the graph.
+  await explorerSettled();
+  ax = await xAxis();
+  check('explorer range picker graphs 5m', (await page.evaluate(() => location.hash)).includes('range=5m') && ax.max - ax.min === 300, JSON.stringify(ax));
+  // Live: ticks are appended to the graph, and the axis slides with them.
   await page.check('.explorer input.live');
   await page.waitForFunction(() => Number(document.querySelector('.graph')?.dataset.lastTick) > 0, null, { timeout: LONG });
   const t1 = Number(await page.locator('.graph').getAttribute('data-last-tick'));
   await page.waitForFunction((t) => Number(document.querySelector('.graph')?.dataset.lastTick) > t, t1, { timeout: LONG });
+  ax = await xAxis();
+  const tLive = Number(await page.locator('.graph').getAttribute('data-last-tick'));
   check('explorer live toggle appends ticks', (await page.evaluate(() => document.body.dataset.live)) === 'live');
-  await page.uncheck('.explorer input.live');
-  await page.waitForFunction(() => document.body.dataset.live === 'off', null, { timeout: LONG });
-  // The table view: one row per series at the newest instant.
+  check('and the axis follows them over the range', ax.max >= t1 + 1 && ax.max <= tLive && ax.max - ax.min === 300, `${JSON.stringify(ax)}, ticks ${t1} → ${tLive}`);
+  // An end time (a datetime-local box, local time) ends the range there and turns live off.
+  /** `sec` as the box shows it: seconds only when not zero, as Chromium keeps the value. */
+  const localInput = (sec) =>
+    page.evaluate((sec) => {
+      const d = new Date(sec * 1000);
+      const p = (n) => String(n).padStart(2, '0');
+      const hm = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+      return d.getSeconds() ? `${hm}:${p(d.getSeconds())}` : hm;
+    }, sec);
+  const endAt = Math.floor(Date.now() / 1000) - 20;
+  await page.fill('.explorer input.end', await localInput(endAt));
+  await page.waitForFunction((e) => document.querySelector('.graph')?.dataset.xMax === String(e), endAt, { timeout: LONG });
+  await explorerSettled();
+  ax = await xAxis();
+  let st = await explorerState();
+  check('an end time sets the axis to [end − range, end]', ax.min === endAt - 300 && ax.max === endAt, `${JSON.stringify(ax)} for end ${endAt}`);
+  check('and turns live off', !st.live && st.stream === 'off' && st.hash.includes(`end=${endAt}`), JSON.stringify(st));
+  // Live on again returns to now.
+  await page.check('.explorer input.live');
+  await page.waitForFunction(() => document.body.dataset.live === 'live', null, { timeout: LONG });
+  await explorerSettled();
+  ax = await xAxis();
+  st = await explorerState();
+  check('live on returns the end to now', st.endBox === '' && !st.hash.includes('end=') && Math.abs(ax.max - Date.now() / 1000) < 5, `${JSON.stringify(st)} ${JSON.stringify(ax)}`);
+  // Drag-to-zoom, live, over the last minute (where the test's data are): from a quarter
+  // to three quarters of the plot. Positions are measured right before the drag, on the
+  // settled page; the axis the drag is read against is the one at the release (live
+  // ticks slide it meanwhile), recorded before the chart sees the release.
+  await page.selectOption('.explorer select.range', '1m');
+  await page.waitForFunction(() => document.querySelector('.graph')?.dataset.range === '60', null, { timeout: LONG });
+  await page.waitForFunction(() => document.body.dataset.live === 'live', null, { timeout: LONG });
+  await explorerSettled();
+  await page.evaluate(() => {
+    window.__axisAtRelease = undefined;
+    const g = document.querySelector('.graph');
+    const record = () => (window.__axisAtRelease = { min: Number(g.dataset.xMin), max: Number(g.dataset.xMax) });
+    window.addEventListener('mouseup', record, { capture: true, once: true });
+  });
+  const over = await page.locator('.graph .u-over').boundingBox();
+  const zy = over.y + over.height / 2;
+  await page.mouse.move(over.x + over.width * 0.25, zy);
+  await page.mouse.down();
+  await page.mouse.move(over.x + over.width * 0.5, zy, { steps: 5 });
+  await page.mouse.move(over.x + over.width * 0.75, zy, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelector('.graph')?.dataset.range !== '60', null, { timeout: LONG });
+  await explorerSettled();
+  ax = await xAxis();
+  st = await explorerState();
+  const unzoomed = await page.evaluate(() => window.__axisAtRelease);
+  const zoomSpan = unzoomed.max - unzoomed.min;
+  const wantEnd = unzoomed.min + 0.75 * zoomSpan;
+  check(
+    'dragging over the graph zooms to the dragged span',
+    Math.abs(ax.max - ax.min - zoomSpan / 2) <= 1 && Math.abs(ax.max - wantEnd) <= 1 && ax.max - ax.min === ax.range,
+    `${JSON.stringify(unzoomed)} → ${JSON.stringify(ax)}`,
+  );
+  check(
+    'a zoom is an absolute range and turns live off',
+    !st.live && st.stream === 'off' && st.hash.includes(`end=${ax.max}`) && st.endBox !== '',
+    JSON.stringify(st),
+  );
+  await page.screenshot({ path: join(artifacts, 'explorer-zoom.png'), fullPage: true });
+  // The table evaluates at the chosen end: a second before the last write of pod_cpu (3),
+  // after the one before it (9).
+  const tableAt = Math.floor(wrote / 1000) - 1;
+  check('the table\'s end time falls between two writes', tableAt * 1000 > wroteAt[9], `${tableAt} vs ${wroteAt[9]}`);
+  await page.fill('.explorer input.end', await localInput(tableAt));
   await page.click('.explorer .tabs button[data-view="table"]');
-  await page.waitForSelector('.explorer .table table', { timeout: LONG });
-  const rowsShown = await page.locator('.explorer .table tr').count();
-  const firstRow = await page.locator('.explorer .table tr').first().textContent();
-  check('explorer table lists every pod', rowsShown === 24 && /pod_cpu\{.*pod="pod-/.test(firstRow ?? ''), `${rowsShown} rows, first ${firstRow}`);
+  await page.waitForFunction((t) => document.querySelector('.explorer .table')?.dataset.time === String(t), tableAt, { timeout: LONG });
+  await explorerSettled('.table table');
+  const tableRows = () =>
+    page.$$eval('.explorer .table tr', (trs) =>
+      trs.map((tr) => ({ metric: tr.cells[0].textContent, values: [...(tr.cells[1]?.querySelectorAll('div') ?? [])].map((d) => d.textContent) })),
+    );
+  let rowsShown = await tableRows();
+  check(
+    'explorer table lists every pod at the end time',
+    rowsShown.length === 24 && /pod_cpu\{.*pod="pod-/.test(rowsShown[0].metric) && rowsShown.every((r) => r.values.length === 1 && r.values[0] === '9'),
+    JSON.stringify(rowsShown.slice(0, 2)),
+  );
+  // A range vector: each series with every sample up to the end, as `value @time`.
+  await page.fill('textarea.expr', 'pod_cpu[5m]');
+  await page.click('button.run');
+  await page.waitForFunction(() => document.querySelector('.explorer .table')?.dataset.resultType === 'matrix', null, { timeout: LONG });
+  await explorerSettled('.table table');
+  rowsShown = await tableRows();
+  const samples = rowsShown.flatMap((r) => r.values).map((v) => v.split(' @').map(Number));
+  check(
+    'explorer table shows a range vector, series by series with their samples',
+    (await page.locator('.query-error').isHidden()) &&
+      rowsShown.length === 24 &&
+      rowsShown.every((r) => r.values.length >= 2 && r.values.every((v) => / @\d/.test(v)) && r.values.at(-1).startsWith('9 @')) &&
+      samples.every(([, t]) => t <= tableAt && t > tableAt - 300),
+    JSON.stringify(rowsShown.slice(0, 2)),
+  );
   await page.screenshot({ path: join(artifacts, 'explorer-table.png'), fullPage: true });
 
   // 9. Entities that go away: their cells stay (empty) while live, so that nothing jumps;

@@ -68,11 +68,16 @@ export async function queryRange(query: string, start: number, end: number, step
   return r.ok ? { ok: true, data: r.data.result, warnings: r.warnings } : r;
 }
 
-/** An instant query; scalars come back as one sample with no labels. */
-export async function queryInstant(query: string, time?: number): Promise<Result<InstantSample[]>> {
+/** An instant query's answer as it comes: a vector, a matrix, a scalar or a string. */
+export function queryAt(query: string, time?: number): Promise<Result<QueryData<unknown>>> {
   const params: Record<string, string> = { query };
   if (time !== undefined) params.time = String(time);
-  const r = await call<QueryData<unknown>>('/api/v1/query', form(params));
+  return call<QueryData<unknown>>('/api/v1/query', form(params));
+}
+
+/** An instant query for a panel; scalars come back as one sample with no labels. */
+export async function queryInstant(query: string, time?: number): Promise<Result<InstantSample[]>> {
+  const r = await queryAt(query, time);
   if (!r.ok) return r;
   const { resultType, result } = r.data;
   if (resultType === 'vector') return { ok: true, data: result as InstantSample[] };

@@ -16,8 +16,7 @@ import type { PanelView, View } from './panels/panel';
 import { StatPanel } from './panels/stat';
 import { TimeseriesPanel } from './panels/timeseries';
 import { backfillFor } from './backfill';
-
-export const RANGES = ['1m', '5m', '15m', '30m', '1h', '3h', '12h', '1d'];
+import { RANGES } from './timerange';
 
 export async function renderList(app: HTMLElement): Promise<() => void> {
   app.innerHTML = '<h2>Dashboards</h2><ul class="dash-list"></ul>';

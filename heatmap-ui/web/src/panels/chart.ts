@@ -1,6 +1,6 @@
 // A uPlot time-series chart over a SeriesWindow. The chart is built once per set of
 // series (its layout); ticks only hand it new data. Optionally its x axis spans a given
-// range rather than the data's.
+// range rather than the data's, and a drag over it selects a span of time (zoom).
 
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
@@ -10,7 +10,12 @@ import type { SeriesWindow } from '../series';
 export interface ChartOptions {
   /** The x axis's span in seconds, asked at every redraw; the data's span when absent. */
   xRange?: () => [number, number];
+  /** Makes a drag along the plot select a span of time, handed over in seconds. */
+  onZoom?: (from: number, to: number) => void;
 }
+
+/** A drag narrower than this (CSS pixels) is a click, not a zoom. */
+const MIN_DRAG = 5;
 
 const PALETTE = ['#7eb26d', '#eab839', '#6ed0e0', '#ef843c', '#e24d42', '#1f78c1', '#ba43a9', '#705da0', '#508642', '#cca300'];
 
@@ -46,15 +51,27 @@ export class Chart {
     this.plot?.destroy();
     this.el.textContent = '';
     const unit = this.unit;
-    const { xRange } = this.opts;
+    const { xRange, onZoom } = this.opts;
     this.plot = new uPlot(
       {
         width: this.width(),
         height: this.height,
         legend: { show: true, live: true },
-        cursor: { drag: { x: false, y: false } },
+        cursor: { drag: { x: onZoom !== undefined, y: false, setScale: false, dist: MIN_DRAG } },
         scales: { x: { time: true, ...(xRange ? { range: (): uPlot.Range.MinMax => xRange() } : {}) } },
         hooks: {
+          setSelect: onZoom
+            ? [
+                (u: uPlot) => {
+                  const { left, width } = u.select;
+                  if (width < MIN_DRAG) return;
+                  const from = u.posToVal(left, 'x');
+                  const to = u.posToVal(left + width, 'x');
+                  u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+                  onZoom(from, to);
+                },
+              ]
+            : [],
           // The x axis's span, for a reader of the page (and its tests).
           setScale: [
             (u: uPlot, key: string) => {
