@@ -182,7 +182,7 @@ fn targets(api: &ScrapeApi, q: &HashMap<String, String>) -> Response {
             for t in &pool.active {
                 let h = t.health();
                 res.active_targets.push(ActiveTarget {
-                    discovered_labels: t.spec.discovered.clone(),
+                    discovered_labels: t.discovered_labels(),
                     labels: t
                         .spec
                         .sample_labels()

@@ -205,7 +205,8 @@ fn sync<'a>(shared: &Shared, groups: impl Iterator<Item = &'a TargetGroup>) {
     for spec in active {
         let h = spec.hash();
         order.push(h);
-        if t.loops.contains_key(&h) {
+        if let Some(running) = t.loops.get(&h) {
+            running.state.set_discovered_labels(spec.discovered);
             continue;
         }
         let settings = AppendSettings {

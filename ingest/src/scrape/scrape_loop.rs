@@ -68,8 +68,15 @@ pub struct Health {
 
 /// What the API reads about a running target.
 pub struct TargetState {
+    /// What the target scrapes as; its `discovered` is left empty, the current discovered
+    /// labels being in `discovered`.
     pub spec: TargetSpec,
     pub pool: String,
+    /// The labels discovery last gave the target, before relabelling. A later discovery
+    /// of the same target (same labels after relabelling, so the same loop) may bring
+    /// other `__meta_*` values: they replace these, as Prometheus's sync does with
+    /// `SetDiscoveredLabels`.
+    discovered: Mutex<BTreeMap<String, String>>,
     health: Mutex<Health>,
     metadata: Mutex<BTreeMap<String, FamilyMeta>>,
     /// Set while the pool is over its `target_limit`: every scrape fails with it.
@@ -82,10 +89,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TargetState {
-    pub fn new(spec: TargetSpec, pool: String) -> Self {
+    pub fn new(mut spec: TargetSpec, pool: String) -> Self {
+        let discovered = std::mem::take(&mut spec.discovered);
         TargetState {
             spec,
             pool,
+            discovered: Mutex::new(discovered),
             health: Mutex::new(Health {
                 state: HealthState::Unknown,
                 last_error: String::new(),
@@ -95,6 +104,14 @@ impl TargetState {
             metadata: Mutex::new(BTreeMap::new()),
             forced_error: Mutex::new(None),
         }
+    }
+
+    pub fn discovered_labels(&self) -> BTreeMap<String, String> {
+        lock(&self.discovered).clone()
+    }
+
+    pub fn set_discovered_labels(&self, labels: BTreeMap<String, String>) {
+        *lock(&self.discovered) = labels;
     }
 
     pub fn health(&self) -> Health {
