@@ -14,9 +14,10 @@
 //! `--dump-after='*Engine::range_query'` callgrind writes one profile per call, so one
 //! run (one fill) counts every query separately; `callgrind_annotate` each dump.
 //! `taskset -c 0` keeps the engine on one thread, so every instruction is on the
-//! profiled call stack.
+//! profiled call stack. `PROFILE_END_MS=<unix ms>` fixes the workload's end (otherwise
+//! now), so that two builds profiled with the same value see the same data and answers.
 
-use tianshu_bench::fixtures::{append_batches, now_ms};
+use tianshu_bench::fixtures::{append_batches, profile_end_ms};
 use tianshu_bench::queries::{Times, QUERIES};
 use tianshu_bench::workload::Workload;
 use tianshu_query::engine::{QueryOptions, Value};
@@ -48,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..DbOptions::default()
         },
     )?;
-    let w = Workload::generate(series, 600, 1, now_ms());
+    let w = Workload::generate(series, 600, 1, profile_end_ms()?);
     for batch in append_batches(&w) {
         db.append(&batch)?;
     }

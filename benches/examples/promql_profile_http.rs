@@ -4,8 +4,9 @@
 //! times is in the process: routing, parameter parsing, PromQL parsing, evaluation, JSON
 //! encoding, compression, the client's decompression.
 //!
-//! Once filled the process prints `ready` and waits for a line on stdin, so that a
-//! profiler can start counting only then:
+//! Once filled, and each query sent once, the process prints `ready` and waits for a line
+//! on stdin, so that a profiler can start counting only then; after the last request it
+//! prints `done` and waits again, so that it can stop before the database closes:
 //!
 //! ```sh
 //! cargo build --release -p tianshu-bench --example promql_profile_http
@@ -13,17 +14,20 @@
 //!     target/release/examples/promql_profile_http 10000 15 5 'sum by rate' &
 //! # after `ready`:
 //! callgrind_control -i on; echo > /proc/$PID/fd/0   # or type Enter
+//! # after `done`:
+//! callgrind_control -i off; echo > /proc/$PID/fd/0
 //! ```
 //!
 //! Arguments: series, step in seconds (0 = instant query), repetitions, and the names of
 //! benchmark queries (`benches/src/queries.rs`) or `all`. With `--no-wait` it starts at
-//! once (for `perf record`).
+//! once (for `perf record`). `PROFILE_END_MS=<unix ms>` fixes the workload's end (otherwise
+//! now), so that two builds profiled with the same value see the same data and answers.
 
 use std::io::BufRead;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tianshu_bench::fixtures::{append_batches, now_ms};
+use tianshu_bench::fixtures::{append_batches, profile_end_ms};
 use tianshu_bench::http::agent;
 use tianshu_bench::queries::{run, Mode, Times, QUERIES};
 use tianshu_bench::workload::Workload;
@@ -62,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..DbOptions::default()
         },
     )?;
-    let w = Workload::generate(series, 600, 1, now_ms());
+    let w = Workload::generate(series, 600, 1, profile_end_ms()?);
     for batch in append_batches(&w) {
         db.append(&batch)?;
     }
@@ -79,12 +83,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://{}", listener.local_addr()?);
     rt.spawn(async move { axum::serve(listener, router(state)).await });
 
+    let client = agent(Duration::from_secs(120));
+    // One request per query before counting, as the benchmark checks every answer before
+    // it times any: one-time work (the blocking pool's threads, the connection) stays out.
+    for q in &queries {
+        run(&client, &base, q.expr, mode, &times)?;
+    }
     if !no_wait {
         println!("ready");
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
+        wait_for_line()?;
     }
-    let client = agent(Duration::from_secs(120));
     for q in &queries {
         let started = Instant::now();
         let mut bytes = 0;
@@ -98,5 +106,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             started.elapsed().as_secs_f64() * 1000.0 / reps.max(1) as f64
         );
     }
+    if !no_wait {
+        // Closing the database afterwards finishes every open chunk, which costs more
+        // than the requests; a profiler stops counting before the line that lets it go.
+        println!("done");
+        wait_for_line()?;
+    }
+    Ok(())
+}
+
+fn wait_for_line() -> std::io::Result<()> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
     Ok(())
 }

@@ -13,6 +13,17 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Where the profiling examples end their workload: `PROFILE_END_MS` (Unix milliseconds)
+/// when set, else now. Where the samples fall against the queries' 15-second step grid,
+/// and the digits of every timestamp in an answer, depend on the end, so instruction
+/// counts compared between two builds are only repeatable with the same end.
+pub fn profile_end_ms() -> Result<i64, String> {
+    match std::env::var("PROFILE_END_MS") {
+        Ok(v) => v.parse().map_err(|e| format!("PROFILE_END_MS={v:?}: {e}")),
+        Err(_) => Ok(now_ms()),
+    }
+}
+
 /// The workload's label sets as tsdb labels.
 pub fn tsdb_labels(w: &Workload) -> Vec<Labels> {
     w.series
