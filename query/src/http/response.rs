@@ -72,7 +72,7 @@ impl Json {
     }
 
     pub(crate) fn int(&mut self, i: i64) -> &mut Self {
-        self.write(format_args!("{i}"));
+        self.buf.push_str(itoa::Buffer::new().format(i));
         self
     }
 
@@ -94,8 +94,9 @@ impl Json {
     /// digits, no padding (`1435781451.78`).
     pub(crate) fn float_seconds(&mut self, t_ms: i64) -> &mut Self {
         // Milliseconds as f64 are exact up to 2^53 and the quotient is then the closest
-        // double, so shortest-digit printing matches Go's.
-        self.write(format_args!("{}", t_ms as f64 / 1000.0));
+        // double, so shortest-digit printing matches Go's. Seconds from i64 milliseconds
+        // lie below 1e16 and are 0 or at least 0.001, where Go writes no exponent.
+        push_shortest(&mut self.buf, t_ms as f64 / 1000.0, false);
         self
     }
 
@@ -108,7 +109,7 @@ impl Json {
         } else if v.is_infinite() {
             self.buf.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
         } else {
-            self.write(format_args!("{v}"));
+            push_shortest(&mut self.buf, v, false);
         }
         self.buf.push('"');
         self
@@ -185,23 +186,11 @@ fn push_timestamp(buf: &mut String, t_ms: i64) {
     }
 }
 
-/// Decimal digits of `n`. A range answer writes two or three numbers per point, and
-/// `write!` through `core::fmt` cost more than the digits.
-fn push_u64(buf: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // ASCII digits: always UTF-8, and one copy instead of a push per digit.
-    if let Ok(s) = std::str::from_utf8(&digits[i..]) {
-        buf.push_str(s);
-    }
+/// Decimal digits of `n`. A range answer writes two or three numbers per point: `itoa`
+/// writes two digits a step and hands back a `str` without a UTF-8 check, where `write!`
+/// through `core::fmt`, or a digit at a time and a check, cost more than the digits.
+fn push_u64(buf: &mut String, n: u64) {
+    buf.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Integral values below 2^53 in magnitude, which print as their integer digits (every
@@ -235,30 +224,80 @@ fn push_float(buf: &mut String, v: f64) {
         push_u64(buf, abs as u64);
         return;
     }
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        // Rust's `{:e}` gives the same shortest digits as Go but writes the exponent as
-        // `e21`/`e-7`; Go always signs it and pads it to two digits.
-        let s = format!("{v:e}");
-        match s.split_once('e') {
-            Some((mantissa, exp)) => {
-                let (sign, digits) = match exp.strip_prefix('-') {
-                    Some(d) => ('-', d),
-                    None => ('+', exp),
-                };
-                buf.push_str(mantissa);
-                buf.push('e');
-                buf.push(sign);
-                if digits.len() < 2 {
-                    buf.push('0');
-                }
-                buf.push_str(digits);
-            }
-            None => buf.push_str(&s),
+    push_shortest(buf, v, true);
+}
+
+/// Finite `v` in Go's `strconv.FormatFloat(v, 'f', -1, 64)`, or with `exponent` in `'e'`
+/// below 1e-6 and from 1e21 up (Prometheus's `jsonutil.MarshalFloat`).
+///
+/// The digits are zmij's: the shortest that parse back to `v` and, of those, the closest
+/// to `v`, with a tie going to the even digit, which is what Go's shortest formatting
+/// picks. Rust's `Display` breaks such ties upwards (`730048651755878.25` prints as
+/// `…878.3`, Prometheus as `…878.2`), and through `core::fmt` it cost four times as many
+/// instructions, the largest part of writing a range answer.
+fn push_shortest(buf: &mut String, v: f64, exponent: bool) {
+    let mut digits = zmij::Buffer::new();
+    let s = digits.format_finite(v);
+    // zmij writes `[-]d.ddd` from 1e-5 up to 1e16 and `[-]d[.ddd]e[+-]x` outside; a value
+    // without a fraction keeps a `.0` that Go does not write.
+    let Some((mantissa, exp)) = s.split_once('e') else {
+        buf.push_str(s.strip_suffix(".0").unwrap_or(s));
+        return;
+    };
+    let Ok(exp) = exp.parse::<i32>() else {
+        // zmij always writes a decimal exponent; keep its text rather than lose the value.
+        buf.push_str(s);
+        return;
+    };
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let (first, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if negative {
+        buf.push('-');
+    }
+    let abs = v.abs();
+    if exponent && !(1e-6..1e21).contains(&abs) {
+        // Go's 'e': the digits after the first behind a point, and a signed exponent of
+        // at least two digits.
+        buf.push_str(first);
+        if !rest.is_empty() {
+            buf.push('.');
+            buf.push_str(rest);
+        }
+        buf.push('e');
+        buf.push(if exp < 0 { '-' } else { '+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            buf.push('0');
+        }
+        push_u64(buf, u64::from(e));
+        return;
+    }
+    // Go's 'f': the digits `first rest` are the value times 10^-exp, with the point
+    // after `first`; pad with zeros on whichever side it moves past the digits.
+    if exp < 0 {
+        buf.push_str("0.");
+        for _ in 1..exp.unsigned_abs() {
+            buf.push('0');
+        }
+        buf.push_str(first);
+        buf.push_str(rest);
+        return;
+    }
+    let int_digits = exp.unsigned_abs() as usize;
+    buf.push_str(first);
+    if rest.len() <= int_digits {
+        buf.push_str(rest);
+        for _ in rest.len()..int_digits {
+            buf.push('0');
         }
     } else {
-        // Rust's `Display` for f64 is the shortest round-trip digits without an exponent,
-        // which is what Go's 'f' with precision -1 prints (including "-0").
-        let _ = write!(buf, "{v}");
+        let (int, frac) = rest.split_at(int_digits);
+        buf.push_str(int);
+        buf.push('.');
+        buf.push_str(frac);
     }
 }
 
@@ -361,7 +400,89 @@ mod tests {
         }
     }
 
-    /// The integer fast path prints what `Display` prints, which the general path uses.
+    /// Values exactly halfway between two shortest candidates: Go (and so Prometheus)
+    /// takes the even last digit, Rust's `Display` the higher one. Each expected text is
+    /// what Prometheus 2.42 answered for `vector(<value>)`.
+    #[test]
+    fn ties_between_shortest_digits_go_to_even_as_in_go() {
+        let cases: &[(f64, &str)] = &[
+            (730048651755878.25, "730048651755878.2"),
+            (867524107955253.25, "867524107955253.2"),
+            (-138618947709768.125, "-138618947709768.12"),
+            (29600752423974.8125, "29600752423974.812"),
+            (908710408715.78125, "908710408715.7812"),
+            (1.2345678901234567e19, "12345678901234567000"),
+            (1.5e-7, "1.5e-07"),
+            (1.5e-6, "0.0000015"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(format_float(*v), *want, "formatting {v:?}");
+        }
+        assert_eq!(format!("{}", 730048651755878.25), "730048651755878.3");
+    }
+
+    /// Against `Display`, which printed sample values before: the same text wherever
+    /// `Display` is right, that is everywhere but at ties, where the digits differ only
+    /// in the last, ours even and one below. Every text parses back to its value.
+    #[test]
+    fn shortest_digits_agree_with_display_but_at_ties() {
+        let display = |v: f64| -> String {
+            let abs = v.abs();
+            if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+                let s = format!("{v:e}");
+                let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+                let (sign, digits) = match e.strip_prefix('-') {
+                    Some(d) => ('-', d),
+                    None => ('+', e),
+                };
+                format!("{m}e{sign}{digits:0>2}")
+            } else {
+                format!("{v}")
+            }
+        };
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut ties = 0;
+        for k in 0..400_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let v = match k % 4 {
+                0 => f64::from_bits(x),
+                1 => (x % 100_000_000) as f64 / 1e6 + 0.001,
+                2 => unit * 10f64.powi((k % 60) as i32 - 30),
+                _ => unit * 2f64.powi((k % 2000) as i32 - 1000),
+            };
+            if !v.is_finite() {
+                continue;
+            }
+            let (got, old) = (format_float(v), display(v));
+            assert_eq!(
+                got.parse::<f64>().map(f64::to_bits),
+                Ok(v.to_bits()),
+                "{got}"
+            );
+            if got == old {
+                continue;
+            }
+            ties += 1;
+            let (g, ge) = got.split_once('e').unwrap_or((&got, ""));
+            let (o, oe) = old.split_once('e').unwrap_or((&old, ""));
+            let (g, o) = (g.as_bytes(), o.as_bytes());
+            let last = g.len() - 1;
+            assert_eq!((g.len(), ge), (o.len(), oe), "{v:?}: {got} vs {old}");
+            assert_eq!(g[..last], o[..last], "{v:?}: {got} vs {old}");
+            assert!(
+                g[last] % 2 == 0 && o[last] == g[last] + 1,
+                "{v:?}: {got} vs {old}"
+            );
+        }
+        // Ties are rare but this many random values meet some.
+        assert!(ties > 0);
+    }
+
+    /// The integer fast path prints what `Display` prints: an integer below 2^53 has no
+    /// shorter digits, so no tie.
     #[test]
     fn integral_values_format_as_display_does() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
