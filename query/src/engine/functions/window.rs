@@ -11,7 +11,7 @@
 
 use tianshu_tsdb::{Labels, Sample};
 
-use super::rate::{extrapolate, Win};
+use super::rate::{extrapolate_as, Win};
 use crate::engine::eval::RangeInput;
 use crate::engine::par;
 use crate::engine::selector::decode_work;
@@ -161,48 +161,249 @@ pub(crate) fn apply_rate(
     is_counter: bool,
     is_rate: bool,
 ) -> Result<Vec<GSeries>, QueryError> {
+    match (is_counter, is_rate) {
+        (true, true) => apply_rate_as::<true, true>(input, g, stop),
+        (true, false) => apply_rate_as::<true, false>(input, g, stop),
+        (false, true) => apply_rate_as::<false, true>(input, g, stop),
+        (false, false) => apply_rate_as::<false, false>(input, g, stop),
+    }
+}
+
+/// [`apply_rate`] with the function's kind fixed at compile time: at a 1 s step this loop
+/// runs once per output point, and every test or load it leaves out is one per point.
+fn apply_rate_as<const COUNTER: bool, const RATE: bool>(
+    input: &RangeInput,
+    g: &Grid,
+    stop: &par::Stop,
+) -> Result<Vec<GSeries>, QueryError> {
     let n = g.len();
+    // Read once: `input` holds an atomic, so the compiler reloads its fields after every
+    // store to the output.
+    let (at, offset, range) = (input.at, input.offset, input.range);
+    let range_s = range as f64 / 1000.0;
+    // Step `ts`'s window is `(end - range, end]` with `end = ts - offset`, saturating.
+    // When neither the first nor the last step's bounds saturate, none between does, and
+    // plain subtraction gives the same bounds.
+    let exact = at.is_none()
+        && g.start
+            .checked_sub(offset)
+            .and_then(|e| e.checked_sub(range))
+            .is_some()
+        && g.end.checked_sub(offset).is_some();
     each_series(input, g, stop, |pts| {
         // Index `j` of every sample below its predecessor: a counter reset, whose
         // predecessor's value is added back to the window's change.
-        let resets: Vec<usize> = if is_counter {
+        let resets: Vec<usize> = if COUNTER {
             (1..pts.len())
                 .filter(|&j| pts[j].v < pts[j - 1].v)
                 .collect()
         } else {
             Vec::new()
         };
+        let mut w = RateWalk::<COUNTER, RATE> {
+            pts,
+            resets: &resets,
+            range_s,
+            lo: 0,
+            hi: 0,
+            r: 0,
+            memo: exact && memoizable(pts, g, offset, range),
+            last: Scaled::NONE,
+        };
         let mut points = Vec::with_capacity(n.min(pts.len()));
-        let mut cur = Cursor::new();
-        // First reset after the window's first sample.
-        let mut r = 0;
-        for ts in steps(g) {
-            let win = win_at(input, ts);
-            let (lo, hi) = cur.seek(pts, win.start, win.end);
-            if hi - lo < 2 {
-                continue;
+        if let Some(a) = at {
+            // Every step evaluates the one window at `@`'s time.
+            let end = a.saturating_sub(offset);
+            if let Some(v) = w.at(end.saturating_sub(range), end) {
+                points.extend(steps(g).map(|ts| Sample::new(ts, v)));
             }
-            let (first, last) = (pts[lo], pts[hi - 1]);
-            let mut result = last.v - first.v;
-            if is_counter {
-                if r > 0 && resets[r - 1] > lo {
-                    // The window moved backwards; find the first reset inside it again.
-                    r = 0;
-                }
-                while r < resets.len() && resets[r] <= lo {
-                    r += 1;
-                }
-                let mut k = r;
-                while k < resets.len() && resets[k] < hi {
-                    result += pts[resets[k] - 1].v;
-                    k += 1;
-                }
+            return points;
+        }
+        let mut ts = g.start;
+        for _ in 0..n {
+            let (start, end) = if exact {
+                (ts - offset - range, ts - offset)
+            } else {
+                let end = ts.saturating_sub(offset);
+                (end.saturating_sub(range), end)
+            };
+            if let Some(v) = w.at(start, end) {
+                points.push(Sample::new(ts, v));
             }
-            let v = extrapolate(first, last, hi - lo, result, &win, is_counter, is_rate);
-            points.push(Sample::new(win.ts, v));
+            // Past the last step this may wrap; the value is not used then.
+            ts = ts.wrapping_add(g.step);
         }
         points
     })
+}
+
+/// One series' walk through `rate` windows whose ends only move forward (steps increase,
+/// and `@` holds every step at one time), so both window edges only advance.
+struct RateWalk<'a, const COUNTER: bool, const RATE: bool> {
+    pts: &'a [Sample],
+    /// Indexes of the counter resets in `pts`.
+    resets: &'a [usize],
+    range_s: f64,
+    /// The last window is `pts[lo..hi]`.
+    lo: usize,
+    hi: usize,
+    /// The first reset after the window's first sample.
+    r: usize,
+    /// Whether the extrapolation of the last window's shape may be reused ([`memoizable`]).
+    /// Samples at a steady interval give every step's window the same shape, and then
+    /// the factor's six divisions, the slowest part of the walk, are done once.
+    memo: bool,
+    last: Scaled,
+}
+
+impl<const COUNTER: bool, const RATE: bool> RateWalk<'_, COUNTER, RATE> {
+    /// The function's value over `(start, end]`, which starts and ends no earlier than
+    /// the last window asked for.
+    #[inline(always)]
+    fn at(&mut self, start: i64, end: i64) -> Option<f64> {
+        while let Some(p) = self.pts.get(self.hi) {
+            if p.t > end {
+                break;
+            }
+            self.hi += 1;
+        }
+        let upto = &self.pts[..self.hi];
+        while let Some(p) = upto.get(self.lo) {
+            if p.t > start {
+                break;
+            }
+            self.lo += 1;
+        }
+        let (lo, hi) = (self.lo, self.hi);
+        let &[first, .., last] = upto.get(lo..)? else {
+            return None;
+        };
+        let mut result = last.v - first.v;
+        if COUNTER {
+            while self.resets.get(self.r).is_some_and(|&j| j <= lo) {
+                self.r += 1;
+            }
+            for &j in self.resets[self.r..].iter().take_while(|&&j| j < hi) {
+                result += self.pts[j - 1].v;
+            }
+        }
+        if self.memo {
+            let shape = Shape {
+                to_first: first.t - start,
+                from_last: end - last.t,
+                span: last.t - first.t,
+                len: hi - lo,
+            };
+            if self.last.shape != shape {
+                self.last = scale::<RATE>(shape, self.range_s);
+            }
+            // The clamp sets `to_start` to `to_zero = sampled * (first.v / result)` when
+            // that is smaller. With `first.v >= result > 0` the quotient rounds to at
+            // least 1 and the product to at least `sampled`, so a `to_start` no larger
+            // than `sampled` stays: the common case of a counter far from zero.
+            let clamps = COUNTER
+                && result > 0.0
+                && first.v >= 0.0
+                && !(first.v >= result && self.last.to_start <= self.last.sampled);
+            if !clamps {
+                return Some(result * self.last.factor);
+            }
+        }
+        Some(extrapolate_as::<COUNTER, RATE>(
+            first,
+            last,
+            hi - lo,
+            result,
+            start,
+            end,
+            self.range_s,
+        ))
+    }
+}
+
+/// Below this magnitude every timestamp converts to f64 exactly and so does the
+/// difference of two, so `t1 as f64 - t2 as f64` is `(t1 - t2) as f64`.
+const EXACT_TIME: i64 = 1 << 52;
+
+/// Whether every timestamp the walk over `pts` and `g` subtracts lies below
+/// [`EXACT_TIME`]: then the extrapolation depends on the window's shape alone.
+fn memoizable(pts: &[Sample], g: &Grid, offset: i64, range: i64) -> bool {
+    let within = |t: Option<i64>| t.and_then(i64::checked_abs).is_some_and(|a| a < EXACT_TIME);
+    let (Some(first), Some(last)) = (pts.first(), pts.last()) else {
+        return false;
+    };
+    within(Some(first.t))
+        && within(Some(last.t))
+        && within(
+            g.start
+                .checked_sub(offset)
+                .and_then(|e| e.checked_sub(range)),
+        )
+        && within(g.end.checked_sub(offset))
+}
+
+/// The shape of a window: its first sample's distance from the start, its last's from
+/// the end, their distance apart, and the sample count.
+#[derive(Clone, Copy, PartialEq)]
+struct Shape {
+    to_first: i64,
+    from_last: i64,
+    span: i64,
+    len: usize,
+}
+
+/// What extrapolation makes of a window's shape when the zero clamp of counters does
+/// not apply.
+#[derive(Clone, Copy)]
+struct Scaled {
+    shape: Shape,
+    /// `extrapolate`'s `to_start` before the zero clamp, and `sampled`.
+    to_start: f64,
+    sampled: f64,
+    /// What `result` is multiplied by.
+    factor: f64,
+}
+
+impl Scaled {
+    /// Matches no window: every window extrapolated holds at least two samples.
+    const NONE: Scaled = Scaled {
+        shape: Shape {
+            to_first: 0,
+            from_last: 0,
+            span: 0,
+            len: 0,
+        },
+        to_start: 0.0,
+        sampled: 0.0,
+        factor: 0.0,
+    };
+}
+
+/// [`extrapolate_as`]'s factor for a window of `shape` without the zero clamp: its
+/// operations in its order, on the same values (with every time below [`EXACT_TIME`],
+/// `first.t as f64 - start as f64` is `to_first as f64`), so the same bits.
+fn scale<const RATE: bool>(shape: Shape, range_s: f64) -> Scaled {
+    let mut to_start = shape.to_first as f64 / 1000.0;
+    let mut to_end = shape.from_last as f64 / 1000.0;
+    let sampled = shape.span as f64 / 1000.0;
+    let avg = sampled / (shape.len - 1) as i64 as f64;
+    let threshold = avg * 1.1;
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
+    if to_end >= threshold {
+        to_end = avg / 2.0;
+    }
+    let mut factor = (sampled + to_start + to_end) / sampled;
+    if RATE {
+        factor /= range_s;
+    }
+    Scaled {
+        shape,
+        to_start,
+        sampled,
+        factor,
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +446,24 @@ mod tests {
         RangeInput::evaluated(series, range, offset, at, true)
     }
 
+    /// A counter sampled every second at x.500 s, as scrapes are, so that most windows
+    /// share one shape; it starts at zero and resets to small values now and then, so
+    /// that windows near zero extrapolate with the clamp.
+    fn regular_counter() -> Vec<Sample> {
+        let mut v = 0.0f64;
+        (0..400u64)
+            .filter(|k| !(200..203).contains(k))
+            .map(|k| {
+                if k % 53 == 52 {
+                    v = (k % 3) as f64 * 0.25;
+                } else {
+                    v += ((k * 104_729) % 1000) as f64 / 97.0;
+                }
+                Sample::new(k as i64 * 1000 + 500, v)
+            })
+            .collect()
+    }
+
     #[test]
     fn sliding_rate_is_bit_identical_to_scanning_each_window() {
         let grids = [
@@ -271,8 +490,12 @@ mod tests {
                 (60_000, 30_000, None),
                 (60_000, 0, Some(200_000)),
             ] {
-                let inp = input(counter(), range, offset, at);
-                for (is_counter, is_rate) in [(true, true), (true, false), (false, false)] {
+                for (inp, (is_counter, is_rate)) in
+                    [counter(), regular_counter()].into_iter().flat_map(|c| {
+                        [(true, true), (true, false), (false, false)]
+                            .map(|kind| (input(c.clone(), range, offset, at), kind))
+                    })
+                {
                     let fast =
                         apply_rate(&inp, &g, &far(), is_counter, is_rate).unwrap_or_default();
                     let slow = apply(&inp, &g, &far(), &|s, w, _| {
