@@ -11,7 +11,7 @@ use super::functions::math::{kahan_inc, quantile};
 use super::value::{per_step, step_index, Builder, Elem, GSeries, Grid, IdBuilder, Val};
 use crate::error::QueryError;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum AggOp {
     Sum,
     Avg,

@@ -14,6 +14,7 @@ use tianshu_tsdb::{Labels, Sample};
 
 use super::aggregate::{add, finish, AggOp, Finished, Group};
 use super::eval::Evaluator;
+use super::par;
 use super::value::{GSeries, Grid};
 use crate::error::QueryError;
 
@@ -38,6 +39,10 @@ pub(super) fn folds(op: AggOp) -> bool {
 /// Aggregates `input` into `group_labels.len()` groups; `series_group[i]` is input series
 /// `i`'s group. Output series come in the order the step-by-step walk would create them:
 /// by the first step a group has a value, then by its first input series at that step.
+///
+/// Groups never mix, so a large input is folded on several threads, each taking a run of
+/// groups and walking only their series: every group still adds its values in input
+/// order on one thread, so the sums are the same bits as on one thread.
 pub(super) fn fold(
     ev: &mut Evaluator,
     op: AggOp,
@@ -51,20 +56,137 @@ pub(super) fn fold(
     if ngroups == 0 || nsteps == 0 {
         return Ok(Vec::new());
     }
-    let block = (MAX_ACCUMULATORS / ngroups).clamp(1, nsteps);
+    ev.check_deadline()?;
+    let work: usize = input.iter().map(|s| s.points.len()).sum();
+    let threads = par::threads_for(work);
+    fold_on(
+        op,
+        input,
+        series_group,
+        group_labels,
+        g,
+        threads,
+        &ev.stop(),
+    )
+}
+
+/// [`fold`] on at most `threads` threads.
+fn fold_on(
+    op: AggOp,
+    input: &[GSeries],
+    series_group: &[usize],
+    group_labels: Vec<Labels>,
+    g: &Grid,
+    threads: usize,
+    stop: &par::Stop,
+) -> Result<Vec<GSeries>, QueryError> {
+    let ngroups = group_labels.len();
+    let mut group_points = vec![0usize; ngroups];
+    for (s, &gid) in input.iter().zip(series_group) {
+        if let Some(n) = group_points.get_mut(gid) {
+            *n += s.points.len();
+        }
+    }
+    let runs = group_runs(&group_points, threads);
+    let parts = par::map_slices(&runs, runs.len(), |r| {
+        let mut out = Vec::with_capacity(r.len());
+        for &(g0, g1) in r {
+            out.push(fold_groups(op, input, series_group, g, g0, g1, stop)?);
+        }
+        Ok(out)
+    })?;
+    let mut points: Vec<Vec<Sample>> = Vec::with_capacity(ngroups);
+    // (first step with a value, first input series with a value at that step).
+    let mut first: Vec<(usize, usize)> = Vec::with_capacity(ngroups);
+    let mut drop_name: Vec<bool> = Vec::with_capacity(ngroups);
+    for part in parts.into_iter().flatten() {
+        points.extend(part.points);
+        first.extend(part.first);
+        drop_name.extend(part.drop_name);
+    }
+    let mut order: Vec<usize> = (0..ngroups)
+        .filter(|&i| points.get(i).is_some_and(|p| !p.is_empty()))
+        .collect();
+    order.sort_unstable_by_key(|&i| first[i]);
+    let mut labels: Vec<Option<Labels>> = group_labels.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(order.len());
+    for gid in order {
+        let Some(l) = labels[gid].take() else {
+            continue;
+        };
+        let dn = drop_name[gid] && l.get(METRIC_NAME).is_some();
+        out.push(GSeries {
+            labels: l,
+            drop_name: dn,
+            points: std::mem::take(&mut points[gid]),
+        });
+    }
+    Ok(out)
+}
+
+/// Groups `0..points.len()` cut into at most `threads` contiguous runs `(lo, hi)` of about
+/// equal points, `points[gid]` being group `gid`'s.
+fn group_runs(points: &[usize], threads: usize) -> Vec<(usize, usize)> {
+    let total: usize = points.iter().map(|p| p + 1).sum();
+    let threads = threads.clamp(1, points.len().max(1));
+    let share = total.div_ceil(threads);
+    let mut runs = Vec::with_capacity(threads);
+    let (mut lo, mut acc) = (0, 0);
+    for (gid, p) in points.iter().enumerate() {
+        let target = share * (runs.len() + 1);
+        let next = acc + p + 1;
+        if next >= target && runs.len() + 1 < threads {
+            // Cut on whichever side of this group lands nearer the target.
+            let cut = if next - target > target.saturating_sub(acc) && gid > lo {
+                gid
+            } else {
+                gid + 1
+            };
+            runs.push((lo, cut));
+            lo = cut;
+        }
+        acc = next;
+    }
+    if lo < points.len() || runs.is_empty() {
+        runs.push((lo, points.len()));
+    }
+    runs
+}
+
+/// What folding groups `g0..g1` gives, indexed from `g0`.
+struct Folded {
+    points: Vec<Vec<Sample>>,
+    first: Vec<(usize, usize)>,
+    drop_name: Vec<bool>,
+}
+
+/// Folds the series of groups `g0..g1`, block of steps by block of steps.
+fn fold_groups(
+    op: AggOp,
+    input: &[GSeries],
+    series_group: &[usize],
+    g: &Grid,
+    g0: usize,
+    g1: usize,
+    stop: &par::Stop,
+) -> Result<Folded, QueryError> {
+    let ngroups = g1 - g0;
+    let nsteps = g.len();
+    let block = (MAX_ACCUMULATORS / ngroups.max(1)).clamp(1, nsteps.max(1));
     let mut acc: Vec<Group> = (0..ngroups * block).map(|_| Group::default()).collect();
     let mut points: Vec<Vec<Sample>> = vec![Vec::new(); ngroups];
-    // (first step with a value, first input series with a value at that step).
     let mut first: Vec<(usize, usize)> = vec![(usize::MAX, usize::MAX); ngroups];
     let mut drop_name = vec![false; ngroups];
     let mut cursor = vec![0usize; input.len()];
     let mut lo = 0;
     while lo < nsteps {
-        ev.check_deadline()?;
+        stop.check()?;
         let hi = (lo + block).min(nsteps);
         let mut walk = Walk {
             input,
             series_group,
+            g0,
+            g1,
             g,
             lo,
             hi,
@@ -99,28 +221,20 @@ pub(super) fn fold(
         }
         lo = hi;
     }
-    let mut order: Vec<usize> = (0..ngroups).filter(|&i| !points[i].is_empty()).collect();
-    order.sort_unstable_by_key(|&i| first[i]);
-    let mut labels: Vec<Option<Labels>> = group_labels.into_iter().map(Some).collect();
-    let mut out = Vec::with_capacity(order.len());
-    for gid in order {
-        let Some(l) = labels[gid].take() else {
-            continue;
-        };
-        let dn = drop_name[gid] && l.get(METRIC_NAME).is_some();
-        out.push(GSeries {
-            labels: l,
-            drop_name: dn,
-            points: std::mem::take(&mut points[gid]),
-        });
-    }
-    Ok(out)
+    Ok(Folded {
+        points,
+        first,
+        drop_name,
+    })
 }
 
 /// The state one block of steps is accumulated into.
 struct Walk<'a> {
     input: &'a [GSeries],
     series_group: &'a [usize],
+    /// The groups folded here; `acc`, `first` and `drop_name` are indexed from `g0`.
+    g0: usize,
+    g1: usize,
     g: &'a Grid,
     /// The block's steps: `lo..hi`, at most `block` of them.
     lo: usize,
@@ -141,7 +255,12 @@ impl Walk<'_> {
         let block_start = g.ts(lo);
         let block_end = g.ts(self.hi - 1);
         for (si, s) in self.input.iter().enumerate() {
-            let gid = self.series_group[si];
+            let Some(gid) = self.series_group[si]
+                .checked_sub(self.g0)
+                .filter(|_| self.series_group[si] < self.g1)
+            else {
+                continue;
+            };
             let pts = &s.points;
             let mut k = self.cursor[si];
             let mut any = false;
@@ -197,5 +316,102 @@ impl Walk<'_> {
             self.first[gid] = (step, si);
         }
         add_one(&mut self.acc[gid * self.block + (step - self.lo)], si, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Series in uneven groups, with gaps, infinities and NaNs, so sums depend on order.
+    fn input(n: usize, groups: usize, g: &Grid) -> (Vec<GSeries>, Vec<usize>, Vec<Labels>) {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut series = Vec::new();
+        let mut series_group = Vec::new();
+        for i in 0..n {
+            let mut points = Vec::new();
+            for k in 0..g.len() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if (k + i) % 11 == 3 {
+                    continue;
+                }
+                let v = match x % 97 {
+                    0 => f64::INFINITY,
+                    1 => f64::NAN,
+                    r => (x >> 11) as f64 * 1e-9 * if r % 2 == 0 { 1e12 } else { -1.0 },
+                };
+                points.push(Sample::new(g.ts(k), v));
+            }
+            series.push(GSeries {
+                labels: Labels::from_pairs([("i", i.to_string().as_str())]),
+                drop_name: i % 5 == 0,
+                points,
+            });
+            // Group sizes from 1 to many.
+            series_group.push((i * i) % groups);
+        }
+        let labels = (0..groups)
+            .map(|gid| Labels::from_pairs([("g", gid.to_string().as_str())]))
+            .collect();
+        (series, series_group, labels)
+    }
+
+    #[test]
+    fn folding_on_threads_gives_the_same_bits() {
+        let g = Grid {
+            start: 0,
+            end: 599_000,
+            step: 1000,
+        };
+        let stop = par::Stop {
+            deadline: std::time::Instant::now() + std::time::Duration::from_secs(3600),
+            cancel: crate::cancel::CancelToken::default(),
+        };
+        type Bits = Vec<(String, bool, Vec<(i64, u64)>)>;
+        let bits = |v: &[GSeries]| -> Bits {
+            v.iter()
+                .map(|s| {
+                    let p = s.points.iter().map(|p| (p.t, p.v.to_bits())).collect();
+                    (s.labels.to_string(), s.drop_name, p)
+                })
+                .collect()
+        };
+        for groups in [1, 2, 7, 40] {
+            let (series, series_group, labels) = input(120, groups, &g);
+            for op in [
+                AggOp::Sum,
+                AggOp::Avg,
+                AggOp::Count,
+                AggOp::Max,
+                AggOp::Stddev,
+            ] {
+                let one = fold_on(op, &series, &series_group, labels.clone(), &g, 1, &stop);
+                let one = bits(&one.unwrap_or_default());
+                assert!(!one.is_empty());
+                for threads in [2, 3, 4, 64] {
+                    let many = fold_on(
+                        op,
+                        &series,
+                        &series_group,
+                        labels.clone(),
+                        &g,
+                        threads,
+                        &stop,
+                    );
+                    assert!(
+                        bits(&many.unwrap_or_default()) == one,
+                        "{op:?}, {groups} groups on {threads} threads"
+                    );
+                }
+            }
+        }
+        assert_eq!(group_runs(&[5, 0, 0, 9, 1], 2), vec![(0, 3), (3, 5)]);
+        assert_eq!(
+            group_runs(&[3, 3, 3, 3], 8),
+            vec![(0, 1), (1, 2), (2, 3), (3, 4)]
+        );
+        assert_eq!(group_runs(&[], 4), vec![(0, 0)]);
     }
 }
