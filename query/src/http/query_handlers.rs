@@ -15,7 +15,7 @@ use super::params::{
 };
 use super::response::{ApiResult, Json, Success};
 use super::{blocking, finish, ApiState, State};
-use crate::engine::{QueryOptions, QueryResult, Value};
+use crate::engine::{MatrixSeries, QueryOptions, QueryResult, Value};
 use crate::error::QueryError;
 
 /// Prometheus refuses range queries with more steps than this per series.
@@ -111,12 +111,11 @@ async fn instant(st: &State, p: Params) -> ApiResult {
     let mut opts = query_options(st, &p)?;
     let query = p.get("query").to_owned();
     let slot = query_slot(st, &mut opts).await?;
-    let res = evaluate(st, slot, query, opts, move |st, query, opts| {
+    evaluate(st, slot, query, opts, limit, move |st, query, opts| {
         st.engine.instant_query(&*st.db, query, ts, opts)
     })
     .await
-    .map_err(query_error)?;
-    Ok(query_success(res, limit))
+    .map_err(query_error)
 }
 
 async fn range(st: &State, p: Params) -> ApiResult {
@@ -150,13 +149,12 @@ async fn range(st: &State, p: Params) -> ApiResult {
     let step_ms = (step_ns / 1_000_000).max(1);
     let query = p.get("query").to_owned();
     let slot = query_slot(st, &mut opts).await?;
-    let res = evaluate(st, slot, query, opts, move |st, query, opts| {
+    evaluate(st, slot, query, opts, limit, move |st, query, opts| {
         st.engine
             .range_query(&*st.db, query, start, end, step_ms, opts)
     })
     .await
-    .map_err(query_error)?;
-    Ok(query_success(res, limit))
+    .map_err(query_error)
 }
 
 /// Waits for a free evaluation slot. As in Prometheus, the wait counts against the query's
@@ -178,7 +176,9 @@ async fn query_slot(
 }
 
 /// Runs one evaluation on a blocking thread, holding its evaluation `slot` and its entry
-/// in `queries.active` until it ends. When the client goes away axum drops this future;
+/// in `queries.active` until it ends, and writes its answer there too (at most `limit`
+/// series): a range answer is megabytes of JSON, which would hold up an async worker
+/// thread for milliseconds. When the client goes away axum drops this future;
 /// the guard then cancels the evaluation, which stops at its next deadline check and
 /// frees the slot, instead of running to its timeout for nobody.
 async fn evaluate<F>(
@@ -186,8 +186,9 @@ async fn evaluate<F>(
     slot: OwnedSemaphorePermit,
     query: String,
     opts: QueryOptions,
+    limit: usize,
     eval: F,
-) -> Result<QueryResult, QueryError>
+) -> Result<Success, QueryError>
 where
     F: FnOnce(&ApiState, &str, &QueryOptions) -> Result<QueryResult, QueryError> + Send + 'static,
 {
@@ -204,7 +205,7 @@ where
             st.metrics.inc_canceled();
             tracing::info!(query = %query, "query cancelled: its client went away");
         }
-        res
+        res.map(|r| query_success(r, limit))
     })
     .await;
     cancel_on_drop.disarm();
@@ -307,25 +308,96 @@ pub(super) fn encode_value(value: &Value) -> String {
         }
         Value::Matrix(series) => {
             j.raw("[");
-            for (i, s) in series.iter().enumerate() {
-                if i > 0 {
-                    j.raw(",");
+            let runs = matrix_runs(series, writers_for(series));
+            if runs.len() > 1 {
+                // Each run of series into its own text on its own thread, joined in order:
+                // the same bytes as one writer, in a fraction of the time.
+                let texts: Vec<String> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = runs[1..]
+                        .iter()
+                        .map(|&(lo, hi)| scope.spawn(move || matrix_text(series, lo, hi)))
+                        .collect();
+                    let mut texts = vec![matrix_text(series, runs[0].0, runs[0].1)];
+                    // A writer cannot fail; a panic in one is a bug worth the same panic here.
+                    texts.extend(handles.into_iter().map(|h| match h.join() {
+                        Ok(t) => t,
+                        Err(e) => std::panic::resume_unwind(e),
+                    }));
+                    texts
+                });
+                for t in &texts {
+                    j.raw(t);
                 }
-                j.raw("{").key("metric").labels(&s.labels);
-                j.raw(",").key("values").raw("[");
-                for (k, p) in s.samples.iter().enumerate() {
-                    if k > 0 {
-                        j.raw(",");
-                    }
-                    j.point(p.t, p.v);
-                }
-                j.raw("]}");
+            } else {
+                write_matrix_series(&mut j, series, 0, series.len());
             }
             j.raw("]");
         }
     }
     j.raw("}");
     j.into_string()
+}
+
+/// Matrices of at least this many points are written on several threads: at two or three
+/// numbers a point, a 1 s step over 10 minutes and a hundred series is 2 MB of JSON.
+const PARALLEL_POINTS: usize = 1 << 15;
+
+/// At most this many writers, as the engine takes at most this many threads per node.
+const MAX_WRITERS: usize = 4;
+
+fn writers_for(series: &[MatrixSeries]) -> usize {
+    let points: usize = series.iter().map(|s| s.samples.len()).sum();
+    if points < PARALLEL_POINTS || series.len() < 2 {
+        return 1;
+    }
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_WRITERS)
+}
+
+/// `series` cut into at most `writers` contiguous runs `(lo, hi)` of about equal points.
+fn matrix_runs(series: &[MatrixSeries], writers: usize) -> Vec<(usize, usize)> {
+    let total: usize = series.iter().map(|s| s.samples.len() + 1).sum();
+    let share = total.div_ceil(writers.max(1));
+    let mut runs = Vec::with_capacity(writers);
+    let (mut lo, mut acc) = (0, 0);
+    for (i, s) in series.iter().enumerate() {
+        acc += s.samples.len() + 1;
+        if acc >= share * (runs.len() + 1) && runs.len() + 1 < writers {
+            runs.push((lo, i + 1));
+            lo = i + 1;
+        }
+    }
+    if lo < series.len() || runs.is_empty() {
+        runs.push((lo, series.len()));
+    }
+    runs
+}
+
+/// The text of `series[lo..hi]` within the matrix's brackets.
+fn matrix_text(series: &[MatrixSeries], lo: usize, hi: usize) -> String {
+    let mut j = Json::new();
+    write_matrix_series(&mut j, series, lo, hi);
+    j.into_string()
+}
+
+/// `series[lo..hi]` as the matrix's elements, with the comma before each but the
+/// matrix's first.
+fn write_matrix_series(j: &mut Json, series: &[MatrixSeries], lo: usize, hi: usize) {
+    for (i, s) in series.iter().enumerate().take(hi).skip(lo) {
+        if i > 0 {
+            j.raw(",");
+        }
+        j.raw("{").key("metric").labels(&s.labels);
+        j.raw(",").key("values").raw("[");
+        for (k, p) in s.samples.iter().enumerate() {
+            if k > 0 {
+                j.raw(",");
+            }
+            j.point(p.t, p.v);
+        }
+        j.raw("]}");
+    }
 }
 
 /// No exemplars are stored yet: a valid query over series answers an empty list, one
@@ -367,7 +439,7 @@ mod tests {
     use tianshu_tsdb::{Labels, Sample};
 
     use super::*;
-    use crate::engine::{MatrixSeries, VectorSample};
+    use crate::engine::VectorSample;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         Labels::from_pairs(pairs.iter().copied())
@@ -428,6 +500,46 @@ mod tests {
             encode_value(&Value::Matrix(vec![])),
             r#"{"resultType":"matrix","result":[]}"#
         );
+    }
+
+    /// A matrix large enough to be written in runs on several threads is the same text
+    /// as written by one, however it is cut.
+    #[test]
+    fn matrix_written_in_runs_is_written_as_by_one() {
+        let series: Vec<MatrixSeries> = (0..61)
+            .map(|i| MatrixSeries {
+                labels: labels(&[("__name__", "x"), ("i", &i.to_string())]),
+                samples: (0..(i * 97 % 1500))
+                    .map(|k| Sample::new(1_700_000_000_000 + k * 1000, (i * k) as f64 / 7.0))
+                    .collect(),
+            })
+            .collect();
+        let points: usize = series.iter().map(|s| s.samples.len()).sum();
+        assert!(points >= PARALLEL_POINTS);
+        let mut one = Json::new();
+        write_matrix_series(&mut one, &series, 0, series.len());
+        let one = one.into_string();
+        for writers in 1..=6 {
+            let runs = matrix_runs(&series, writers);
+            assert!(
+                runs.len() <= writers && !runs.is_empty(),
+                "{writers}: {runs:?}"
+            );
+            assert_eq!(runs.first().map(|r| r.0), Some(0));
+            assert_eq!(runs.last().map(|r| r.1), Some(series.len()));
+            assert!(runs.windows(2).all(|w| w[0].1 == w[1].0), "{runs:?}");
+            let joined: String = runs
+                .iter()
+                .map(|&(lo, hi)| matrix_text(&series, lo, hi))
+                .collect();
+            assert!(joined == one, "{writers} writers: {runs:?}");
+        }
+        let whole = encode_value(&Value::Matrix(series));
+        assert_eq!(
+            whole,
+            format!(r#"{{"resultType":"matrix","result":[{one}]}}"#)
+        );
+        assert!(matrix_runs(&[], 3) == vec![(0, 0)]);
     }
 
     #[test]
