@@ -138,6 +138,12 @@ fn closed_chunks_leave_memory_and_are_read_back_from_disk() {
     let after = db.head_footprint();
     assert_eq!(after.mmapped_chunks, 8 * SERIES as u64);
     assert_eq!(db.head_chunk_counts(), (8 * SERIES as u64, 0));
+    // A closed chunk costs its series a few bytes of chunk list, the lists' headers
+    // included (`head/chunk_meta.rs`).
+    assert!(
+        after.chunk_list_bytes <= 8 * after.mmapped_chunks,
+        "{after:?}"
+    );
     assert!(
         after.chunk_capacity_bytes * 4 < before.chunk_capacity_bytes,
         "{before:?} {after:?}"

@@ -11,6 +11,7 @@
 //! planned, so a delete up to "the end of time" does not reach samples appended later,
 //! even when a checkpoint has moved the record after them.
 
+use super::chunk_meta::ChunkList;
 use super::ooo::OooSamples;
 use super::series::{SeriesData, NO_WAL_SEGMENT};
 use super::Head;
@@ -94,37 +95,7 @@ impl SeriesData {
                 }
             }
         }
-        let mut i = 0;
-        while let Some(m) = self.chunks.get(i).copied() {
-            if m.hi(self.base_t) < mint {
-                i += 1;
-                continue;
-            }
-            if m.lo(self.base_t) > maxt {
-                break;
-            }
-            // None: keep the chunk as it is (outside the range, or unreadable).
-            let change = self.load(&m, hc).and_then(|c| {
-                let (lo, hi) = c.range();
-                if hi < mint || lo > maxt {
-                    None
-                } else if mint <= lo && hi <= maxt {
-                    Some(None)
-                } else {
-                    Some(reencode_without(c.data(), mint, maxt))
-                }
-            });
-            match change {
-                None => i += 1,
-                Some(rest) => {
-                    self.remove_chunks(i..i + 1);
-                    if let Some((chunk, lo, hi)) = rest {
-                        self.insert_rewritten(i, lo, hi, chunk);
-                        i += 1;
-                    }
-                }
-            }
-        }
+        self.delete_chunk_range(mint, maxt, hc);
         if self.open.num_samples() > 0 && self.open_min_t <= maxt && self.last_t >= mint {
             match reencode_without(self.open.bytes(), mint, maxt) {
                 Some((chunk, min_t, _)) => {
@@ -137,6 +108,45 @@ impl SeriesData {
                     self.open_wal_segment = NO_WAL_SEGMENT;
                 }
             }
+        }
+    }
+
+    /// `delete_range` for the closed chunks: decodes the list once, keeps, drops or
+    /// rewrites each chunk, and encodes the list again if anything changed. The first
+    /// chunk kept brings the list's base: its bound from the list (the `hi` before it, or
+    /// the base) or, rewritten, its exact start.
+    fn delete_chunk_range(&mut self, mint: i64, maxt: i64, hc: &HeadChunks) {
+        let metas = self.chunks.to_vec();
+        let mut kept = Vec::with_capacity(metas.len());
+        let mut changed = false;
+        for m in metas {
+            if m.hi < mint || m.lo > maxt {
+                kept.push(m);
+                continue;
+            }
+            // None: keep the chunk as it is (outside the range, or unreadable).
+            let change = self.load(&m, hc).and_then(|c| {
+                let (lo, hi) = c.range();
+                if hi < mint || lo > maxt {
+                    None
+                } else if mint <= lo && hi <= maxt {
+                    Some(None)
+                } else {
+                    Some(reencode_without(c.data(), mint, maxt))
+                }
+            });
+            let Some(rest) = change else {
+                kept.push(m);
+                continue;
+            };
+            changed = true;
+            self.forget_pending(&m);
+            if let Some((chunk, lo, hi)) = rest {
+                kept.push(self.pend_rewritten(lo, hi, chunk));
+            }
+        }
+        if changed {
+            self.chunks = ChunkList::from_metas(&kept);
         }
     }
 }

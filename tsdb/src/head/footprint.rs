@@ -9,7 +9,6 @@
 use std::mem::size_of;
 use std::sync::Arc;
 
-use super::chunk_meta::ChunkMeta;
 use super::series::MemSeries;
 use super::Head;
 
@@ -25,13 +24,14 @@ pub struct HeadFootprint {
     pub chunk_samples: u64,
     /// Chunks: open ones with samples and closed ones, wherever they are.
     pub chunks: u64,
-    /// Closed chunks in chunk-head segments, held as 16-byte references.
+    /// Closed chunks in chunk-head segments, held as references in the chunk lists.
     pub mmapped_chunks: u64,
     /// Encoded length of the chunks in memory: what they cost once buffers are trimmed.
     pub chunk_bytes: u64,
     /// Allocated capacity of the buffers of the chunks in memory (≥ `chunk_bytes`).
     pub chunk_capacity_bytes: u64,
-    /// The series' chunk lists (16-byte entries) and pending-chunk lists, by capacity.
+    /// The series' chunk lists (bit-packed, a few bytes a chunk: `head/chunk_meta.rs`) and
+    /// pending-chunk lists, by capacity.
     pub chunk_list_bytes: u64,
     /// Out-of-order samples, kept uncompressed.
     pub ooo_bytes: u64,
@@ -85,8 +85,7 @@ impl Head {
                 f.chunk_bytes += p.data.len() as u64;
                 f.chunk_capacity_bytes += p.data.len() as u64;
             }
-            f.chunk_list_bytes +=
-                (d.chunks.capacity() * size_of::<ChunkMeta>() + d.pending.heap_bytes()) as u64;
+            f.chunk_list_bytes += (d.chunks.heap_bytes() + d.pending.heap_bytes()) as u64;
             f.ooo_bytes += d.ooo.heap_bytes() as u64;
             f.series_struct_bytes +=
                 (ARC_HEADER + size_of::<MemSeries>() + std::mem::size_of_val(s.labels.ids()))

@@ -16,7 +16,7 @@
 //! Memory: a series holds its open chunk; its closed chunks go to chunk-head segments on
 //! disk (`crate::head_chunks`) through a background writer (`chunk_writer.rs`) and are read
 //! back through memory maps, so the head's memory is the open chunks, the series and the
-//! index, plus 16 bytes per closed chunk (`chunk_meta.rs`).
+//! index, plus a few bytes per closed chunk (`chunk_meta.rs`).
 
 mod append;
 mod chunk_meta;

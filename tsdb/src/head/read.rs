@@ -145,13 +145,12 @@ impl Head {
 /// range. Called under the series' lock, which makes the copies consistent.
 fn chunks_in(d: &SeriesData, mint: i64, maxt: i64, hc: &HeadChunks) -> Vec<SeriesChunk> {
     let mut out = Vec::new();
-    let base = d.base_t;
-    let first = d.chunks.partition_point(|m| m.hi(base) < mint);
-    for m in &d.chunks[first..] {
-        if m.lo(base) > maxt {
+    let first = d.chunks.first_ending_at_or_after(mint);
+    for m in d.chunks.iter_from(first) {
+        if m.lo > maxt {
             break;
         }
-        let Some(c) = d.load(m, hc) else { continue };
+        let Some(c) = d.load(&m, hc) else { continue };
         let (lo, hi) = c.range();
         if lo > maxt || hi < mint {
             continue;

@@ -23,12 +23,20 @@
 use std::sync::Arc;
 
 use super::append::{note_range, store};
+use super::chunk_meta::{BulkBounds, Scratch};
 use super::{Head, MemSeries};
 use crate::head_chunks::{ChunkRef, IndexEntry};
 use crate::index::SeriesId;
 
 /// Most threads attaching chunks from disk at open.
 const MAX_ATTACH_THREADS: usize = 4;
+
+/// Consecutive series ids an attaching thread takes at a time. Series sit in memory in id
+/// order and every thread walks the records in the same order, so with ids dealt out one
+/// by one the threads write to neighbouring series at the same moment, and each series'
+/// lock and chunk list shared a cache line with another thread's series: releasing the
+/// lock waited for the line to come back. 64 series span about 14 KiB.
+const ATTACH_BLOCK: u32 = 64;
 
 /// A sample routed to a shard: head id, WAL segment it was read from, time, value.
 pub(crate) type ReplayedSample = (SeriesId, u32, i64, f64);
@@ -144,9 +152,9 @@ impl Head {
     /// Reads only the segments' indexes: each series' newest chunk gives its last sample
     /// from its index entry (kept as the newest chunk changes, see `SeriesData::attach`),
     /// and its oldest chunk's start is exact in its metadata (the series' base time is
-    /// that start). Series are split over threads by id, as the WAL's
-    /// samples are, each thread walking all entries and taking its own series' only: per
-    /// series, records are still attached in write order.
+    /// that start). Series are split over threads by blocks of consecutive ids, each
+    /// thread walking all entries and taking its own series' only: per series, records are
+    /// still attached in write order.
     pub(crate) fn attach_chunks(&self) -> u64 {
         let shards = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
@@ -168,57 +176,71 @@ impl Head {
         attached
     }
 
-    /// [`Head::attach_chunks`] for the series with `id % shards == k`: returns the chunks
-    /// attached and the time range they cover.
+    /// [`Head::attach_chunks`] for the series with `id / ATTACH_BLOCK % shards == k`:
+    /// returns the chunks attached and the time range they cover.
     fn attach_shard(&self, k: u32, shards: u32) -> (u64, i64, i64) {
         let table = self.series.read();
-        // First walk: records per series, so that each series' chunk list is allocated
-        // once at its final size instead of growing four entries at a time (a realloc per
-        // four chunks was a quarter of attaching). Walking the indexes is sequential and
-        // cheap next to the second walk, which touches every series.
-        let slot = |id: SeriesId| (id / shards) as usize;
-        let mut counts: Vec<u32> = vec![0; table.len() / shards as usize + 1];
-        self.chunks.for_each_record(|_, e: IndexEntry| {
-            if e.id % shards == k {
-                if let Some(c) = counts.get_mut(slot(e.id)) {
-                    *c = c.saturating_add(1);
-                }
-            }
-        });
-        let mut attached = 0;
-        let mut touched: Vec<SeriesId> = Vec::new();
+        // First walk: records per series, and bounds on their times, gaps and places, so
+        // that each series' chunk list is allocated once at its final size, at widths that
+        // hold every record, instead of growing and re-encoding as records come (a realloc
+        // per four chunks was a quarter of attaching), and is encoded tightly at its last
+        // record. Walking the indexes is sequential and cheap next to the second walk,
+        // which touches every series.
+        let mine = |id: SeriesId| (id / ATTACH_BLOCK) % shards == k;
+        // This thread's series, numbered densely.
+        let slot = |id: SeriesId| {
+            ((id / (ATTACH_BLOCK * shards)) * ATTACH_BLOCK + id % ATTACH_BLOCK) as usize
+        };
+        let slots = table.len() / shards as usize + ATTACH_BLOCK as usize;
+        let mut counts: Vec<u32> = vec![0; slots];
+        // Each series' newest end so far, for the gaps between its records.
+        let mut newest: Vec<i64> = vec![i64::MIN; slots];
+        let mut bounds = BulkBounds::default();
         self.chunks.for_each_record(|r: ChunkRef, e: IndexEntry| {
-            if e.id % shards != k {
+            if !mine(e.id) {
                 return;
             }
-            let Some(Some(series)) = table.get(e.id as usize) else {
+            bounds.note(e.max_t, r);
+            let i = slot(e.id);
+            if let (Some(c), Some(last)) = (counts.get_mut(i), newest.get_mut(i)) {
+                *c = c.saturating_add(1);
+                if *last != i64::MIN && *last < e.min_t {
+                    bounds.note_gap(*last, e.min_t);
+                }
+                *last = (*last).max(e.max_t);
+            }
+        });
+        drop(newest);
+        let mut attached = 0;
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        let mut scratch = Scratch::default();
+        self.chunks.for_each_record(|r: ChunkRef, e: IndexEntry| {
+            if !mine(e.id) {
+                return;
+            }
+            let (Some(Some(series)), Some(left)) =
+                (table.get(e.id as usize), counts.get_mut(slot(e.id)))
+            else {
                 return;
             };
             let mut d = series.data.lock();
             if d.chunks.is_empty() {
-                touched.push(e.id);
-                let n = counts.get(slot(e.id)).copied().unwrap_or(0);
-                d.chunks.reserve_exact(n as usize);
+                d.chunks.reserve_bulk(*left as usize, &bounds);
             }
-            d.attach(e.min_t, e.max_t, e.last_v_bits, r);
+            d.attach(e.min_t, e.max_t, e.last_v_bits, r, &self.chunks, &bounds);
             attached += 1;
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                // The series' last record: encode its list tightly (the time line, fewest
+                // widths, no room left by records replaced by later ones) while the series
+                // is in cache, rather than in a pass over every series after.
+                d.chunks.compact(&mut scratch);
+                if let Some(first) = d.chunks.first() {
+                    lo = lo.min(first.lo);
+                    hi = hi.max(d.last_t);
+                }
+            }
         });
-        drop(counts);
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        for id in touched {
-            let Some(Some(s)) = table.get(id as usize) else {
-                continue;
-            };
-            let mut d = s.data.lock();
-            // Records replaced by later ones (rewrites) left room unused.
-            if d.chunks.capacity() > d.chunks.len() {
-                d.chunks.shrink_to_fit();
-            }
-            if let Some(first) = d.chunks.first() {
-                lo = lo.min(first.lo(d.base_t));
-                hi = hi.max(d.last_t);
-            }
-        }
         (attached, lo, hi)
     }
 }

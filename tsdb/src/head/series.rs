@@ -1,15 +1,16 @@
 //! One series in the head: its labels and its chunks.
 //!
-//! A series keeps its open chunk in memory and its closed chunks as 16-byte [`ChunkMeta`]s:
-//! a closed chunk waits in `pending` until the background writer has put it into a
-//! chunk-head segment (`chunk_writer.rs`), and is read back through the segment's map from
-//! then on. Every method that reads closed chunks takes the [`HeadChunks`] they live in.
+//! A series keeps its open chunk in memory and its closed chunks in a bit-packed
+//! [`ChunkList`] (a few bytes a chunk, `chunk_meta.rs`): a closed chunk waits in `pending`
+//! until the background writer has put it into a chunk-head segment (`chunk_writer.rs`),
+//! and is read back through the segment's map from then on. Every method that reads closed
+//! chunks takes the [`HeadChunks`] they live in.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use super::chunk_meta::{pending_key, ChunkMeta, Loc};
+use super::chunk_meta::{BulkBounds, ChunkList, ChunkMeta, Loc};
 use super::ooo::OooSamples;
 use super::pending::PendingChunks;
 use super::symbols::SeriesLabels;
@@ -94,16 +95,14 @@ pub(crate) const NO_WAL_SEGMENT: u32 = u32::MAX;
 ///
 /// Invariants: timestamps strictly increase across `chunks` (oldest first) then `open`;
 /// every `chunks` entry whose location is pending has exactly one `pending` entry with its
-/// key, and vice versa; `base_t` is at or before every chunk's first timestamp; `last_t`
-/// is the newest timestamp of those chunks (or `i64::MIN` while empty) and `last_v_bits`
-/// its value's bits; `ooo` holds the accepted samples older than `last_t` that arrived
+/// `hi` as `max_t`, and vice versa; `last_t` is the newest timestamp of those chunks (or
+/// `i64::MIN` while empty) and `last_v_bits` its value's bits; `ooo` holds the accepted samples older than `last_t` that arrived
 /// after it, none at a timestamp the chunks hold. `open_wal_segment` is the WAL segment of
 /// the open chunk's first sample, `ooo_wal_segment` at or before that of every sample in
 /// `ooo` and of the open chunk when each arrived (so that replay finds, before an
 /// out-of-order sample, the newer sample it was accepted behind).
 pub(crate) struct SeriesData {
-    pub(crate) chunks: Vec<ChunkMeta>,
-    pub(crate) base_t: i64,
+    pub(crate) chunks: ChunkList,
     pub(crate) pending: PendingChunks,
     pub(crate) open: XorChunk,
     pub(crate) open_min_t: i64,
@@ -117,8 +116,7 @@ pub(crate) struct SeriesData {
 impl Default for SeriesData {
     fn default() -> Self {
         SeriesData {
-            chunks: Vec::new(),
-            base_t: i64::MIN,
+            chunks: ChunkList::default(),
             pending: PendingChunks::default(),
             open: XorChunk::new(),
             open_min_t: i64::MIN,
@@ -198,8 +196,7 @@ impl SeriesData {
 
     /// Adds a closed chunk newer than every chunk held.
     fn add_pending(&mut self, min_t: i64, max_t: i64, wal_segment: u32, data: Box<[u8]>) {
-        let meta = self.meta_for(min_t, max_t, Loc::Pending(pending_key(min_t)));
-        self.push_meta(meta);
+        self.chunks.push(min_t, max_t, Loc::Pending);
         self.pending.push(PendingChunk {
             min_t,
             max_t,
@@ -208,67 +205,73 @@ impl SeriesData {
         });
     }
 
-    /// A chunk's metadata relative to `base_t`, rebasing first when the chunk starts before
-    /// it (the first chunk of an empty list, or a rewrite).
-    fn meta_for(&mut self, min_t: i64, max_t: i64, loc: Loc) -> ChunkMeta {
-        if self.chunks.is_empty() {
-            self.base_t = min_t;
-        } else if min_t < self.base_t {
-            let old = self.base_t;
-            for m in &mut self.chunks {
-                *m = m.rebased(old, min_t);
-            }
-            self.base_t = min_t;
-        }
-        ChunkMeta::new(self.base_t, min_t, max_t, loc)
-    }
-
-    /// Appends to `chunks` growing it a few entries at a time: a doubling vector would
-    /// leave up to half its 16-byte entries unused in every series.
-    fn push_meta(&mut self, meta: ChunkMeta) {
-        if self.chunks.len() == self.chunks.capacity() {
-            self.chunks.reserve_exact(4);
-        }
-        self.chunks.push(meta);
-    }
-
     /// Puts a chunk read back from a chunk-head segment into place, replacing the chunks it
     /// overlaps: those are older versions of it (a rewrite by a delete or a truncation is a
     /// later record with a range inside the original's). Records come in write order.
     /// `last_t`/`last_v_bits` end as the newest chunk's last sample (`last_v_bits` is the
-    /// value of the record's last sample).
+    /// value of the record's last sample). Only for loading a series before any sample is
+    /// appended to it: `last_t` is then the newest chunk's end. `bounds` are those the
+    /// list was reserved with ([`ChunkList::reserve_bulk`]).
     pub(crate) fn attach(
         &mut self,
         min_t: i64,
         max_t: i64,
         last_v_bits: u64,
         r: crate::head_chunks::ChunkRef,
+        hc: &HeadChunks,
+        bounds: &BulkBounds,
     ) {
-        let base = self.base_t;
+        debug_assert!(self.open.num_samples() == 0 && self.ooo.is_empty());
+        debug_assert!(self.chunks.last_hi().is_none_or(|hi| hi == self.last_t));
         // The common case: a chunk newer than every chunk held (a series' records are
-        // written in time order), appended without scanning the list.
-        if self.chunks.last().is_none_or(|m| m.hi(base) < min_t) {
-            let meta = self.meta_for(min_t, max_t, Loc::Disk(r));
-            self.push_meta(meta);
+        // written in time order), appended without reading the list.
+        if self.chunks.is_empty() || self.last_t < min_t {
+            self.chunks.push_bulk(min_t, max_t, r, bounds);
             self.last_t = max_t;
             self.last_v_bits = last_v_bits;
             return;
         }
-        self.chunks
-            .retain(|m| !(m.lo(base) <= max_t && m.hi(base) >= min_t));
-        let meta = self.meta_for(min_t, max_t, Loc::Disk(r));
-        let base = self.base_t;
-        let at = self.chunks.partition_point(|m| m.lo(base) < min_t);
-        if self.chunks.len() == self.chunks.capacity() {
-            self.chunks.reserve_exact(4);
+        let mut metas = self.chunks.to_vec();
+        let first = metas.partition_point(|m| m.hi < min_t);
+        let mut end = first;
+        while let Some(m) = metas.get(end) {
+            if m.lo > max_t {
+                break;
+            }
+            // A chunk ending inside this one's range overlaps it. One ending after it (the
+            // last candidate, as the next starts after that end) overlaps only if it
+            // starts in the range, and its `lo` is only a bound: across a gap it may lie
+            // before the chunk's start. Read the start then (a rewrite that cut a chunk's
+            // end, or a record whose original is lost); an unreadable chunk holds nothing
+            // to keep.
+            if m.hi > max_t && self.exact_min_t(m, hc).is_some_and(|t| t > max_t) {
+                break;
+            }
+            end += 1;
         }
-        self.chunks.insert(at, meta);
-        // Chunks after `at` did not overlap this one and are unchanged, so the newest
-        // chunk changed only if this one is it.
-        if at + 1 == self.chunks.len() {
+        // Only the first `lo` is kept (as the list's base): `min_t` is exact.
+        let new = ChunkMeta {
+            lo: min_t,
+            hi: max_t,
+            loc: Loc::Disk(r),
+        };
+        let replaced: Vec<ChunkMeta> = metas.splice(first..end, [new]).collect();
+        for m in &replaced {
+            self.forget_pending(m);
+        }
+        self.chunks.replace(&metas);
+        // Chunks after this one did not overlap it and are unchanged, so the newest chunk
+        // changed only if this one is it.
+        if first + 1 == metas.len() {
             self.last_t = max_t;
             self.last_v_bits = last_v_bits;
         }
+    }
+
+    /// A chunk's first timestamp, from its pending entry or its record's header; `None`
+    /// when it cannot be read.
+    fn exact_min_t(&self, m: &ChunkMeta, hc: &HeadChunks) -> Option<i64> {
+        self.load(m, hc).map(|c| c.range().0)
     }
 
     /// Replaces pending chunk `(min_t, max_t, data)` by its copy on disk at `r`. False when
@@ -288,22 +291,27 @@ impl SeriesData {
         else {
             return false;
         };
-        let key = Loc::Pending(pending_key(min_t));
-        let Some(m) = self.chunks.iter_mut().find(|m| m.loc() == key) else {
-            return false;
+        // The chunk ending at `max_t`, if it is still the pending one.
+        let at = self.chunks.first_ending_at_or_after(max_t);
+        let still_pending = at < self.chunks.len() && {
+            let m = self.chunks.get(at);
+            m.hi == max_t && m.loc == Loc::Pending
         };
-        m.set_loc(Loc::Disk(r));
+        if !still_pending {
+            return false;
+        }
+        self.chunks.set_loc(at, Loc::Disk(r));
         self.pending.swap_remove(i);
         true
     }
 
     /// The bytes of a closed chunk; `None` when its record cannot be read (logged).
     pub(crate) fn load<'a>(&'a self, m: &ChunkMeta, hc: &HeadChunks) -> Option<ChunkBytes<'a>> {
-        match m.loc() {
-            Loc::Pending(key) => self
+        match m.loc {
+            Loc::Pending => self
                 .pending
                 .iter()
-                .find(|p| pending_key(p.min_t) == key)
+                .find(|p| p.max_t == m.hi)
                 .map(ChunkBytes::Pending),
             Loc::Disk(r) => {
                 let c = hc.read(r);
@@ -344,13 +352,12 @@ impl SeriesData {
     }
 
     fn chunk_samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>, hc: &HeadChunks) {
-        let base = self.base_t;
-        let first = self.chunks.partition_point(|m| m.hi(base) < mint);
-        for m in &self.chunks[first..] {
-            if m.lo(base) > maxt {
+        let first = self.chunks.first_ending_at_or_after(mint);
+        for m in self.chunks.iter_from(first) {
+            if m.lo > maxt {
                 break;
             }
-            if let Some(c) = self.load(m, hc) {
+            if let Some(c) = self.load(&m, hc) {
                 extend_in_range(c.iter(), mint, maxt, out);
             }
         }
@@ -377,13 +384,12 @@ impl SeriesData {
         if t >= self.open_min_t && self.open.num_samples() > 0 {
             return find(self.open.iter());
         }
-        let base = self.base_t;
-        let first = self.chunks.partition_point(|m| m.hi(base) < t);
-        for m in &self.chunks[first..] {
-            if m.lo(base) > t {
+        let first = self.chunks.first_ending_at_or_after(t);
+        for m in self.chunks.iter_from(first) {
+            if m.lo > t {
                 break;
             }
-            let Some(c) = self.load(m, hc) else { continue };
+            let Some(c) = self.load(&m, hc) else { continue };
             let (lo, hi) = c.range();
             if lo <= t && t <= hi {
                 return find(c.iter());
@@ -394,7 +400,7 @@ impl SeriesData {
 
     /// Timestamp of the oldest sample, if any.
     pub(crate) fn first_t(&self, hc: &HeadChunks) -> Option<i64> {
-        let in_order = match self.chunks.iter().find_map(|m| self.load(m, hc)) {
+        let in_order = match self.chunks.iter().find_map(|m| self.load(&m, hc)) {
             Some(c) => Some(c.range().0),
             None => (self.open.num_samples() > 0).then_some(self.open_min_t),
         };
@@ -412,9 +418,8 @@ impl SeriesData {
     /// encoded bytes; a chunk straddling `maxt` is copied whole (the block writer drops what
     /// lies outside its range).
     pub(crate) fn chunks_before(&self, maxt: i64, out: &mut Vec<InputChunk>, hc: &HeadChunks) {
-        let base = self.base_t;
-        for m in self.chunks.iter().take_while(|m| m.lo(base) < maxt) {
-            let Some(c) = self.load(m, hc) else { continue };
+        for m in self.chunks.iter().take_while(|m| m.lo < maxt) {
+            let Some(c) = self.load(&m, hc) else { continue };
             let (min_t, max_t) = c.range();
             if min_t < maxt {
                 out.push(InputChunk {
@@ -444,36 +449,7 @@ impl SeriesData {
         if self.ooo.is_empty() {
             self.ooo_wal_segment = NO_WAL_SEGMENT;
         }
-        let base = self.base_t;
-        let drop = self.chunks.partition_point(|m| m.hi(base) < t);
-        self.remove_chunks(0..drop);
-        // Approximate ranges may have kept chunks that end before `t`, and the first chunk
-        // may straddle it.
-        while let Some(m) = self.chunks.first().copied() {
-            if m.lo(self.base_t) >= t {
-                break;
-            }
-            let cut = self.load(&m, hc).map(|c| {
-                let (min_t, max_t) = c.range();
-                let rewritten = (min_t < t && max_t >= t).then(|| reencode_from(c.data(), t));
-                (min_t, max_t, rewritten)
-            });
-            match cut {
-                Some((min_t, _, _)) if min_t >= t => break,
-                Some((_, max_t, Some((chunk, first)))) => {
-                    self.remove_chunks(0..1);
-                    if chunk.num_samples() > 0 {
-                        self.insert_rewritten(0, first, max_t, chunk);
-                    }
-                    break;
-                }
-                // Wholly older than `t`, or unreadable.
-                _ => self.remove_chunks(0..1),
-            }
-        }
-        if self.chunks.is_empty() {
-            self.chunks = Vec::new();
-        }
+        self.truncate_chunks_before(t, hc);
         if self.open.num_samples() > 0 && self.open_min_t < t {
             let (chunk, min_t) = reencode_from(self.open.bytes(), t);
             self.open = chunk;
@@ -486,26 +462,78 @@ impl SeriesData {
         }
     }
 
-    /// Inserts at `i` a chunk rewritten from one on disk (or pending): it waits in `pending`
-    /// for the writer, and needs no WAL, since replay rebuilds it from the original record
-    /// and the delete or truncation that made it.
-    pub(crate) fn insert_rewritten(&mut self, i: usize, min_t: i64, max_t: i64, chunk: XorChunk) {
-        let meta = self.meta_for(min_t, max_t, Loc::Pending(pending_key(min_t)));
-        self.chunks.insert(i, meta);
+    fn truncate_chunks_before(&mut self, t: i64, hc: &HeadChunks) {
+        // Chunks ending before `t` go; the next may straddle it (the ones after start
+        // after its end, which is at or after `t`).
+        let mut drop = self.chunks.first_ending_at_or_after(t);
+        let mut first = None;
+        let mut first_lo = t;
+        if let Some(m) = (drop < self.chunks.len()).then(|| self.chunks.get(drop)) {
+            first_lo = m.lo.max(t);
+            if m.lo < t {
+                let cut = self.load(&m, hc).map(|c| {
+                    let (min_t, max_t) = c.range();
+                    let rewritten = (min_t < t && max_t >= t).then(|| reencode_from(c.data(), t));
+                    (min_t, max_t, rewritten)
+                });
+                match cut {
+                    // Starts at or after `t` after all: its start is the new base.
+                    Some((min_t, _, None)) if min_t >= t => first_lo = min_t,
+                    Some((_, max_t, Some((chunk, min_t)))) if chunk.num_samples() > 0 => {
+                        drop += 1;
+                        first = Some((min_t, max_t, chunk));
+                    }
+                    // Unreadable (or wholly older than `t`, which its end rules out).
+                    _ => drop += 1,
+                }
+            }
+        }
+        if drop == 0 && first.is_none() {
+            return;
+        }
+        let mut metas = self.chunks.to_vec();
+        for m in metas.drain(..drop) {
+            self.forget_pending(&m);
+        }
+        match first {
+            // Its start is exact.
+            Some((min_t, max_t, chunk)) => {
+                let m = self.pend_rewritten(min_t, max_t, chunk);
+                metas.insert(0, m);
+            }
+            // Every sample left is at or after `t`.
+            None => {
+                if let Some(m) = metas.first_mut() {
+                    m.lo = first_lo;
+                }
+            }
+        }
+        self.chunks = ChunkList::from_metas(&metas);
+    }
+
+    /// A chunk rewritten from one on disk (or pending), as a pending chunk: it waits in
+    /// `pending` for the writer, and needs no WAL, since replay rebuilds it from the
+    /// original record and the delete or truncation that made it. Returns its entry for
+    /// the caller to put into `chunks`.
+    pub(crate) fn pend_rewritten(&mut self, min_t: i64, max_t: i64, chunk: XorChunk) -> ChunkMeta {
         self.pending.push(PendingChunk {
             min_t,
             max_t,
             wal_segment: NO_WAL_SEGMENT,
             data: chunk.into_bytes().into_boxed_slice(),
         });
+        ChunkMeta {
+            lo: min_t,
+            hi: max_t,
+            loc: Loc::Pending,
+        }
     }
 
-    /// Removes the chunks in `range` and their pending entries.
-    pub(crate) fn remove_chunks(&mut self, range: std::ops::Range<usize>) {
-        for m in self.chunks.drain(range) {
-            if let Loc::Pending(key) = m.loc() {
-                self.pending.retain(|p| pending_key(p.min_t) != key);
-            }
+    /// Drops the pending entry of chunk `m`, if it is pending; the caller takes it out of
+    /// `chunks`.
+    pub(crate) fn forget_pending(&mut self, m: &ChunkMeta) {
+        if m.loc == Loc::Pending {
+            self.pending.retain(|p| p.max_t != m.hi);
         }
     }
 
@@ -570,6 +598,81 @@ mod tests {
     /// Every series in the head holds one of these (in an `Arc`, whose 16-byte header
     /// comes on top): keep it within 200 bytes, so that the allocation stays in a 224-byte
     /// size class of glibc's malloc and of mimalloc.
+    fn times(d: &SeriesData, hc: &HeadChunks) -> Vec<i64> {
+        let mut out = Vec::new();
+        d.samples_in(i64::MIN, i64::MAX, &mut out, hc);
+        out.iter().map(|s| s.t).collect()
+    }
+
+    /// A chunk's start is kept as the gap after the chunk before, which a tightly encoded
+    /// list lets saturate across an outage: its bound then lies before the start, and
+    /// replay must not take a record inside the gap for a newer version of the chunk after
+    /// it. A bulk load keeps every start exact; both attach alike.
+    #[test]
+    fn attached_records_replace_only_the_chunks_they_overlap() {
+        let head = crate::head::Head::for_tests();
+        let hc = &head.chunks;
+        let write = |ts: &[i64]| {
+            let mut c = XorChunk::new();
+            for &t in ts {
+                c.append(t, t as f64);
+            }
+            let (min_t, max_t) = (ts[0], ts[ts.len() - 1]);
+            let to_write = crate::head_chunks::ChunkToWrite {
+                id: 0,
+                min_t,
+                max_t,
+                data: c.bytes(),
+            };
+            let r = hc.write(&[to_write]).expect("written")[0];
+            (min_t, max_t, (max_t as f64).to_bits(), r)
+        };
+        // Ten chunks of samples 10 ms apart, then an outage before `b`.
+        let mut records: Vec<_> = (0..10)
+            .map(|k| write(&[k * 30, k * 30 + 10, k * 30 + 20]))
+            .collect();
+        let b = write(&[5000, 5010]);
+        // Written later, inside the outage: no chunk of the list is its original (say it
+        // was lost).
+        let in_gap = write(&[2000, 2010]);
+        // `b` with its end deleted: replaces `b`.
+        let b_cut = write(&[5000]);
+        let mut bounds = BulkBounds::default();
+        for &(_, max_t, _, r) in records.iter().chain([&b, &in_gap, &b_cut]) {
+            bounds.note(max_t, r);
+        }
+        records.push(b);
+        let mut want: Vec<i64> = (0..300).step_by(10).collect();
+        for bulk in [true, false] {
+            let mut d = SeriesData::default();
+            if bulk {
+                d.chunks.reserve_bulk(13, &bounds);
+            }
+            for &(min_t, max_t, v, r) in &records {
+                d.attach(min_t, max_t, v, r, hc, &bounds);
+            }
+            let b_lo = d.chunks.get(10).lo;
+            assert!(if bulk { b_lo == 5000 } else { b_lo < 2000 }, "{b_lo}");
+            let (min_t, max_t, v, r) = in_gap;
+            d.attach(min_t, max_t, v, r, hc, &bounds);
+            want.extend([2000, 2010, 5000, 5010]);
+            assert_eq!(times(&d, hc), want, "bulk {bulk}");
+            assert_eq!((d.last_t, d.last_v_bits), (5010, 5010f64.to_bits()));
+            let (min_t, max_t, v, r) = b_cut;
+            d.attach(min_t, max_t, v, r, hc, &bounds);
+            want.pop();
+            assert_eq!(times(&d, hc), want, "bulk {bulk}");
+            assert_eq!((d.chunks.len(), d.last_t), (12, 5000));
+            // A read ending inside the outage finds nothing of the chunk after it.
+            let mut out = Vec::new();
+            d.samples_in(2011, 4999, &mut out, hc);
+            assert!(out.is_empty());
+            d.chunks.compact(&mut Default::default());
+            assert_eq!(times(&d, hc), want, "bulk {bulk}");
+            want.truncate(30);
+        }
+    }
+
     #[test]
     fn series_state_fits_its_size_class() {
         let size = std::mem::size_of::<MemSeries>();
