@@ -185,6 +185,19 @@ pub fn malloc_info() -> Option<MallocInfo> {
 
 #[cfg(feature = "mimalloc")]
 extern "C" {
+    fn mi_heap_main() -> *mut std::ffi::c_void;
+    fn mi_heap_visit_blocks(
+        heap: *mut std::ffi::c_void,
+        visit_blocks: bool,
+        visitor: extern "C" fn(
+            *const std::ffi::c_void,
+            *const MiHeapArea,
+            *mut std::ffi::c_void,
+            usize,
+            *mut std::ffi::c_void,
+        ) -> bool,
+        arg: *mut std::ffi::c_void,
+    ) -> bool;
     /// mimalloc's collection of the calling thread's heap: frees its empty pages and
     /// returns (purges) what is due. mimalloc does this lazily, inside allocation calls, so
     /// a thread that sleeps (the bench while it settles) holds freed pages until then.
@@ -208,6 +221,100 @@ pub fn trim() -> bool {
         INNER_NAME == "system" && unsafe { glibc::malloc_trim(0) } != 0
     }
     #[cfg(not(any(feature = "mimalloc", all(target_os = "linux", target_env = "gnu"))))]
+    {
+        false
+    }
+}
+
+/// `mi_heap_area_t`: one mimalloc page, all of whose blocks have one size.
+#[cfg(feature = "mimalloc")]
+#[repr(C)]
+struct MiHeapArea {
+    blocks: *mut std::ffi::c_void,
+    reserved: usize,
+    committed: usize,
+    used: usize,
+    block_size: usize,
+    full_block_size: usize,
+    reserved1: *mut std::ffi::c_void,
+}
+
+/// The pages of one mimalloc size class: how much they commit against what their live
+/// blocks take, which is where partly used pages (fragmentation) show.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SizeClass {
+    pub block_size: usize,
+    pub pages: usize,
+    pub committed: usize,
+    pub used_bytes: usize,
+}
+
+#[cfg(feature = "mimalloc")]
+extern "C" fn visit_area(
+    _heap: *const std::ffi::c_void,
+    area: *const MiHeapArea,
+    _block: *mut std::ffi::c_void,
+    _size: usize,
+    arg: *mut std::ffi::c_void,
+) -> bool {
+    // SAFETY: mimalloc passes a valid area and the `arg` given below, a `Vec<SizeClass>`.
+    let (area, out) = unsafe { (&*area, &mut *(arg as *mut Vec<SizeClass>)) };
+    let i = match out.binary_search_by_key(&area.block_size, |c| c.block_size) {
+        Ok(i) => i,
+        Err(i) => {
+            out.insert(
+                i,
+                SizeClass {
+                    block_size: area.block_size,
+                    ..SizeClass::default()
+                },
+            );
+            i
+        }
+    };
+    let c = &mut out[i];
+    c.pages += 1;
+    c.committed += area.committed;
+    c.used_bytes += area.used * area.block_size;
+    true
+}
+
+/// mimalloc's pages of the main heap by size class (empty with another allocator). Reads
+/// the pages' counters without their owners' locks: a report for a quiet process, and
+/// blocks freed from other threads since their owner last collected still count as used.
+pub fn size_classes() -> Vec<SizeClass> {
+    #[cfg(feature = "mimalloc")]
+    {
+        // Room for every class up front, so that the visitor does not grow `out` in the
+        // heap it is walking.
+        let mut out: Vec<SizeClass> = Vec::with_capacity(128);
+        // SAFETY: the visitor only reads the area and writes `out`, which outlives the call.
+        unsafe {
+            mi_heap_visit_blocks(
+                mi_heap_main(),
+                false,
+                visit_area,
+                &mut out as *mut Vec<SizeClass> as *mut std::ffi::c_void,
+            );
+        }
+        out
+    }
+    #[cfg(not(feature = "mimalloc"))]
+    {
+        Vec::new()
+    }
+}
+
+/// [`trim`] with mimalloc's forced collection: also returns what its purge delay would
+/// keep a while. False without mimalloc.
+pub fn trim_forced() -> bool {
+    #[cfg(feature = "mimalloc")]
+    {
+        // SAFETY: takes no pointers; mimalloc is this program's allocator.
+        unsafe { mi_collect(true) };
+        true
+    }
+    #[cfg(not(feature = "mimalloc"))]
     {
         false
     }

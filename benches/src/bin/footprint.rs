@@ -57,6 +57,13 @@ struct Args {
     /// Only open this existing database and time its WAL replay.
     #[arg(long)]
     reopen: Option<PathBuf>,
+    /// Start series `i` of `n` `i * 240 / n` seconds late (240 samples make a chunk), so
+    /// that series close their chunks at spread phases as in a cluster whose series began
+    /// at different times, instead of all in the same write; at the reading the open
+    /// chunks then hold 1–240 samples, half a chunk on average. Writes up to 239 samples
+    /// fewer per series.
+    #[arg(long = "spread-phases")]
+    spread_phases: bool,
     /// glibc malloc only: fix the mmap threshold at this many bytes (`mallopt`).
     #[arg(long = "mmap-threshold")]
     mmap_threshold: Option<usize>,
@@ -200,12 +207,24 @@ fn write(
             }
         }
         let t0 = w.start_ms + done as i64 * 1000;
+        let mut written_series = 0;
         for (chunk_labels, chunk_cols) in labels
             .chunks(args.batch_series.max(1))
             .zip(columns.chunks(args.batch_series.max(1)))
         {
             column_batch(chunk_labels, chunk_cols, t0, &mut batch);
-            append_all(db, &batch)?;
+            if args.spread_phases {
+                let first = written_series;
+                for (k, s) in batch.iter_mut().enumerate() {
+                    let late_ms = ((first + k) * SAMPLES_PER_CHUNK / n.max(1)) as i64 * 1000;
+                    s.samples.retain(|x| x.t >= w.start_ms + late_ms);
+                }
+                batch.retain(|s| !s.samples.is_empty());
+            }
+            written_series += chunk_labels.len();
+            if !batch.is_empty() {
+                append_all(db, &batch)?;
+            }
         }
         done += len;
         if Instant::now() >= next_progress {
@@ -215,6 +234,9 @@ fn write(
     }
     Ok(())
 }
+
+/// Samples of a head chunk (the head closes a chunk at this many).
+const SAMPLES_PER_CHUNK: usize = 240;
 
 fn report_memory(n: usize, before_kib: u64, after_kib: u64, fp: &HeadFootprint) {
     let per = |b: u64| b as f64 / n.max(1) as f64;
@@ -311,7 +333,50 @@ fn report_heap(
             per(anon_trimmed)
         );
     }
+    if alloc_count::trim_forced() {
+        let anon_forced = (i128::from(rss_split_kib()?.0) - i128::from(before.anon_kib)) * 1024;
+        println!(
+            "after mi_collect(true): anon rss grown {:.0} B/series (transparent huge pages {} KiB)",
+            per(anon_forced),
+            anon_huge_kib()?
+        );
+        report_size_classes(n);
+    }
     Ok(())
+}
+
+/// mimalloc's size classes by the bytes their pages commit beyond their live blocks: the
+/// allocator's part of RSS, and which objects' sizes it sits with.
+fn report_size_classes(n: usize) {
+    let mut classes = alloc_count::size_classes();
+    let committed: usize = classes.iter().map(|c| c.committed).sum();
+    let used: usize = classes.iter().map(|c| c.used_bytes).sum();
+    let per = |b: usize| b as f64 / n.max(1) as f64;
+    println!(
+        "mimalloc pages: committed {:.0} B/series, in live blocks {:.0} B/series",
+        per(committed),
+        per(used)
+    );
+    classes.sort_by_key(|c| std::cmp::Reverse(c.committed.saturating_sub(c.used_bytes)));
+    for c in classes.iter().take(12) {
+        println!(
+            "  blocks of {:>7} B: {:>6} pages, committed {:>6.0} B/series, used {:>6.0} B/series ({:.0} %)",
+            c.block_size,
+            c.pages,
+            per(c.committed),
+            per(c.used_bytes),
+            100.0 * c.used_bytes as f64 / c.committed.max(1) as f64
+        );
+    }
+}
+
+/// `AnonHugePages` of this process, in KiB.
+fn anon_huge_kib() -> std::io::Result<u64> {
+    let s = std::fs::read_to_string("/proc/self/smaps_rollup")?;
+    Ok(s.lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0))
 }
 
 /// Opens `dir`, which replays its WAL, and reports how long that took.
