@@ -42,20 +42,44 @@ impl Json {
     /// U+2029), so that label values come out byte-identical to Prometheus.
     pub(crate) fn string(&mut self, s: &str) -> &mut Self {
         self.buf.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => self.buf.push_str("\\\""),
-                '\\' => self.buf.push_str("\\\\"),
-                '\n' => self.buf.push_str("\\n"),
-                '\r' => self.buf.push_str("\\r"),
-                '\t' => self.buf.push_str("\\t"),
-                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                    self.write(format_args!("\\u{:04x}", c as u32))
+        // Runs of bytes that need no escape are copied whole: every byte that does is ASCII
+        // or the lead byte of U+2028/U+2029, so each cut falls on a character boundary.
+        let bytes = s.as_bytes();
+        let mut run = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            let (escape, len): (&str, usize) = match b {
+                b'"' => ("\\\"", 1),
+                b'\\' => ("\\\\", 1),
+                b'\n' => ("\\n", 1),
+                b'\r' => ("\\r", 1),
+                b'\t' => ("\\t", 1),
+                b'<' => ("\\u003c", 1),
+                b'>' => ("\\u003e", 1),
+                b'&' => ("\\u0026", 1),
+                0xE2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xA8) => {
+                    ("\\u2028", 3)
                 }
-                c if (c as u32) < 0x20 => self.write(format_args!("\\u{:04x}", c as u32)),
-                c => self.buf.push(c),
+                0xE2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xA9) => {
+                    ("\\u2029", 3)
+                }
+                b if b < 0x20 => ("", 1),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            self.buf.push_str(&s[run..i]);
+            if escape.is_empty() {
+                self.write(format_args!("\\u{:04x}", b));
+            } else {
+                self.buf.push_str(escape);
             }
+            i += len;
+            run = i;
         }
+        self.buf.push_str(&s[run..]);
         self.buf.push('"');
         self
     }
@@ -561,5 +585,50 @@ mod tests {
             j.into_string(),
             r#""a\"b\\c\n\u003c\u0026\u003e\u0001\u2028é""#
         );
+    }
+
+    /// The escaper copies unescaped runs whole; a character-at-a-time escaper is the
+    /// reference. The alphabet holds the neighbours of U+2028/U+2029 that share their lead
+    /// byte (`\u{2027}`, `€`, `\u{202a}`), other multi-byte characters and every kind of
+    /// escape, in every order a small generator reaches.
+    #[test]
+    fn strings_escape_as_one_character_at_a_time() {
+        fn reference(s: &str) -> String {
+            let mut out = String::from('"');
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                        out.push_str(&format!("\\u{:04x}", c as u32))
+                    }
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        let alphabet: Vec<char> =
+            "a\"\\\n\r\t<>&\u{0}\u{1f}\u{7f}é€\u{2027}\u{2028}\u{2029}\u{202a}😀 "
+                .chars()
+                .collect();
+        let mut state: u64 = 1;
+        for len in 0..200 {
+            let text: String = (0..len % 23)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    alphabet[(state >> 33) as usize % alphabet.len()]
+                })
+                .collect();
+            let mut j = Json::new();
+            j.string(&text);
+            assert_eq!(j.into_string(), reference(&text), "{text:?}");
+        }
     }
 }
