@@ -595,9 +595,7 @@ fn extend_in_range(it: impl Iterator<Item = Sample>, mint: i64, maxt: i64, out: 
 mod tests {
     use super::*;
 
-    /// Every series in the head holds one of these (in an `Arc`, whose 16-byte header
-    /// comes on top): keep it within 200 bytes, so that the allocation stays in a 224-byte
-    /// size class of glibc's malloc and of mimalloc.
+    /// Every sample time the series holds, oldest first.
     fn times(d: &SeriesData, hc: &HeadChunks) -> Vec<i64> {
         let mut out = Vec::new();
         d.samples_in(i64::MIN, i64::MAX, &mut out, hc);
@@ -673,6 +671,9 @@ mod tests {
         }
     }
 
+    /// Every series in the head holds one of these (in an `Arc`, whose 16-byte header
+    /// comes on top): keep it within 200 bytes, so that the allocation stays in a 224-byte
+    /// size class of glibc's malloc and of mimalloc.
     #[test]
     fn series_state_fits_its_size_class() {
         let size = std::mem::size_of::<MemSeries>();
