@@ -20,7 +20,7 @@ mod aggregate_fold;
 mod binary;
 mod eval;
 mod functions;
-mod par;
+pub(crate) mod par;
 mod selector;
 mod value;
 

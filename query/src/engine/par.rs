@@ -30,6 +30,12 @@ pub(crate) fn threads_for(work: usize) -> usize {
     if work < MIN_WORK {
         return 1;
     }
+    most_threads()
+}
+
+/// The most threads one piece of a request takes: the cores, up to [`MAX_THREADS`]. Also
+/// what the HTTP layer writes and compresses a large answer on.
+pub(crate) fn most_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, MAX_THREADS)

@@ -60,9 +60,6 @@ impl Encoding {
 /// evaluating the query; below this the threads' start costs more than they save.
 const PIECE_MIN: usize = 256 << 10;
 
-/// At most this many pieces, as the engine takes at most this many threads per node.
-const MAX_PIECES: usize = 4;
-
 /// Deflate's window: a piece starts with the end of the one before as its dictionary, so
 /// matches reach back across the cut as they would in one stream.
 const WINDOW: usize = 32 << 10;
@@ -71,8 +68,10 @@ fn pieces_for(len: usize) -> usize {
     if len < PIECE_MIN {
         return 1;
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.min(MAX_PIECES).min(len / (PIECE_MIN / 2)).max(1)
+    // As many pieces as the engine takes threads for a node, each at least half the minimum.
+    crate::engine::par::most_threads()
+        .min(len / (PIECE_MIN / 2))
+        .max(1)
 }
 
 /// One gzip member whose deflate stream is `pieces` streams compressed on their own

@@ -342,17 +342,14 @@ pub(super) fn encode_value(value: &Value) -> String {
 /// numbers a point, a 1 s step over 10 minutes and a hundred series is 2 MB of JSON.
 const PARALLEL_POINTS: usize = 1 << 15;
 
-/// At most this many writers, as the engine takes at most this many threads per node.
-const MAX_WRITERS: usize = 4;
-
+/// Writers for `series`: as many threads as the engine takes for a node, for a large
+/// enough matrix.
 fn writers_for(series: &[MatrixSeries]) -> usize {
     let points: usize = series.iter().map(|s| s.samples.len()).sum();
     if points < PARALLEL_POINTS || series.len() < 2 {
         return 1;
     }
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_WRITERS)
+    crate::engine::par::most_threads()
 }
 
 /// `series` cut into at most `writers` contiguous runs `(lo, hi)` of about equal points.
