@@ -87,35 +87,62 @@ pub(crate) fn extrapolate_as<const COUNTER: bool, const RATE: bool>(
     end: i64,
     range_s: f64,
 ) -> f64 {
-    let mut to_start = (first.t as f64 - start as f64) / 1000.0;
-    let mut to_end = (end as f64 - last.t as f64) / 1000.0;
-    let sampled = (last.t - first.t) as f64 / 1000.0;
-    // Through i64: x86 converts a signed integer in one instruction, an unsigned one in
-    // a sequence; a window never holds 2^63 samples.
-    let avg = sampled / (len - 1) as i64 as f64;
-    let threshold = avg * 1.1;
-    if to_start >= threshold {
-        to_start = avg / 2.0;
-    }
+    let mut e = Edges::new(
+        (first.t as f64 - start as f64) / 1000.0,
+        (end as f64 - last.t as f64) / 1000.0,
+        (last.t - first.t) as f64 / 1000.0,
+        len,
+    );
     if COUNTER {
         // A counter cannot go below zero: do not extrapolate past the point where it
         // would have been zero.
-        let mut to_zero = to_start;
+        let mut to_zero = e.to_start;
         if result > 0.0 && first.v >= 0.0 {
-            to_zero = sampled * (first.v / result);
+            to_zero = e.sampled * (first.v / result);
         }
-        if to_zero < to_start {
-            to_start = to_zero;
+        if to_zero < e.to_start {
+            e.to_start = to_zero;
         }
     }
-    if to_end >= threshold {
-        to_end = avg / 2.0;
+    result * e.factor::<RATE>(range_s)
+}
+
+/// A window's extrapolation distances in seconds: from its start to the first sample,
+/// from the last sample to its end, each cut to half the average interval when it is 1.1
+/// times that or more, and the samples' span. The zero clamp of counters, which depends on
+/// the values, is the caller's.
+#[derive(Clone, Copy)]
+pub(crate) struct Edges {
+    pub(crate) to_start: f64,
+    pub(crate) to_end: f64,
+    pub(crate) sampled: f64,
+}
+
+impl Edges {
+    #[inline(always)]
+    pub(crate) fn new(to_start: f64, to_end: f64, sampled: f64, len: usize) -> Edges {
+        // Through i64: x86 converts a signed integer in one instruction, an unsigned one
+        // in a sequence; a window never holds 2^63 samples.
+        let avg = sampled / (len - 1) as i64 as f64;
+        let threshold = avg * 1.1;
+        let cut = |d: f64| if d >= threshold { avg / 2.0 } else { d };
+        Edges {
+            to_start: cut(to_start),
+            to_end: cut(to_end),
+            sampled,
+        }
     }
-    let mut factor = (sampled + to_start + to_end) / sampled;
-    if RATE {
-        factor /= range_s;
+
+    /// What the change over the samples is multiplied by: to the window, and per second
+    /// of it for a rate.
+    #[inline(always)]
+    pub(crate) fn factor<const RATE: bool>(&self, range_s: f64) -> f64 {
+        let mut factor = (self.sampled + self.to_start + self.to_end) / self.sampled;
+        if RATE {
+            factor /= range_s;
+        }
+        factor
     }
-    result * factor
 }
 
 /// `irate` and `idelta`: from the last two samples.

@@ -11,7 +11,7 @@
 
 use tianshu_tsdb::{Labels, Sample};
 
-use super::rate::{extrapolate_as, Win};
+use super::rate::{extrapolate_as, Edges, Win};
 use crate::engine::eval::RangeInput;
 use crate::engine::par;
 use crate::engine::selector::decode_work;
@@ -379,30 +379,21 @@ impl Scaled {
     };
 }
 
-/// [`extrapolate_as`]'s factor for a window of `shape` without the zero clamp: its
-/// operations in its order, on the same values (with every time below [`EXACT_TIME`],
+/// [`extrapolate_as`]'s factor for a window of `shape` without the zero clamp: the same
+/// [`Edges`] on the same values (with every time below [`EXACT_TIME`],
 /// `first.t as f64 - start as f64` is `to_first as f64`), so the same bits.
 fn scale<const RATE: bool>(shape: Shape, range_s: f64) -> Scaled {
-    let mut to_start = shape.to_first as f64 / 1000.0;
-    let mut to_end = shape.from_last as f64 / 1000.0;
-    let sampled = shape.span as f64 / 1000.0;
-    let avg = sampled / (shape.len - 1) as i64 as f64;
-    let threshold = avg * 1.1;
-    if to_start >= threshold {
-        to_start = avg / 2.0;
-    }
-    if to_end >= threshold {
-        to_end = avg / 2.0;
-    }
-    let mut factor = (sampled + to_start + to_end) / sampled;
-    if RATE {
-        factor /= range_s;
-    }
+    let e = Edges::new(
+        shape.to_first as f64 / 1000.0,
+        shape.from_last as f64 / 1000.0,
+        shape.span as f64 / 1000.0,
+        shape.len,
+    );
     Scaled {
         shape,
-        to_start,
-        sampled,
-        factor,
+        to_start: e.to_start,
+        sampled: e.sampled,
+        factor: e.factor::<RATE>(range_s),
     }
 }
 
