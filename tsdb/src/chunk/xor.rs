@@ -202,11 +202,28 @@ impl XorChunk {
         usize::from(self.count) >= Self::MAX_SAMPLES
     }
 
+    /// The first sample's timestamp, read from its varint right after the byte-aligned
+    /// header: the head asks for it on every append (the span check) instead of keeping a
+    /// copy in every series.
     pub fn first_time(&self) -> Option<i64> {
         if self.count == 0 {
             return None;
         }
-        self.iter().next().map(|s| s.t)
+        let mut v = 0u64;
+        for (i, &b) in self
+            .w
+            .bytes()
+            .get(HEADER_LEN..)?
+            .iter()
+            .take(10)
+            .enumerate()
+        {
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(unzigzag(v));
+            }
+        }
+        None
     }
 
     pub fn last_time(&self) -> Option<i64> {

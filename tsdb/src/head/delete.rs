@@ -96,15 +96,13 @@ impl SeriesData {
             }
         }
         self.delete_chunk_range(mint, maxt, hc);
-        if self.open.num_samples() > 0 && self.open_min_t <= maxt && self.last_t >= mint {
+        if self.open.num_samples() > 0 && self.open_min_t() <= maxt && self.last_t >= mint {
             match reencode_without(self.open.bytes(), mint, maxt) {
-                Some((chunk, min_t, _)) => {
+                Some((chunk, _, _)) => {
                     self.open = chunk;
-                    self.open_min_t = min_t;
                 }
                 None => {
                     self.open = XorChunk::new();
-                    self.open_min_t = i64::MIN;
                     self.open_wal_segment = NO_WAL_SEGMENT;
                 }
             }

@@ -160,10 +160,10 @@ fn chunks_in(d: &SeriesData, mint: i64, maxt: i64, hc: &HeadChunks) -> Vec<Serie
             ChunkBytes::Disk(mc) => SeriesChunk::mapped(mc),
         });
     }
-    if d.open.num_samples() > 0 && d.open_min_t <= maxt && d.last_t >= mint {
+    if d.open.num_samples() > 0 && d.open_min_t() <= maxt && d.last_t >= mint {
         // `last_t` may lie past the open chunk's last sample after a delete: a bound.
         out.push(SeriesChunk::xor(
-            d.open_min_t,
+            d.open_min_t(),
             d.last_t,
             d.open.bytes().into(),
         ));
