@@ -125,7 +125,7 @@ pub(crate) fn eval(ev: &mut Evaluator, a: &AggregateExpr, g: &Grid) -> Result<Va
     };
     if op == AggOp::CountValues {
         let name = string_param.clone().unwrap_or_default();
-        if name.is_empty() {
+        if !crate::engine::functions::is_valid_label_name(&name) {
             return Err(QueryError::Execution(format!(
                 "invalid label name {name:?}"
             )));

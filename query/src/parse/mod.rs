@@ -129,7 +129,89 @@ pub fn selector_matchers(selector: &str) -> Option<(Option<String>, Vec<ast::Mat
 /// text when Prometheus would.
 pub fn parse(query: &str) -> Result<Expr, String> {
     check(query)?;
-    promql_parser::parser::parse(query)
+    match go_strings(query) {
+        Some(rewritten) => promql_parser::parser::parse(&rewritten),
+        None => promql_parser::parser::parse(query),
+    }
+}
+
+/// The query with every string literal whose byte escapes (`\xNN`, `\NNN`) Go and
+/// promql-parser decode differently written out again so that both read the same string;
+/// `None` when there is none (almost always).
+///
+/// Go's `strconv.Unquote`, which Prometheus uses, turns a byte escape into that byte, so
+/// `"\xc3\xa9"` is `é`; promql-parser turns it into the code point U+00NN, which makes
+/// `Ã©` of it. Such literals are re-encoded from [`unquote`]'s reading. A byte sequence
+/// that is not UTF-8 (`"\xff"`) cannot be a Rust string: its bytes become U+FFFD, as
+/// Go's JSON encoder writes them in Prometheus's answers, and a label name holding U+FFFD
+/// is refused where Prometheus refuses one that is not UTF-8 (`label_replace`'s
+/// destination, see `engine::functions::labels`).
+fn go_strings(query: &str) -> Option<String> {
+    let differs = |t: &lex::Token| {
+        t.kind == lex::Kind::String && !t.val.starts_with('`') && has_high_byte_escape(&t.val)
+    };
+    let toks = lex::tokenize(query);
+    if !toks.iter().any(differs) {
+        return None;
+    }
+    let mut out = String::with_capacity(query.len());
+    let mut at = 0;
+    for t in toks.iter().filter(|t| differs(t)) {
+        let end = t.pos + t.val.len();
+        let (Some(before), true) = (query.get(at..t.pos), query.get(t.pos..end) == Some(&t.val))
+        else {
+            return None;
+        };
+        out.push_str(before);
+        push_quoted(&mut out, &unquote(&t.val));
+        at = end;
+    }
+    out.push_str(query.get(at..)?);
+    Some(out)
+}
+
+/// Whether a quoted literal holds a `\x` or octal escape of a byte at or above 0x80 (below
+/// it, a byte and a code point are the same character).
+fn has_high_byte_escape(lit: &str) -> bool {
+    let b = lit.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let digits = |from: usize, n: usize, radix: u32| {
+            lit.get(from..from + n)
+                .and_then(|d| u32::from_str_radix(d, radix).ok())
+        };
+        let high = match b[i + 1] {
+            b'x' => digits(i + 2, 2, 16),
+            b'0'..=b'7' => digits(i + 1, 3, 8),
+            _ => None,
+        };
+        if high.is_some_and(|v| v >= 0x80) {
+            return true;
+        }
+        i += 2;
+    }
+    false
+}
+
+/// Appends `s` as a double-quoted literal that promql-parser reads back as `s`.
+fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Prometheus's `strutil.Unquote` for a lexed string token (its escapes were validated by
@@ -314,5 +396,47 @@ mod tests {
         assert_eq!(unquote("'x'"), "x");
         assert_eq!(unquote(r"`a\n`"), r"a\n");
         assert_eq!(unquote(r#""\u00e9\x41""#), "éA");
+    }
+
+    /// The matcher values and string arguments the engine gets, as Go reads the literals.
+    fn strings_of(q: &str) -> Vec<String> {
+        fn walk(e: &Expr, out: &mut Vec<String>) {
+            match e {
+                Expr::VectorSelector(v) => {
+                    out.extend(v.matchers.matchers.iter().map(|m| m.value.clone()));
+                }
+                Expr::StringLiteral(s) => out.push(s.val.clone()),
+                Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&parse(q).expect(q), &mut out);
+        out
+    }
+
+    #[test]
+    fn byte_escapes_read_as_go_reads_them() {
+        // Two byte escapes are one UTF-8 character, not two Latin-1 ones.
+        assert_eq!(strings_of(r#"x{a="\xc3\xa9"}"#), ["é"]);
+        assert_eq!(strings_of(r#"x{a='\303\251'}"#), ["é"]);
+        // Bytes that are not UTF-8 become U+FFFD; the rest of the literal is kept.
+        assert_eq!(
+            strings_of(r#"label_replace(x, "a\xffb\"\\\n", "", "src", "(.*)")"#),
+            ["a\u{FFFD}b\"\\\n", "", "src", "(.*)"]
+        );
+        // Escapes below 0x80, `\u` escapes and raw strings need no rewrite.
+        assert_eq!(go_strings(r#"x{a="\x41\101\u00e9"}"#), None);
+        assert_eq!(go_strings(r#"x{a=`\xff`}"#), None);
+        assert_eq!(strings_of(r#"x{a=`\xff`}"#), [r"\xff"]);
+        // Text around rewritten literals stays as it was.
+        assert_eq!(
+            go_strings(
+                r#"sum(x{a="\xc3\xa9"}) # c "\xff"
+ + y{b="\xe2\x82\xac"}"#
+            )
+            .as_deref(),
+            Some("sum(x{a=\"é\"}) # c \"\\xff\"\n + y{b=\"€\"}")
+        );
     }
 }

@@ -10,6 +10,14 @@ use crate::engine::eval::Evaluator;
 use crate::engine::value::{merge_same_labels, Grid, Val};
 use crate::error::QueryError;
 
+/// Whether Prometheus 3 accepts `name` as a label name that a query creates: any
+/// non-empty UTF-8. A query's string literal that is not UTF-8 (`"\xff"`) reaches the
+/// engine with U+FFFD in place of its bad bytes (`parse::go_strings`), so a name holding
+/// U+FFFD stands for one that Prometheus refuses.
+pub(crate) fn is_valid_label_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('\u{FFFD}')
+}
+
 pub(crate) fn label_replace(
     ev: &mut Evaluator,
     args: &[&Expr],
@@ -25,7 +33,7 @@ pub(crate) fn label_replace(
             "invalid regular expression in label_replace(): {e}"
         ))
     })?;
-    if dst.is_empty() {
+    if !is_valid_label_name(&dst) {
         return Err(QueryError::Execution(format!(
             "invalid destination label name in label_replace(): {dst}"
         )));
@@ -54,7 +62,7 @@ pub(crate) fn label_join(ev: &mut Evaluator, args: &[&Expr], g: &Grid) -> Result
     for a in args.iter().skip(3) {
         srcs.push(string_arg(ev, Some(a), g)?);
     }
-    if dst.is_empty() {
+    if !is_valid_label_name(&dst) {
         return Err(QueryError::Execution(format!(
             "invalid destination label name in label_join(): {dst}"
         )));

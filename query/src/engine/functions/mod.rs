@@ -4,6 +4,7 @@ pub(crate) mod hash;
 mod histogram;
 mod info;
 mod labels;
+pub(crate) use labels::is_valid_label_name;
 pub(crate) mod math;
 mod over_time;
 mod rate;
