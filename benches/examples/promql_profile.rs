@@ -57,8 +57,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = QueryOptions::default();
     let times = Times::for_workload(&w);
     for query in queries {
+        let started = std::time::Instant::now();
         let points = run(&engine, &db, query, step_s, reps, &times, &opts)?;
-        println!("{points} points: {query}");
+        println!(
+            "{points} points: {query}: {:.3} ms each",
+            started.elapsed().as_secs_f64() * 1000.0 / reps.max(1) as f64
+        );
     }
     Ok(())
 }

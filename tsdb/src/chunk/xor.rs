@@ -59,7 +59,7 @@ const NO_WINDOW_U8: u8 = u8::MAX;
 /// Besides the encoded bytes it keeps the encoder state (last timestamp, last delta, last
 /// value, current XOR window) so that [`XorChunk::append`] is O(1). Every series in the
 /// head holds one open chunk, so the struct is kept to 64 bytes (a test guards it): the
-/// first timestamp is decoded from the bytes when asked for, and the window and count
+/// first timestamp is kept as a 32-bit span back from the last, and the window and count
 /// share one word.
 #[derive(Clone, Debug)]
 pub struct XorChunk {
@@ -71,6 +71,10 @@ pub struct XorChunk {
     leading: u8,
     /// Trailing zeros of the current XOR window; meaningful only with a window.
     trailing: u8,
+    /// `last_t - ` the first timestamp, in ms, saturated at `u32::MAX` (49.7 days): the
+    /// head checks the open chunk's span on every append, and this is its first timestamp
+    /// without decoding (it fills what was padding). Meaningless while `count == 0`.
+    span: u32,
     /// Timestamp of the last sample; meaningless while `count == 0`.
     last_t: i64,
     /// `last_t - previous t` (wrapping); meaningless while `count < 2`.
@@ -102,6 +106,7 @@ impl XorChunk {
             count: 0,
             leading: NO_WINDOW_U8,
             trailing: 0,
+            span: 0,
             last_t: 0,
             last_delta: 0,
             last_v: 0,
@@ -117,8 +122,10 @@ impl XorChunk {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
         let mut d = Decoder::new(&bytes)?;
         let count = d.count;
+        let mut first = None;
         let mut last = None;
         while let Some(s) = d.next_sample()? {
+            first = first.or(Some(s.t));
             last = Some(s);
         }
         let used = HEADER_LEN * 8 + d.r.bits_read();
@@ -146,8 +153,10 @@ impl XorChunk {
             NO_WINDOW => (NO_WINDOW_U8, 0),
             lead => (lead as u8, d.trailing as u8),
         };
+        let span = first.map_or(0, |f| span_ms(f, last_t));
         Ok(XorChunk {
             count,
+            span,
             last_t,
             last_delta: d.delta,
             last_v,
@@ -202,28 +211,15 @@ impl XorChunk {
         usize::from(self.count) >= Self::MAX_SAMPLES
     }
 
-    /// The first sample's timestamp, read from its varint right after the byte-aligned
-    /// header: the head asks for it on every append (the span check) instead of keeping a
-    /// copy in every series.
+    /// The first sample's timestamp, in O(1) unless the chunk spans more than `span` holds.
     pub fn first_time(&self) -> Option<i64> {
         if self.count == 0 {
             return None;
         }
-        let mut v = 0u64;
-        for (i, &b) in self
-            .w
-            .bytes()
-            .get(HEADER_LEN..)?
-            .iter()
-            .take(10)
-            .enumerate()
-        {
-            v |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return Some(unzigzag(v));
-            }
+        if self.span < u32::MAX {
+            return Some(self.last_t.wrapping_sub(i64::from(self.span)));
         }
-        None
+        self.iter().next().map(|s| s.t)
     }
 
     pub fn last_time(&self) -> Option<i64> {
@@ -248,15 +244,20 @@ impl XorChunk {
             0 => {
                 self.w.write_uvarint(zigzag(t));
                 self.w.write_bits(vb, 64);
+                self.span = 0;
             }
             1 => {
                 let delta = t.wrapping_sub(self.last_t) as u64;
+                self.span = span_ms(self.last_t, t);
                 self.w.write_uvarint(delta);
                 self.write_value(vb);
                 self.last_delta = delta;
             }
             _ => {
                 let delta = t.wrapping_sub(self.last_t) as u64;
+                self.span = self
+                    .span
+                    .saturating_add(u32::try_from(delta).unwrap_or(u32::MAX));
                 self.write_dod(delta.wrapping_sub(self.last_delta) as i64);
                 self.write_value(vb);
                 self.last_delta = delta;
@@ -336,6 +337,11 @@ fn fits_signed(v: i64, bits: u32) -> bool {
 fn sign_extend(v: u64, bits: u32) -> i64 {
     let shift = 64 - bits;
     ((v << shift) as i64) >> shift
+}
+
+/// `to - from` in ms as [`XorChunk`]'s `span` holds it: saturated at `u32::MAX`.
+fn span_ms(from: i64, to: i64) -> u32 {
+    u32::try_from(i128::from(to) - i128::from(from)).unwrap_or(u32::MAX)
 }
 
 fn zigzag(v: i64) -> u64 {

@@ -51,6 +51,29 @@ fn assert_round_trip(samples: &[(i64, f64)]) -> XorChunk {
     c
 }
 
+/// The first timestamp comes from the span back from the last one while the span fits 32
+/// bits of ms, and from the bytes past that (49.7 days), also in a chunk read back.
+#[test]
+fn first_time_is_exact_past_the_span_it_keeps() {
+    const DAY_MS: i64 = 86_400_000;
+    for gaps in [
+        vec![1_000, 1_000],
+        vec![u32::MAX as i64 - 1, 1],
+        vec![u32::MAX as i64, 1],
+        vec![60 * DAY_MS, 1_000],
+        vec![10 * DAY_MS; 6],
+        vec![i64::MAX / 2, i64::MAX / 2],
+    ] {
+        let mut t = -5 * DAY_MS;
+        let mut samples = vec![(t, 0.5)];
+        for g in gaps {
+            t += g;
+            samples.push((t, 1.5));
+        }
+        assert_round_trip(&samples);
+    }
+}
+
 /// Every series in the head holds an open chunk: its state must not grow unnoticed.
 #[test]
 fn open_chunk_state_fits_64_bytes() {
