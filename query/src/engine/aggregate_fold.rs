@@ -87,7 +87,7 @@ fn fold_on(
             *n += s.points.len();
         }
     }
-    let runs = group_runs(&group_points, threads);
+    let runs = par::even_runs(group_points.len(), |g| group_points[g], threads);
     let parts = par::map_slices(&runs, runs.len(), |r| {
         let mut out = Vec::with_capacity(r.len());
         for &(g0, g1) in r {
@@ -122,35 +122,6 @@ fn fold_on(
         });
     }
     Ok(out)
-}
-
-/// Groups `0..points.len()` cut into at most `threads` contiguous runs `(lo, hi)` of about
-/// equal points, `points[gid]` being group `gid`'s.
-fn group_runs(points: &[usize], threads: usize) -> Vec<(usize, usize)> {
-    let total: usize = points.iter().map(|p| p + 1).sum();
-    let threads = threads.clamp(1, points.len().max(1));
-    let share = total.div_ceil(threads);
-    let mut runs = Vec::with_capacity(threads);
-    let (mut lo, mut acc) = (0, 0);
-    for (gid, p) in points.iter().enumerate() {
-        let target = share * (runs.len() + 1);
-        let next = acc + p + 1;
-        if next >= target && runs.len() + 1 < threads {
-            // Cut on whichever side of this group lands nearer the target.
-            let cut = if next - target > target.saturating_sub(acc) && gid > lo {
-                gid
-            } else {
-                gid + 1
-            };
-            runs.push((lo, cut));
-            lo = cut;
-        }
-        acc = next;
-    }
-    if lo < points.len() || runs.is_empty() {
-        runs.push((lo, points.len()));
-    }
-    runs
 }
 
 /// What folding groups `g0..g1` gives, indexed from `g0`.
@@ -407,11 +378,5 @@ mod tests {
                 }
             }
         }
-        assert_eq!(group_runs(&[5, 0, 0, 9, 1], 2), vec![(0, 3), (3, 5)]);
-        assert_eq!(
-            group_runs(&[3, 3, 3, 3], 8),
-            vec![(0, 1), (1, 2), (2, 3), (3, 4)]
-        );
-        assert_eq!(group_runs(&[], 4), vec![(0, 0)]);
     }
 }

@@ -110,9 +110,59 @@ pub(crate) fn map_slices<T: Sync, R: Send>(
     })
 }
 
+/// `0..n` cut into at most `parts` contiguous runs `(lo, hi)` of about equal weight, item
+/// `i` weighing `weight(i) + 1` (an empty item still costs its framing). Each cut falls on
+/// whichever side of the item reaching the next share lands nearer it. Always at least one
+/// run, `(0, 0)` when `n` is 0.
+pub(crate) fn even_runs(
+    n: usize,
+    weight: impl Fn(usize) -> usize,
+    parts: usize,
+) -> Vec<(usize, usize)> {
+    let total: usize = (0..n).map(|i| weight(i) + 1).sum();
+    let parts = parts.clamp(1, n.max(1));
+    let share = total.div_ceil(parts);
+    let mut runs = Vec::with_capacity(parts);
+    let (mut lo, mut acc) = (0, 0);
+    for i in 0..n {
+        let target = share * (runs.len() + 1);
+        let next = acc + weight(i) + 1;
+        if next >= target && runs.len() + 1 < parts {
+            let cut = if next - target > target.saturating_sub(acc) && i > lo {
+                i
+            } else {
+                i + 1
+            };
+            runs.push((lo, cut));
+            lo = cut;
+        }
+        acc = next;
+    }
+    if lo < n || runs.is_empty() {
+        runs.push((lo, n));
+    }
+    runs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn even_runs_cut_nearest_to_equal_shares() {
+        let runs = |w: &[usize], parts| even_runs(w.len(), |i| w[i], parts);
+        for (weights, parts, want) in [
+            (&[5, 0, 0, 9, 1][..], 2, vec![(0, 3), (3, 5)]),
+            (&[3, 3, 3, 3], 8, vec![(0, 1), (1, 2), (2, 3), (3, 4)]),
+            (&[3, 3, 3, 3], 1, vec![(0, 4)]),
+            (&[3, 3, 3, 3], 0, vec![(0, 4)]),
+            (&[0, 0, 0, 0, 0, 0], 3, vec![(0, 2), (2, 4), (4, 6)]),
+            (&[100, 1, 1, 1], 2, vec![(0, 1), (1, 4)]),
+            (&[], 4, vec![(0, 0)]),
+        ] {
+            assert_eq!(runs(weights, parts), want, "{weights:?} in {parts}");
+        }
+    }
 
     #[test]
     fn chunks_come_back_in_order() {

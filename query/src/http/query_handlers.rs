@@ -354,21 +354,7 @@ fn writers_for(series: &[MatrixSeries]) -> usize {
 
 /// `series` cut into at most `writers` contiguous runs `(lo, hi)` of about equal points.
 fn matrix_runs(series: &[MatrixSeries], writers: usize) -> Vec<(usize, usize)> {
-    let total: usize = series.iter().map(|s| s.samples.len() + 1).sum();
-    let share = total.div_ceil(writers.max(1));
-    let mut runs = Vec::with_capacity(writers);
-    let (mut lo, mut acc) = (0, 0);
-    for (i, s) in series.iter().enumerate() {
-        acc += s.samples.len() + 1;
-        if acc >= share * (runs.len() + 1) && runs.len() + 1 < writers {
-            runs.push((lo, i + 1));
-            lo = i + 1;
-        }
-    }
-    if lo < series.len() || runs.is_empty() {
-        runs.push((lo, series.len()));
-    }
-    runs
+    crate::engine::par::even_runs(series.len(), |i| series[i].samples.len(), writers)
 }
 
 /// The text of `series[lo..hi]` within the matrix's brackets.
