@@ -19,6 +19,24 @@ pub(crate) struct Json {
     buf: String,
 }
 
+/// Bytes that [`Json::string`] looks at: the ones it escapes and 0xE2, the lead byte of
+/// U+2028 and U+2029.
+const MAY_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[0xE2] = true;
+    t
+};
+
 impl Json {
     pub(crate) fn new() -> Self {
         Json::default()
@@ -48,7 +66,11 @@ impl Json {
         let mut run = 0;
         let mut i = 0;
         while i < bytes.len() {
-            let b = bytes[i];
+            // Most label text needs no escape: skip it a table lookup a byte.
+            while i < bytes.len() && !MAY_ESCAPE[usize::from(bytes[i])] {
+                i += 1;
+            }
+            let Some(&b) = bytes.get(i) else { break };
             let (escape, len): (&str, usize) = match b {
                 b'"' => ("\\\"", 1),
                 b'\\' => ("\\\\", 1),
