@@ -50,8 +50,8 @@ impl SelfScrape {
     pub fn matchers(&self) -> String {
         format!(
             "job={}, instance={}",
-            promql_string(&self.job),
-            promql_string(&self.instance)
+            tianshu_query::parse::quote(&self.job),
+            tianshu_query::parse::quote(&self.instance)
         )
     }
 }
@@ -80,22 +80,6 @@ pub fn resolve(d: &mut Dashboard, target: &SelfScrape) {
             }
         }
     }
-}
-
-/// `s` as a double-quoted PromQL string.
-fn promql_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            _ => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -197,7 +197,15 @@ fn has_high_byte_escape(lit: &str) -> bool {
     false
 }
 
-/// Appends `s` as a double-quoted literal that promql-parser reads back as `s`.
+/// `s` as a double-quoted PromQL string literal that Prometheus and promql-parser both read
+/// back as `s`: quotes, backslashes and control characters escaped.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_quoted(&mut out, s);
+    out
+}
+
+/// Appends [`quote`]`(s)` to `out`.
 fn push_quoted(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
@@ -413,6 +421,22 @@ mod tests {
         let mut out = Vec::new();
         walk(&parse(q).expect(q), &mut out);
         out
+    }
+
+    #[test]
+    fn quoted_strings_read_back_as_themselves() {
+        for s in [
+            "",
+            "a",
+            "a\"b",
+            "c:\\x",
+            "l1\nl2\t\u{1}\u{7f}",
+            "é€😀",
+            "\\xff",
+        ] {
+            let q = quote(s);
+            assert_eq!(strings_of(&format!("x{{a={q}}}")), [s], "{q}");
+        }
     }
 
     #[test]
