@@ -60,7 +60,11 @@ impl ParseErr {
 /// Checks `query` by Prometheus's rules; the error is Prometheus's text for the first
 /// problem found.
 pub fn check(query: &str) -> Result<(), String> {
-    let toks = lex::tokenize(query);
+    check_tokens(query, lex::tokenize(query))
+}
+
+/// [`check`] of `query` lexed into `toks`.
+fn check_tokens(query: &str, toks: Vec<lex::Token>) -> Result<(), String> {
     let mut p = parser::Parser::new(query, toks);
     let res = p.parse_query();
     if let Some(e) = p.errors.first() {
@@ -128,14 +132,17 @@ pub fn selector_matchers(selector: &str) -> Option<(Option<String>, Vec<ast::Mat
 /// Parses `query` into the tree the engine evaluates, refusing it with Prometheus's error
 /// text when Prometheus would.
 pub fn parse(query: &str) -> Result<Expr, String> {
-    check(query)?;
-    match go_strings(query) {
+    // One lexing serves both the check and the literals' rewrite.
+    let toks = lex::tokenize(query);
+    let rewritten = go_strings(query, &toks);
+    check_tokens(query, toks)?;
+    match rewritten {
         Some(rewritten) => promql_parser::parser::parse(&rewritten),
         None => promql_parser::parser::parse(query),
     }
 }
 
-/// The query with every string literal whose byte escapes (`\xNN`, `\NNN`) Go and
+/// The query, lexed into `toks`, with every string literal whose byte escapes (`\xNN`, `\NNN`) Go and
 /// promql-parser decode differently written out again so that both read the same string;
 /// `None` when there is none (almost always).
 ///
@@ -146,11 +153,10 @@ pub fn parse(query: &str) -> Result<Expr, String> {
 /// Go's JSON encoder writes them in Prometheus's answers, and a label name holding U+FFFD
 /// is refused where Prometheus refuses one that is not UTF-8 (`label_replace`'s
 /// destination, see `engine::functions::labels`).
-fn go_strings(query: &str) -> Option<String> {
+fn go_strings(query: &str, toks: &[lex::Token]) -> Option<String> {
     let differs = |t: &lex::Token| {
         t.kind == lex::Kind::String && !t.val.starts_with('`') && has_high_byte_escape(&t.val)
     };
-    let toks = lex::tokenize(query);
     if !toks.iter().any(differs) {
         return None;
     }
@@ -439,6 +445,10 @@ mod tests {
         }
     }
 
+    fn rewrite(q: &str) -> Option<String> {
+        go_strings(q, &lex::tokenize(q))
+    }
+
     #[test]
     fn byte_escapes_read_as_go_reads_them() {
         // Two byte escapes are one UTF-8 character, not two Latin-1 ones.
@@ -450,12 +460,12 @@ mod tests {
             ["a\u{FFFD}b\"\\\n", "", "src", "(.*)"]
         );
         // Escapes below 0x80, `\u` escapes and raw strings need no rewrite.
-        assert_eq!(go_strings(r#"x{a="\x41\101\u00e9"}"#), None);
-        assert_eq!(go_strings(r#"x{a=`\xff`}"#), None);
+        assert_eq!(rewrite(r#"x{a="\x41\101\u00e9"}"#), None);
+        assert_eq!(rewrite(r#"x{a=`\xff`}"#), None);
         assert_eq!(strings_of(r#"x{a=`\xff`}"#), [r"\xff"]);
         // Text around rewritten literals stays as it was.
         assert_eq!(
-            go_strings(
+            rewrite(
                 r#"sum(x{a="\xc3\xa9"}) # c "\xff"
  + y{b="\xe2\x82\xac"}"#
             )
