@@ -53,7 +53,7 @@ const UNMAPPED: SeriesId = SeriesId::MAX;
 const SERIES_BATCH: usize = 4096;
 
 enum Msg {
-    Series(Vec<(SeriesId, std::sync::Arc<crate::head::MemSeries>)>),
+    Series(Vec<(SeriesId, crate::head::SharedSeries)>),
     Samples(Vec<ReplayedSample>),
     /// Answer once everything sent before is applied.
     Barrier(SyncSender<()>),
@@ -97,7 +97,7 @@ impl IdMap {
 struct Router {
     senders: Vec<SyncSender<Msg>>,
     pending: Vec<Vec<ReplayedSample>>,
-    pending_series: Vec<Vec<(SeriesId, std::sync::Arc<crate::head::MemSeries>)>>,
+    pending_series: Vec<Vec<(SeriesId, crate::head::SharedSeries)>>,
     /// Batches the shards applied, emptied and sent back to be filled again: a fresh
     /// 1.5 MB batch each time costs the allocator's page faults on every one.
     spare: Receiver<Vec<ReplayedSample>>,
@@ -108,7 +108,7 @@ impl Router {
         id as usize % self.senders.len()
     }
 
-    fn series(&mut self, id: SeriesId, s: std::sync::Arc<crate::head::MemSeries>) {
+    fn series(&mut self, id: SeriesId, s: crate::head::SharedSeries) {
         let k = self.shard(id);
         self.pending_series[k].push((id, s));
         if self.pending_series[k].len() >= SERIES_BATCH {

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::head::MemSeries;
+use crate::head::SharedSeries;
 use crate::index::Matcher;
 use crate::labels::Labels;
 
@@ -39,7 +39,7 @@ pub(crate) const MAX_HELD_SERIES: usize = 1 << 18;
 /// The head series some matchers select, sorted by labels.
 pub(crate) struct Selection {
     /// Invariant: sorted by labels; each labels are their series' labels.
-    pub(crate) series: Vec<(Arc<MemSeries>, Labels)>,
+    pub(crate) series: Vec<(SharedSeries, Labels)>,
 }
 
 #[derive(Default)]

@@ -75,11 +75,13 @@ pub struct XorChunk {
     /// head checks the open chunk's span on every append, and this is its first timestamp
     /// without decoding (it fills what was padding). Meaningless while `count == 0`.
     span: u32,
-    /// Timestamp of the last sample; meaningless while `count == 0`.
+    /// Timestamp of the last sample; while `count == 0`, that of the sample the chunk
+    /// follows ([`XorChunk::empty_after`]), or `i64::MIN`.
     last_t: i64,
     /// `last_t - previous t` (wrapping); meaningless while `count < 2`.
     last_delta: u64,
-    /// Raw bits of the last value; meaningless while `count == 0`.
+    /// Raw bits of the last value; while `count == 0`, those of the sample the chunk
+    /// follows, or 0.
     last_v: u64,
 }
 
@@ -107,9 +109,21 @@ impl XorChunk {
             leading: NO_WINDOW_U8,
             trailing: 0,
             span: 0,
-            last_t: 0,
+            last_t: i64::MIN,
             last_delta: 0,
             last_v: 0,
+        }
+    }
+
+    /// An empty chunk that follows a sample at `t` with value bits `v_bits`, which
+    /// [`XorChunk::newest`] gives until a sample is appended. The head's open chunk carries
+    /// its series' newest sample this way across a close, so that no series keeps a
+    /// second copy of what the encoder already holds (16 bytes of every head series).
+    pub fn empty_after(t: i64, v_bits: u64) -> Self {
+        XorChunk {
+            last_t: t,
+            last_v: v_bits,
+            ..XorChunk::new()
         }
     }
 
@@ -146,7 +160,7 @@ impl XorChunk {
         }
         let (last_t, last_v) = match last {
             Some(l) => (l.t, l.v.to_bits()),
-            None => (0, 0),
+            None => (i64::MIN, 0),
         };
         // The decoder checked the window: leading zeros are at most 31, trailing at most 64.
         let (leading, trailing) = match d.leading {
@@ -224,6 +238,12 @@ impl XorChunk {
 
     pub fn last_time(&self) -> Option<i64> {
         (self.count > 0).then_some(self.last_t)
+    }
+
+    /// The timestamp and value bits of the last sample appended, or for an empty chunk of
+    /// the sample it follows ([`XorChunk::empty_after`]); `(i64::MIN, 0)` for a new one.
+    pub fn newest(&self) -> (i64, u64) {
+        (self.last_t, self.last_v)
     }
 
     /// Appends a sample in O(1).

@@ -110,6 +110,29 @@ fn empty_chunk() {
     assert_eq!(XorChunk::default(), c);
 }
 
+/// An empty chunk that follows a sample holds nothing, but gives that sample as the newest
+/// until one is appended, and then encodes exactly as a new chunk.
+#[test]
+fn empty_chunk_after_a_sample_gives_it_as_the_newest() {
+    assert_eq!(XorChunk::new().newest(), (i64::MIN, 0));
+    let mut c = XorChunk::empty_after(40, 2.5f64.to_bits());
+    assert_eq!(
+        (c.num_samples(), c.first_time(), c.last_time()),
+        (0, None, None)
+    );
+    assert_eq!(c.newest(), (40, 2.5f64.to_bits()));
+    assert_eq!(c, XorChunk::new());
+    for (t, v) in [(50, 1.0), (60, 2.5), (75, 2.5)] {
+        c.append(t, v);
+    }
+    assert_eq!(c.newest(), (75, 2.5f64.to_bits()));
+    assert_eq!(
+        c.bytes(),
+        encode(&[(50, 1.0), (60, 2.5), (75, 2.5)]).bytes()
+    );
+    assert_eq!(c.first_time(), Some(50));
+}
+
 #[test]
 fn single_and_two_samples() {
     assert_round_trip(&[(1_700_000_000_000, 1.5)]);

@@ -95,7 +95,7 @@ impl<'a> HeadAppender<'a> {
             Some(p) => *p,
             None => {
                 let d = series.data.lock();
-                (d.last_t, d.last_v_bits)
+                d.open.newest()
             }
         };
         let verdict = if t < self.block_floor {
@@ -198,10 +198,10 @@ pub(super) fn store(
     wal_segment: u32,
     hc: &HeadChunks,
 ) -> (bool, bool) {
-    if t > d.last_t {
+    if t > d.last_t() {
         (true, d.push(t, v, wal_segment))
     } else {
-        (t < d.last_t && d.insert_ooo(t, v, wal_segment, hc), false)
+        (t < d.last_t() && d.insert_ooo(t, v, wal_segment, hc), false)
     }
 }
 
@@ -218,7 +218,7 @@ pub(super) fn note_range(head: &Head, lo: i64, hi: i64) {
 /// twice harmless. Replay itself applies through `replay.rs`'s shards; tests use this.
 #[cfg(test)]
 pub(crate) fn apply(head: &Head, samples: &[RefSample]) {
-    let mut cur: Option<(SeriesId, std::sync::Arc<super::MemSeries>)> = None;
+    let mut cur: Option<(SeriesId, super::SharedSeries)> = None;
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     for s in samples {
         let series = match &cur {

@@ -12,17 +12,15 @@
 //! [`Head::wal_low_watermark`] fsyncs the segments first and then scans the series, holding
 //! the flush lock throughout, so that a chunk it sees as written is durable.
 
-use std::sync::Arc;
-
 use super::series::NO_WAL_SEGMENT;
-use super::{Head, MemSeries};
+use super::{Head, SharedSeries};
 use crate::error::Result;
 use crate::fault;
 use crate::head_chunks::ChunkToWrite;
 use crate::index::SeriesId;
 
 /// A pending chunk copied out of its series: the series, its range and its bytes.
-type ChunkCopy = (Arc<MemSeries>, i64, i64, Box<[u8]>);
+type ChunkCopy = (SharedSeries, i64, i64, Box<[u8]>);
 
 /// Series whose pending chunks are copied and written per round: bounds the copies held.
 const FLUSH_BATCH_SERIES: usize = 4096;
@@ -74,7 +72,7 @@ impl Head {
             let Some(s) = self.get(id) else { continue };
             let d = s.data.lock();
             for p in &d.pending {
-                copies.push((Arc::clone(&s), p.min_t, p.max_t, p.data.clone()));
+                copies.push((SharedSeries::clone(&s), p.min_t, p.max_t, p.data.clone()));
             }
         }
         if copies.is_empty() {
@@ -116,7 +114,7 @@ impl Head {
         let mut idle = Vec::new();
         for s in self.all_series() {
             let mut d = s.data.lock();
-            if d.open.num_samples() > 0 && d.last_t < idle_before && d.close_open() {
+            if d.open.num_samples() > 0 && d.last_t() < idle_before && d.close_open() {
                 idle.push(s.id);
             }
             mark = mark.min(d.wal_mark());

@@ -40,7 +40,7 @@ impl Head {
             let Some(first) = d.first_t(&self.chunks) else {
                 continue;
             };
-            let last = d.last_t.max(d.ooo.last_t().unwrap_or(i64::MIN));
+            let last = d.last_t().max(d.ooo.last_t().unwrap_or(i64::MIN));
             let (lo, hi) = (mint.max(first), maxt.min(last));
             if lo <= hi {
                 out.push(TombstoneRecord {
@@ -74,9 +74,8 @@ impl Head {
 
 impl SeriesData {
     /// Removes the samples in `[mint, maxt]`. Chunks wholly inside are dropped, chunks
-    /// cut through are re-encoded. `last_t` and `last_v_bits` are kept, as truncation
-    /// keeps them: they still order the next append (Prometheus's tombstones leave the
-    /// series' append state alone too).
+    /// cut through are re-encoded. The newest sample is kept, as truncation keeps it
+    /// ([`SeriesData::replace_open`]).
     pub(crate) fn delete_range(&mut self, mint: i64, maxt: i64, hc: &HeadChunks) {
         let hit = |t: i64| mint <= t && t <= maxt;
         if !self.ooo.is_empty() {
@@ -96,16 +95,9 @@ impl SeriesData {
             }
         }
         self.delete_chunk_range(mint, maxt, hc);
-        if self.open.num_samples() > 0 && self.open_min_t() <= maxt && self.last_t >= mint {
-            match reencode_without(self.open.bytes(), mint, maxt) {
-                Some((chunk, _, _)) => {
-                    self.open = chunk;
-                }
-                None => {
-                    self.open = XorChunk::new();
-                    self.open_wal_segment = NO_WAL_SEGMENT;
-                }
-            }
+        if self.open.num_samples() > 0 && self.open_min_t() <= maxt && self.last_t() >= mint {
+            let rest = reencode_without(self.open.bytes(), mint, maxt).map(|(c, _, _)| c);
+            self.replace_open(rest.unwrap_or_default());
         }
     }
 
@@ -213,6 +205,34 @@ mod tests {
             }],
         );
         assert_eq!(times(&head, id).last(), Some(&1000));
+    }
+
+    /// Deleting a series' newest samples leaves what orders its next append, the newest
+    /// timestamp and value, which the open chunk carries: the rest of the open chunk is
+    /// closed, and the open chunk left empty after the deleted sample.
+    #[test]
+    fn deleting_the_newest_samples_keeps_the_append_order() {
+        let (head, id) = head_with("a", &[10, 20, 30, 40]);
+        head.apply_deletes(&[TombstoneRecord {
+            id,
+            mint: 25,
+            maxt: 45,
+        }]);
+        assert_eq!(times(&head, id), vec![10, 20]);
+        let Some(s) = head.get(id) else {
+            panic!("series {id} is gone");
+        };
+        {
+            let d = s.data.lock();
+            assert_eq!(d.open.newest(), (40, 40f64.to_bits()));
+            assert_eq!((d.open.num_samples(), d.chunks.len()), (0, 1));
+        }
+        // 35 is older than the deleted newest sample: out of order, not appended.
+        let late = |t| RefSample { id, t, v: 1.0 };
+        super::super::apply_replayed(&head, &[late(35), late(50)]);
+        assert_eq!(times(&head, id), vec![10, 20, 35, 50]);
+        let d = s.data.lock();
+        assert_eq!((d.open.num_samples(), d.ooo.is_empty()), (1, false));
     }
 
     #[test]

@@ -7,13 +7,12 @@
 //! chunks), so RSS grows by more than this total.
 
 use std::mem::size_of;
-use std::sync::Arc;
 
-use super::series::MemSeries;
+use super::series::{MemSeries, SharedSeries};
 use super::Head;
 
-/// Reference counts in front of every `Arc` allocation.
-const ARC_HEADER: usize = 2 * size_of::<usize>();
+/// The reference count in front of a [`SharedSeries`] allocation (no weak count).
+const SERIES_ARC_HEADER: usize = size_of::<usize>();
 
 /// Where the head's memory goes, in bytes, by structure.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,7 +60,7 @@ impl Head {
     /// See [`HeadFootprint`]. Locks one series at a time, as [`Head::num_chunks`] does.
     pub(crate) fn footprint(&self) -> HeadFootprint {
         let all = self.all_series();
-        let tables = self.series.read().capacity() * size_of::<Option<Arc<MemSeries>>>()
+        let tables = self.series.read().capacity() * size_of::<Option<SharedSeries>>()
             + self.by_hash.read().heap_bytes();
         let mut f = HeadFootprint {
             series: all.len() as u64,
@@ -87,9 +86,10 @@ impl Head {
             }
             f.chunk_list_bytes += (d.chunks.heap_bytes() + d.pending.heap_bytes()) as u64;
             f.ooo_bytes += d.ooo.heap_bytes() as u64;
-            f.series_struct_bytes +=
-                (ARC_HEADER + size_of::<MemSeries>() + std::mem::size_of_val(s.labels.ids()))
-                    as u64;
+            f.series_struct_bytes += (SERIES_ARC_HEADER
+                + size_of::<MemSeries>()
+                + std::mem::size_of_val(s.labels.ids()))
+                as u64;
         }
         f.symbol_bytes = self.symbols.heap_bytes() as u64;
         f.postings_bytes = self.postings().heap_bytes_estimate() as u64;

@@ -38,7 +38,7 @@ pub(crate) use append::apply as apply_replayed;
 pub(crate) use append::{HeadAppender, SampleVerdict};
 pub use footprint::HeadFootprint;
 pub(crate) use replay::{ReplayShard, ReplayedSample};
-pub(crate) use series::MemSeries;
+pub(crate) use series::{MemSeries, SharedSeries};
 pub(crate) use series_map::SeriesKey;
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -66,7 +66,7 @@ pub(crate) struct Head {
     /// monotonic and never reused: an id in the WAL, in a checkpoint or held by an appender
     /// never names another series. A removed id costs one pointer-sized hole until the
     /// table ends; WAL replay keeps ids, so holes survive restarts.
-    series: RwLock<Vec<Option<Arc<MemSeries>>>>,
+    series: RwLock<Vec<Option<SharedSeries>>>,
     /// Live series, i.e. `Some` entries in `series`.
     num_series: AtomicUsize,
     /// Label set → series, by the label set's hash under `hash_state`. Holds exactly the
@@ -135,7 +135,7 @@ impl Head {
         self.num_series.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn get(&self, id: SeriesId) -> Option<Arc<MemSeries>> {
+    pub(crate) fn get(&self, id: SeriesId) -> Option<SharedSeries> {
         self.series.read().get(id as usize).cloned().flatten()
     }
 
@@ -156,7 +156,7 @@ impl Head {
     /// Returns the series of `key`, creating it if it is new (true when this call created
     /// it). A known series costs one hash of the borrowed labels and a shared lock; only a
     /// new one builds owned labels.
-    pub(crate) fn resolve(&self, key: &impl SeriesKey) -> (Arc<MemSeries>, bool) {
+    pub(crate) fn resolve(&self, key: &impl SeriesKey) -> (SharedSeries, bool) {
         self.create(key, None)
     }
 
@@ -166,11 +166,11 @@ impl Head {
     pub(crate) fn resolve_all<'k, K: SeriesKey + 'k>(
         &self,
         keys: impl ExactSizeIterator<Item = Option<&'k K>>,
-    ) -> (Vec<Option<Arc<MemSeries>>>, u64) {
+    ) -> (Vec<Option<SharedSeries>>, u64) {
         let keys: Vec<Option<(&K, u64)>> = keys
             .map(|k| k.map(|k| (k, k.hash_with(&self.hash_state))))
             .collect();
-        let mut out: Vec<Option<Arc<MemSeries>>> = {
+        let mut out: Vec<Option<SharedSeries>> = {
             let map = self.by_hash.read();
             keys.iter()
                 .map(|k| k.and_then(|(key, hash)| map.get(hash, key).cloned()))
@@ -188,10 +188,10 @@ impl Head {
     }
 
     /// Creates `key` under `want` when that id is free, else under the next id.
-    fn create(&self, key: &impl SeriesKey, want: Option<SeriesId>) -> (Arc<MemSeries>, bool) {
+    fn create(&self, key: &impl SeriesKey, want: Option<SeriesId>) -> (SharedSeries, bool) {
         let hash = key.hash_with(&self.hash_state);
         if let Some(s) = self.by_hash.read().get(hash, key) {
-            return (Arc::clone(s), false);
+            return (SharedSeries::clone(s), false);
         }
         let labels = key.intern(&self.symbols);
         let mut series = self.series.write();
@@ -210,14 +210,14 @@ impl Head {
     /// between the caller's lookup and its locks.
     fn insert_locked(
         &self,
-        series: &mut Vec<Option<Arc<MemSeries>>>,
+        series: &mut Vec<Option<SharedSeries>>,
         by_hash: &mut SeriesMap,
         postings: &mut MemPostings,
         (key, hash, labels): (&impl SeriesKey, u64, symbols::SeriesLabels),
         want: Option<SeriesId>,
-    ) -> (Arc<MemSeries>, bool) {
+    ) -> (SharedSeries, bool) {
         if let Some(s) = by_hash.get(hash, key) {
-            return (Arc::clone(s), false);
+            return (SharedSeries::clone(s), false);
         }
         let slot = want
             .map(|w| w as usize)
@@ -228,12 +228,12 @@ impl Head {
         if slot >= series.len() {
             series.resize(slot + 1, None);
         }
-        let created = Arc::new(MemSeries::new(id, labels));
-        series[slot] = Some(Arc::clone(&created));
+        let created = SharedSeries::new(MemSeries::new(id, labels));
+        series[slot] = Some(SharedSeries::clone(&created));
         self.num_series.fetch_add(1, Ordering::Relaxed);
         postings.add(id, &created.labels.to_labels());
         self.selections.invalidate();
-        by_hash.insert(hash, Arc::clone(&created));
+        by_hash.insert(hash, SharedSeries::clone(&created));
         (created, true)
     }
 
@@ -245,7 +245,7 @@ impl Head {
     pub(crate) fn create_many_for_replay<'a>(
         &self,
         records: impl IntoIterator<Item = (&'a Labels, SeriesId)>,
-    ) -> Vec<Arc<MemSeries>> {
+    ) -> Vec<SharedSeries> {
         let prepared: Vec<(&Labels, u64, SeriesId)> = records
             .into_iter()
             .map(|(l, id)| (l, l.hash_with(&self.hash_state), id))
@@ -257,7 +257,7 @@ impl Head {
         let mut series = self.series.write();
         let mut by_hash = self.by_hash.write();
         let mut postings = self.postings.write();
-        let out: Vec<Arc<MemSeries>> = prepared
+        let out: Vec<SharedSeries> = prepared
             .into_iter()
             .zip(interned)
             .map(|((l, hash, want), labels)| {
@@ -328,7 +328,7 @@ impl Head {
         self.postings.read()
     }
 
-    pub(crate) fn all_series(&self) -> Vec<Arc<MemSeries>> {
+    pub(crate) fn all_series(&self) -> Vec<SharedSeries> {
         self.series.read().iter().flatten().cloned().collect()
     }
 }

@@ -1,11 +1,9 @@
 //! Reading from the head: selecting series by matchers and time, and label lookups.
 
-use std::sync::Arc;
-
 use roaring::RoaringBitmap;
 
 use super::series::{ChunkBytes, SeriesData};
-use super::{Head, MemSeries};
+use super::{Head, SharedSeries};
 use crate::chunked::{ChunkedSeries, SeriesChunk};
 use crate::db::Series;
 use crate::head_chunks::HeadChunks;
@@ -19,7 +17,7 @@ impl Head {
         self.postings().select(matchers)
     }
 
-    pub(super) fn resolve_ids(&self, ids: &RoaringBitmap) -> Vec<Arc<MemSeries>> {
+    pub(super) fn resolve_ids(&self, ids: &RoaringBitmap) -> Vec<SharedSeries> {
         let series = self.series.read();
         ids.iter()
             .filter_map(|id| series.get(id as usize).cloned().flatten())
@@ -74,7 +72,7 @@ impl Head {
     /// The series matching `matchers` with their labels, sorted by labels.
     pub(crate) fn selection(&self, matchers: &[Matcher]) -> Selection {
         let ids = self.select_ids(matchers);
-        let mut series: Vec<(Arc<MemSeries>, Labels)> = self
+        let mut series: Vec<(SharedSeries, Labels)> = self
             .resolve_ids(&ids)
             .into_iter()
             .map(|s| {
@@ -160,11 +158,11 @@ fn chunks_in(d: &SeriesData, mint: i64, maxt: i64, hc: &HeadChunks) -> Vec<Serie
             ChunkBytes::Disk(mc) => SeriesChunk::mapped(mc),
         });
     }
-    if d.open.num_samples() > 0 && d.open_min_t() <= maxt && d.last_t >= mint {
-        // `last_t` may lie past the open chunk's last sample after a delete: a bound.
+    if d.open.num_samples() > 0 && d.open_min_t() <= maxt && d.last_t() >= mint {
+        // While the open chunk holds samples, its last is the series' newest: exact.
         out.push(SeriesChunk::xor(
             d.open_min_t(),
-            d.last_t,
+            d.last_t(),
             d.open.bytes().into(),
         ));
     }

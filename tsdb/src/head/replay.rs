@@ -20,11 +20,9 @@
 //! sequence of samples a single-threaded replay would apply; only the interleaving across
 //! series differs, which the head does not observe.
 
-use std::sync::Arc;
-
 use super::append::{note_range, store};
 use super::chunk_meta::{BulkBounds, Scratch};
-use super::{Head, MemSeries};
+use super::{Head, SharedSeries};
 use crate::head_chunks::{ChunkRef, IndexEntry};
 use crate::index::SeriesId;
 
@@ -44,7 +42,7 @@ pub(crate) type ReplayedSample = (SeriesId, u32, i64, f64);
 /// One series in a shard: the series, the newest timestamp of its chunks loaded from disk
 /// (`i64::MIN` without), and the newest timestamp its WAL samples reached so far.
 struct ShardSeries {
-    series: Arc<MemSeries>,
+    series: SharedSeries,
     loaded_max: i64,
     wal_max: i64,
 }
@@ -79,7 +77,7 @@ impl<'h> ReplayShard<'h> {
     /// Routes series `id` of the head to this shard. Ids are bounded by the head's table
     /// (see `MAX_REPLAY_ID_GAP`), so the table here is too. A series routed again (its
     /// record logged twice) keeps its state.
-    pub(crate) fn add_series(&mut self, id: SeriesId, series: Arc<MemSeries>) {
+    pub(crate) fn add_series(&mut self, id: SeriesId, series: SharedSeries) {
         let i = id as usize;
         if i >= self.series.len() {
             self.series.resize_with(i + 1, || None);
@@ -90,7 +88,7 @@ impl<'h> ReplayShard<'h> {
                 if d.chunks.is_empty() {
                     i64::MIN
                 } else {
-                    d.last_t
+                    d.last_t()
                 }
             };
             self.series[i] = Some(ShardSeries {
@@ -237,7 +235,7 @@ impl Head {
                 d.chunks.compact(&mut scratch);
                 if let Some(first) = d.chunks.first() {
                     lo = lo.min(first.lo);
-                    hi = hi.max(d.last_t);
+                    hi = hi.max(d.last_t());
                 }
             }
         });

@@ -28,6 +28,11 @@ pub(crate) const SAMPLES_PER_CHUNK: usize = 240;
 /// chunk open for days.
 pub(crate) const MAX_CHUNK_SPAN_MS: i64 = 2 * 60 * 60 * 1000;
 
+/// A head series as the head's tables, selections and the chunk writer share it. Nothing
+/// holds a series weakly, so its `Arc` has no weak count (`triomphe`): an 8-byte header
+/// instead of 16 on each of the head's millions of series.
+pub(crate) type SharedSeries = triomphe::Arc<MemSeries>;
+
 pub(crate) struct MemSeries {
     pub(crate) id: SeriesId,
     /// Ids in the head's symbol table; `labels.to_labels()` gives the owned label set.
@@ -95,8 +100,11 @@ pub(crate) const NO_WAL_SEGMENT: u32 = u32::MAX;
 ///
 /// Invariants: timestamps strictly increase across `chunks` (oldest first) then `open`;
 /// every `chunks` entry whose location is pending has exactly one `pending` entry with its
-/// `hi` as `max_t`, and vice versa; `last_t` is the newest timestamp of those chunks (or
-/// `i64::MIN` while empty) and `last_v_bits` its value's bits; `ooo` holds the accepted samples older than `last_t` that arrived
+/// `hi` as `max_t`, and vice versa. `open.newest()` is the series' newest sample
+/// (its timestamp is [`SeriesData::last_t`], `i64::MIN` while there was none):
+/// the open chunk's last one, or the one its empty chunk follows ([`XorChunk::empty_after`])
+/// — the newest in `chunks`, or one an edit has since removed, which still orders the next
+/// append. `ooo` holds the accepted samples older than `last_t` that arrived
 /// after it, none at a timestamp the chunks hold. `open_wal_segment` is the WAL segment of
 /// the open chunk's first sample, `ooo_wal_segment` at or before that of every sample in
 /// `ooo` and of the open chunk when each arrived (so that replay finds, before an
@@ -105,8 +113,6 @@ pub(crate) struct SeriesData {
     pub(crate) chunks: ChunkList,
     pub(crate) pending: PendingChunks,
     pub(crate) open: XorChunk,
-    pub(crate) last_t: i64,
-    pub(crate) last_v_bits: u64,
     pub(crate) ooo: OooSamples,
     pub(crate) open_wal_segment: u32,
     pub(crate) ooo_wal_segment: u32,
@@ -118,8 +124,6 @@ impl Default for SeriesData {
             chunks: ChunkList::default(),
             pending: PendingChunks::default(),
             open: XorChunk::new(),
-            last_t: i64::MIN,
-            last_v_bits: 0,
             ooo: OooSamples::default(),
             open_wal_segment: NO_WAL_SEGMENT,
             ooo_wal_segment: NO_WAL_SEGMENT,
@@ -154,12 +158,18 @@ impl ChunkBytes<'_> {
 }
 
 impl SeriesData {
+    /// The newest sample's timestamp (`i64::MIN` while there was none), which orders
+    /// appends: a later one is appended, an earlier one is out of order.
+    pub(crate) fn last_t(&self) -> i64 {
+        self.open.newest().0
+    }
+
     /// The open chunk's first timestamp, `i64::MIN` while it is empty.
     pub(crate) fn open_min_t(&self) -> i64 {
         self.open.first_time().unwrap_or(i64::MIN)
     }
 
-    /// Appends a sample logged in WAL segment `wal_segment`. Precondition: `t > self.last_t`
+    /// Appends a sample logged in WAL segment `wal_segment`. Precondition: `t > self.last_t()`
     /// (checked by the appender). Returns true when this closed a chunk, which the caller
     /// queues for the chunk writer.
     pub(crate) fn push(&mut self, t: i64, v: f64, wal_segment: u32) -> bool {
@@ -178,8 +188,6 @@ impl SeriesData {
             self.open.reserve_exact(OPEN_CHUNK_GROWTH_BYTES);
         }
         self.open.append(t, v);
-        self.last_t = t;
-        self.last_v_bits = v.to_bits();
         closed
     }
 
@@ -188,11 +196,40 @@ impl SeriesData {
         if self.open.num_samples() == 0 {
             return false;
         }
-        let (min_t, max_t, seg) = (self.open_min_t(), self.last_t, self.open_wal_segment);
-        let full = std::mem::take(&mut self.open);
-        self.add_pending(min_t, max_t, seg, full.into_bytes().into_boxed_slice());
-        self.open_wal_segment = NO_WAL_SEGMENT;
+        let (t, v_bits) = self.open.newest();
+        let full = std::mem::replace(&mut self.open, XorChunk::empty_after(t, v_bits));
+        self.close_chunk(full);
         true
+    }
+
+    /// Moves `chunk`, the open chunk's samples, to the pending closed chunks, with the
+    /// open chunk's WAL segment. Precondition: `chunk` is not empty.
+    fn close_chunk(&mut self, chunk: XorChunk) {
+        let (min_t, max_t) = (chunk.first_time(), chunk.last_time());
+        debug_assert!(min_t.is_some(), "closing an empty chunk");
+        let (min_t, max_t) = (min_t.unwrap_or(i64::MIN), max_t.unwrap_or(i64::MIN));
+        let seg = self.open_wal_segment;
+        self.add_pending(min_t, max_t, seg, chunk.into_bytes().into_boxed_slice());
+        self.open_wal_segment = NO_WAL_SEGMENT;
+    }
+
+    /// Puts `rewritten`, the open chunk's samples after an edit (a truncation or a delete),
+    /// in its place, keeping the series' newest sample: it orders the next append even
+    /// when the edit removed it (Prometheus's tombstones leave a series' append state
+    /// alone too). A rewrite that lost that sample but kept others is closed instead, and
+    /// the open chunk left empty after the newest sample.
+    pub(crate) fn replace_open(&mut self, rewritten: XorChunk) {
+        let (t, v_bits) = self.open.newest();
+        if rewritten.num_samples() > 0 && rewritten.newest() == (t, v_bits) {
+            self.open = rewritten;
+            return;
+        }
+        self.open = XorChunk::empty_after(t, v_bits);
+        if rewritten.num_samples() > 0 {
+            self.close_chunk(rewritten);
+        } else {
+            self.open_wal_segment = NO_WAL_SEGMENT;
+        }
     }
 
     /// Adds a closed chunk newer than every chunk held.
@@ -209,9 +246,9 @@ impl SeriesData {
     /// Puts a chunk read back from a chunk-head segment into place, replacing the chunks it
     /// overlaps: those are older versions of it (a rewrite by a delete or a truncation is a
     /// later record with a range inside the original's). Records come in write order.
-    /// `last_t`/`last_v_bits` end as the newest chunk's last sample (`last_v_bits` is the
-    /// value of the record's last sample). Only for loading a series before any sample is
-    /// appended to it: `last_t` is then the newest chunk's end. `bounds` are those the
+    /// The newest sample ends as the newest chunk's last (`last_v_bits` is the value of the
+    /// record's last sample). Only for loading a series before any sample is appended to
+    /// it: `last_t()` is then the newest chunk's end. `bounds` are those the
     /// list was reserved with ([`ChunkList::reserve_bulk`]).
     pub(crate) fn attach(
         &mut self,
@@ -223,13 +260,12 @@ impl SeriesData {
         bounds: &BulkBounds,
     ) {
         debug_assert!(self.open.num_samples() == 0 && self.ooo.is_empty());
-        debug_assert!(self.chunks.last_hi().is_none_or(|hi| hi == self.last_t));
+        debug_assert!(self.chunks.last_hi().is_none_or(|hi| hi == self.last_t()));
         // The common case: a chunk newer than every chunk held (a series' records are
         // written in time order), appended without reading the list.
-        if self.chunks.is_empty() || self.last_t < min_t {
+        if self.chunks.is_empty() || self.last_t() < min_t {
             self.chunks.push_bulk(min_t, max_t, r, bounds);
-            self.last_t = max_t;
-            self.last_v_bits = last_v_bits;
+            self.open = XorChunk::empty_after(max_t, last_v_bits);
             return;
         }
         let mut metas = self.chunks.to_vec();
@@ -264,8 +300,7 @@ impl SeriesData {
         // Chunks after this one did not overlap it and are unchanged, so the newest chunk
         // changed only if this one is it.
         if first + 1 == metas.len() {
-            self.last_t = max_t;
-            self.last_v_bits = last_v_bits;
+            self.open = XorChunk::empty_after(max_t, last_v_bits);
         }
     }
 
@@ -328,7 +363,7 @@ impl SeriesData {
         }
     }
 
-    /// Stores a sample older than `last_t` (accepted out of order) unless the series
+    /// Stores a sample older than `last_t()` (accepted out of order) unless the series
     /// holds that timestamp already, which makes replaying it twice harmless.
     pub(crate) fn insert_ooo(&mut self, t: i64, v: f64, wal_segment: u32, hc: &HeadChunks) -> bool {
         if self.chunk_value_bits_at(t, hc).is_some() || !self.ooo.insert(t, v) {
@@ -362,7 +397,7 @@ impl SeriesData {
                 extend_in_range(c.iter(), mint, maxt, out);
             }
         }
-        if self.open.num_samples() > 0 && self.open_min_t() <= maxt && self.last_t >= mint {
+        if self.open.num_samples() > 0 && self.open_min_t() <= maxt && self.last_t() >= mint {
             extend_in_range(self.open.iter(), mint, maxt, out);
         }
     }
@@ -433,7 +468,7 @@ impl SeriesData {
         if self.open.num_samples() > 0 && self.open_min_t() < maxt {
             out.push(InputChunk {
                 min_t: self.open_min_t(),
-                max_t: self.last_t,
+                max_t: self.last_t(),
                 data: self.open.bytes().to_vec(),
             });
         }
@@ -443,8 +478,8 @@ impl SeriesData {
 
     /// Drops every sample older than `t`. A chunk straddling `t` is re-encoded with its
     /// newer samples so that the head and the blocks never hold the same sample, which keeps
-    /// the head's time range exact. `last_t` and `last_v_bits` are kept: they still order
-    /// the next append.
+    /// the head's time range exact. The newest sample is kept: it still orders the next
+    /// append.
     pub(crate) fn truncate_before(&mut self, t: i64, hc: &HeadChunks) {
         self.ooo.truncate_before(t);
         if self.ooo.is_empty() {
@@ -452,10 +487,8 @@ impl SeriesData {
         }
         self.truncate_chunks_before(t, hc);
         if self.open.num_samples() > 0 && self.open_min_t() < t {
-            self.open = reencode_from(self.open.bytes(), t).0;
-            if self.open.num_samples() == 0 {
-                self.open_wal_segment = NO_WAL_SEGMENT;
-            }
+            let rest = reencode_from(self.open.bytes(), t).0;
+            self.replace_open(rest);
         }
     }
 
@@ -540,7 +573,7 @@ impl SeriesData {
         let Some(first) = self.first_t(hc) else {
             return false;
         };
-        let last = self.last_t.max(self.ooo.last_t().unwrap_or(i64::MIN));
+        let last = self.last_t().max(self.ooo.last_t().unwrap_or(i64::MIN));
         first <= maxt && last >= mint
     }
 
@@ -652,12 +685,12 @@ mod tests {
             d.attach(min_t, max_t, v, r, hc, &bounds);
             want.extend([2000, 2010, 5000, 5010]);
             assert_eq!(times(&d, hc), want, "bulk {bulk}");
-            assert_eq!((d.last_t, d.last_v_bits), (5010, 5010f64.to_bits()));
+            assert_eq!(d.open.newest(), (5010, 5010f64.to_bits()));
             let (min_t, max_t, v, r) = b_cut;
             d.attach(min_t, max_t, v, r, hc, &bounds);
             want.pop();
             assert_eq!(times(&d, hc), want, "bulk {bulk}");
-            assert_eq!((d.chunks.len(), d.last_t), (12, 5000));
+            assert_eq!((d.chunks.len(), d.last_t()), (12, 5000));
             // A read ending inside the outage finds nothing of the chunk after it.
             let mut out = Vec::new();
             d.samples_in(2011, 4999, &mut out, hc);
@@ -668,14 +701,17 @@ mod tests {
         }
     }
 
-    /// Every series in the head holds one of these (in an `Arc`, whose 16-byte header
-    /// comes on top): keep it within 176 bytes, so that the allocation fits mimalloc's
-    /// 192-byte size class (and a 208-byte chunk of glibc's malloc). It was 200 bytes, in
-    /// the 224-byte class, before the out-of-order samples went behind an optional box
-    /// and the open chunk's first timestamp was read from its bytes.
+    /// Every series in the head holds one of these (in a [`SharedSeries`], whose 8-byte
+    /// count comes on top): keep it within 160 bytes, so that the 168-byte allocation
+    /// takes a 176-byte chunk of glibc's malloc (the binary's allocator; 8 bytes of header,
+    /// 16-byte steps) and mimalloc's 192-byte size class. It was 200 bytes before the
+    /// out-of-order samples went behind an optional box and the open chunk's first
+    /// timestamp was read from its bytes, and 176 before the newest sample was read from
+    /// the open chunk's encoder; with `std`'s 16-byte `Arc` header that was a 208-byte
+    /// glibc chunk.
     #[test]
     fn series_state_fits_its_size_class() {
         let size = std::mem::size_of::<MemSeries>();
-        assert!(size <= 176, "MemSeries is {size} bytes");
+        assert!(size <= 160, "MemSeries is {size} bytes");
     }
 }

@@ -13,7 +13,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use super::symbols::{SeriesLabels, SymbolTable};
-use super::MemSeries;
+use super::SharedSeries;
 use crate::labels::{Labels, LabelsRef};
 
 /// Hash state of the label-set hashes. Fast on short strings, which label names and values
@@ -113,13 +113,13 @@ pub(crate) fn table_bytes(capacity: usize, entry: usize) -> usize {
 /// two entries hold equal label sets; a list in `conflicts` is never empty.
 #[derive(Default)]
 pub(crate) struct SeriesMap {
-    primary: HashMap<u64, Arc<MemSeries>, BuildPremixed>,
-    conflicts: HashMap<u64, Vec<Arc<MemSeries>>, BuildPremixed>,
+    primary: HashMap<u64, SharedSeries, BuildPremixed>,
+    conflicts: HashMap<u64, Vec<SharedSeries>, BuildPremixed>,
 }
 
 impl SeriesMap {
     /// The series with labels `key`, whose hash is `hash`.
-    pub(crate) fn get(&self, hash: u64, key: &impl SeriesKey) -> Option<&Arc<MemSeries>> {
+    pub(crate) fn get(&self, hash: u64, key: &impl SeriesKey) -> Option<&SharedSeries> {
         let first = self.primary.get(&hash)?;
         if key.matches(&first.labels) {
             return Some(first);
@@ -131,7 +131,7 @@ impl SeriesMap {
     }
 
     /// Adds `series`, whose labels hash to `hash` and are not in the map yet.
-    pub(crate) fn insert(&mut self, hash: u64, series: Arc<MemSeries>) {
+    pub(crate) fn insert(&mut self, hash: u64, series: SharedSeries) {
         match self.primary.entry(hash) {
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(series);
@@ -147,12 +147,12 @@ impl SeriesMap {
         let lists: usize = self
             .conflicts
             .values()
-            .map(|l| l.capacity() * size_of::<Arc<MemSeries>>())
+            .map(|l| l.capacity() * size_of::<SharedSeries>())
             .sum();
-        table_bytes(self.primary.capacity(), size_of::<(u64, Arc<MemSeries>)>())
+        table_bytes(self.primary.capacity(), size_of::<(u64, SharedSeries)>())
             + table_bytes(
                 self.conflicts.capacity(),
-                size_of::<(u64, Vec<Arc<MemSeries>>)>(),
+                size_of::<(u64, Vec<SharedSeries>)>(),
             )
             + lists
     }
@@ -193,10 +193,11 @@ impl SeriesMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::head::MemSeries;
 
-    fn series(id: u32, name: &str) -> Arc<MemSeries> {
+    fn series(id: u32, name: &str) -> SharedSeries {
         let table = Arc::new(SymbolTable::default());
-        Arc::new(MemSeries::new(
+        SharedSeries::new(MemSeries::new(
             id,
             table.series_labels([("__name__", name)]),
         ))
