@@ -6,6 +6,15 @@
 
 use crate::error::{Error, Result};
 
+/// The low `bits` bits set; all 64 from 64 on (where a plain shift would overflow).
+pub(crate) fn low_bits(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
 /// Appends bits to a byte vector.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BitWriter {
@@ -247,8 +256,7 @@ mod tests {
 
         let mut r = BitReader::new(w.bytes());
         for &(v, n) in &items {
-            let mask = if n == 64 { u64::MAX } else { (1 << n) - 1 };
-            assert_eq!(r.read_bits(n).unwrap(), v & mask, "{n} bits");
+            assert_eq!(r.read_bits(n).unwrap(), v & low_bits(n), "{n} bits");
         }
         assert_eq!(r.read_uvarint().unwrap(), 300);
         assert_eq!(r.read_uvarint().unwrap(), u64::MAX);

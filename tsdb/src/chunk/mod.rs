@@ -3,4 +3,5 @@
 mod bstream;
 mod xor;
 
+pub(crate) use bstream::low_bits;
 pub use xor::{XorChunk, XorIter};

@@ -43,7 +43,7 @@
 //!
 //! The "window" is the leading/trailing zero counts last written with a `11` code.
 
-use super::bstream::{BitReader, BitWriter};
+use super::bstream::{low_bits, BitReader, BitWriter};
 use crate::error::{Error, Result};
 use crate::sample::Sample;
 
@@ -296,7 +296,7 @@ impl XorChunk {
         }
         for &(control, control_bits, payload_bits) in DOD_BUCKETS {
             if fits_signed(dod, payload_bits) {
-                let payload = (dod as u64) & mask(payload_bits);
+                let payload = (dod as u64) & low_bits(payload_bits);
                 self.w.write_bits(
                     (control << payload_bits) | payload,
                     control_bits + payload_bits,
@@ -340,14 +340,6 @@ impl XorChunk {
 
 /// Non-zero delta-of-delta buckets: (control code, control bits, payload bits).
 const DOD_BUCKETS: &[(u64, u32, u32)] = &[(0b10, 2, 7), (0b110, 3, 14), (0b1110, 4, 20)];
-
-fn mask(bits: u32) -> u64 {
-    if bits >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
-    }
-}
 
 fn fits_signed(v: i64, bits: u32) -> bool {
     let half = 1i64 << (bits - 1);

@@ -315,11 +315,7 @@ fn bits(x: u64) -> u8 {
 }
 
 fn mask(w: u8) -> u64 {
-    if w >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << w) - 1
-    }
+    crate::chunk::low_bits(u32::from(w))
 }
 
 /// The `w` bits (at most 64) at bit `pos`.
