@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 
 use crate::http;
-use crate::measure::median_p90;
 use crate::workload::Workload;
 
 pub struct Query {
@@ -278,24 +277,6 @@ pub fn loose_distance(want: &Answer, got: &Answer) -> (usize, f64) {
         }
     }
     (common, worst)
-}
-
-/// Latency of `reps` runs of one query, in milliseconds (median, p90).
-pub fn time_query(
-    agent: &ureq::Agent,
-    base: &str,
-    expr: &str,
-    mode: Mode,
-    t: &Times,
-    reps: usize,
-) -> Result<(f64, f64), String> {
-    let mut ms = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t0 = Instant::now();
-        run(agent, base, expr, mode, t)?;
-        ms.push(t0.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok(median_p90(&ms))
 }
 
 /// Waits until a system returns every series of the workload at the instant time:

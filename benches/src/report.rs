@@ -123,7 +123,8 @@ impl Report {
             md,
             "Machine: {} cores ({}), {:.1} GiB RAM, Linux {}.  \nWorkload: {} series × {} s at 1 s \
              = {} samples in {} requests ({:.1} MiB snappy), seed {}, {} connections; \
-             query reps {}; Tianshu `--wal.fsync {}`.\n",
+             query reps {}, each run on every system back to back in rotating order; \
+             Tianshu `--wal.fsync {}`.\n",
             m.nproc,
             m.cpu_model,
             m.memory_bytes as f64 / (1u64 << 30) as f64,

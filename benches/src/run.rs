@@ -1,6 +1,12 @@
-//! One side-by-side run: encode the workload once, then for each system in turn start it,
-//! ingest, let it settle, check its answers, time the queries, measure freshness and disk,
-//! and stop it.
+//! One side-by-side run: encode the workload once; for each system in turn start it,
+//! ingest, let it settle and check its answers; with all of them loaded, time the queries
+//! interleaved; then for each in turn measure freshness and disk, and stop it.
+//!
+//! The timing is interleaved because a 2-core machine shared with other work drifts by
+//! up to 2× within minutes: timed one system after another, a ratio compared two moments
+//! as much as two systems. Each repetition of a query runs on every system back to back,
+//! in an order that rotates from one repetition to the next, so that all of them see the
+//! same moments of the machine and none is always first after another's run.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -88,11 +94,10 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     );
 
     let mut reference: HashMap<(usize, Mode), Answer> = HashMap::new();
-    let mut results = Vec::new();
-    let mut problems = Vec::new();
+    let mut loaded = Vec::new();
     for &system in &cfg.systems {
         eprintln!("--- {}", system.name());
-        let r = run_system(
+        loaded.push(load_system(
             cfg,
             system,
             &tianshu_bin,
@@ -101,14 +106,21 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
             &payloads,
             &times,
             &mut reference,
-        )?;
+        )?);
+    }
+    time_queries(&mut loaded, &times, cfg.query_reps);
+    let mut results = Vec::new();
+    let mut problems = Vec::new();
+    for l in loaded {
+        eprintln!("--- {}", l.system.name());
+        let r = finish_system(cfg, l, &tianshu_bin, &workload);
         for e in &r.errors {
-            problems.push(format!("{}: {e}", system.name()));
+            problems.push(format!("{}: {e}", r.system.name()));
         }
         for q in r.queries.iter().filter(|q| q.failed_check) {
             problems.push(format!(
                 "{}: `{}` {}: {}",
-                system.name(),
+                r.system.name(),
                 q.name,
                 q.mode,
                 q.check
@@ -144,8 +156,26 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     })
 }
 
+/// A system started, loaded with the workload and checked, waiting for its queries to be
+/// timed and its freshness and disk to be measured.
+struct Loaded {
+    system: System,
+    server: Server,
+    pid: u32,
+    agent: ureq::Agent,
+    errors: Vec<String>,
+    ingest: send::IngestOutcome,
+    searchable_after: f64,
+    cpu_ingest: f64,
+    rss_idle: u64,
+    rss_peak: u64,
+    rss_steady: u64,
+    /// One per query and mode, in `QUERIES` × `Mode::ALL` order; timed by `time_queries`.
+    queries: Vec<QueryOutcome>,
+}
+
 #[allow(clippy::too_many_arguments)]
-fn run_system(
+fn load_system(
     cfg: &Config,
     system: System,
     tianshu_bin: &Path,
@@ -154,9 +184,9 @@ fn run_system(
     payloads: &[ConnectionPayload],
     times: &Times,
     reference: &mut HashMap<(usize, Mode), Answer>,
-) -> Result<SystemResult, String> {
+) -> Result<Loaded, String> {
     let logs = cfg.out.join("logs");
-    let mut server = Server::start(system, tianshu_bin, &cfg.tianshu_fsync, work, &logs)?;
+    let server = Server::start(system, tianshu_bin, &cfg.tianshu_fsync, work, &logs)?;
     let pid = server.pid();
     let mut errors = Vec::new();
     // Let start-up work (Go runtimes, WAL replay of nothing) finish before the baseline.
@@ -225,12 +255,6 @@ fn run_system(
             if let (System::Prometheus, Ok(a)) = (system, answer) {
                 reference.insert((qi, mode), a);
             }
-            let (median_ms, p90_ms) =
-                queries::time_query(&agent, &server.base, q.expr, mode, times, cfg.query_reps)
-                    .unwrap_or_else(|e| {
-                        errors.push(format!("timing `{}` {}: {e}", q.name, mode.label()));
-                        (f64::NAN, f64::NAN)
-                    });
             outcomes.push(QueryOutcome {
                 name: q.name.into(),
                 expr: q.expr.into(),
@@ -239,13 +263,105 @@ fn run_system(
                 points,
                 check,
                 failed_check: failed,
-                median_ms,
-                p90_ms,
+                median_ms: f64::NAN,
+                p90_ms: f64::NAN,
             });
         }
     }
-    eprintln!("queries: {} timed", outcomes.len());
+    Ok(Loaded {
+        system,
+        server,
+        pid,
+        agent,
+        errors,
+        ingest,
+        searchable_after,
+        cpu_ingest,
+        rss_idle,
+        rss_peak,
+        rss_steady,
+        queries: outcomes,
+    })
+}
 
+/// Times every query and mode `reps` times on every loaded system, interleaved (see the
+/// module docs), and fills in each outcome's median and p90. A system whose run fails is
+/// left out of that query's later repetitions.
+fn time_queries(loaded: &mut [Loaded], times: &Times, reps: usize) {
+    let n = loaded.len();
+    let cases = QUERIES.iter().flat_map(|q| Mode::ALL.map(move |m| (q, m)));
+    for (k, (q, mode)) in cases.enumerate() {
+        let mut ms: Vec<Vec<f64>> = vec![Vec::with_capacity(reps); n];
+        let mut failed = vec![false; n];
+        for rep in 0..reps {
+            for i in rotation(n, k * reps + rep) {
+                if failed[i] {
+                    continue;
+                }
+                let l = &mut loaded[i];
+                let t0 = Instant::now();
+                match queries::run(&l.agent, &l.server.base, q.expr, mode, times) {
+                    Ok(_) => ms[i].push(t0.elapsed().as_secs_f64() * 1e3),
+                    Err(e) => {
+                        l.errors
+                            .push(format!("timing `{}` {}: {e}", q.name, mode.label()));
+                        failed[i] = true;
+                    }
+                }
+            }
+        }
+        for (i, l) in loaded.iter_mut().enumerate() {
+            let (median, p90) = if failed[i] {
+                (f64::NAN, f64::NAN)
+            } else {
+                median_p90(&ms[i])
+            };
+            if let Some(o) = l.queries.get_mut(k) {
+                o.median_ms = median;
+                o.p90_ms = p90;
+            }
+        }
+    }
+    eprintln!(
+        "queries: {} timed on {n} systems",
+        loaded.first().map_or(0, |l| l.queries.len())
+    );
+}
+
+/// The order in which the systems run round `round`: `0..n` rotated by `round`, and
+/// reversed every other `n` rounds, so that over `2n` rounds each system comes first, and
+/// right after each other one, equally often.
+fn rotation(n: usize, round: usize) -> Vec<usize> {
+    let Some(len) = std::num::NonZeroUsize::new(n) else {
+        return Vec::new();
+    };
+    let mut order: Vec<usize> = (0..n).map(|i| (i + round) % len).collect();
+    if (round / len) % 2 == 1 {
+        order.reverse();
+    }
+    order
+}
+
+fn finish_system(
+    cfg: &Config,
+    loaded: Loaded,
+    tianshu_bin: &Path,
+    workload: &Workload,
+) -> SystemResult {
+    let Loaded {
+        system,
+        mut server,
+        pid,
+        agent,
+        mut errors,
+        ingest,
+        searchable_after,
+        cpu_ingest,
+        rss_idle,
+        rss_peak,
+        rss_steady,
+        queries: outcomes,
+    } = loaded;
     let fresh = freshness::measure(&server.base, cfg.freshness_probes, Duration::from_secs(60))
         .unwrap_or_else(|e| {
             errors.push(e);
@@ -265,7 +381,7 @@ fn run_system(
         dir_bytes(&server.data_dir).saturating_sub(dir_bytes(&server.data_dir.join("snapshots")));
     let samples = ingest.samples.max(1) as f64;
     let series = workload.series.len().max(1) as f64;
-    Ok(SystemResult {
+    SystemResult {
         system,
         version: systems::version(system, tianshu_bin),
         ingest_samples_per_sec: ingest.samples_per_sec(),
@@ -286,7 +402,7 @@ fn run_system(
         freshness_p90_ms: fresh_p90,
         freshness_ms: fresh,
         errors,
-    })
+    }
 }
 
 /// (check text, whether it counts as a failure).
@@ -386,4 +502,34 @@ pub fn write_outputs(report: &Report, out: &Path) -> Result<(PathBuf, PathBuf), 
     std::fs::write(&json, text).map_err(|e| format!("{json:?}: {e}"))?;
     std::fs::write(&md, report.markdown()).map_err(|e| format!("{md:?}: {e}"))?;
     Ok((json, md))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rotation;
+
+    /// Over `2n` consecutive rounds every system runs first twice, and right after each
+    /// other system twice.
+    #[test]
+    fn rotation_puts_each_system_first_and_after_each_other_equally() {
+        let n = 3;
+        let mut first = vec![0; n];
+        let mut after = vec![vec![0; n]; n];
+        for round in 5..5 + 2 * n {
+            let order = rotation(n, round);
+            assert_eq!(order.len(), n);
+            first[order[0]] += 1;
+            for w in order.windows(2) {
+                after[w[1]][w[0]] += 1;
+            }
+        }
+        assert_eq!(first, vec![2; n]);
+        for (b, row) in after.iter().enumerate() {
+            for (a, &count) in row.iter().enumerate() {
+                assert_eq!(count, if a == b { 0 } else { 2 }, "{b} after {a}");
+            }
+        }
+        assert_eq!(rotation(1, 7), vec![0]);
+        assert!(rotation(0, 7).is_empty());
+    }
 }
