@@ -22,6 +22,9 @@
 //! benchmark queries (`benches/src/queries.rs`) or `all`. With `--no-wait` it starts at
 //! once (for `perf record`). `PROFILE_END_MS=<unix ms>` fixes the workload's end (otherwise
 //! now), so that two builds profiled with the same value see the same data and answers.
+//! `--gap-ms N` sleeps N ms between requests, outside the timing, as the interleaved
+//! side-by-side run leaves the server idle while the other systems answer: what a request
+//! costs a server that was not just busy with the same query (threads parked, caches cold).
 
 use std::io::BufRead;
 use std::sync::Arc;
@@ -29,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use tianshu_bench::fixtures::{append_batches, profile_end_ms};
 use tianshu_bench::http::agent;
+use tianshu_bench::measure::median_p90;
 use tianshu_bench::queries::{run, Mode, Times, QUERIES};
 use tianshu_bench::workload::Workload;
 use tianshu_query::http::{router, ApiState, BuildInfo};
@@ -39,7 +43,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let no_wait = args.iter().any(|a| a == "--no-wait");
     args.retain(|a| a != "--no-wait");
-    let usage = "usage: promql_profile_http [--no-wait] SERIES STEP_S REPS QUERY_NAME...|all";
+    let usage =
+        "usage: promql_profile_http [--no-wait] [--gap-ms N] SERIES STEP_S REPS QUERY_NAME...|all";
+    let gap = match args.iter().position(|a| a == "--gap-ms") {
+        Some(i) => {
+            let ms: u64 = args.get(i + 1).ok_or(usage)?.parse()?;
+            args.drain(i..i + 2);
+            Duration::from_millis(ms)
+        }
+        None => Duration::ZERO,
+    };
     let series: usize = args.first().ok_or(usage)?.parse()?;
     let step_s: i64 = args.get(1).ok_or(usage)?.parse()?;
     let reps: usize = args.get(2).ok_or(usage)?.parse()?;
@@ -94,16 +107,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         wait_for_line()?;
     }
     for q in &queries {
-        let started = Instant::now();
         let mut bytes = 0;
+        let mut ms = Vec::with_capacity(reps);
         for _ in 0..reps {
+            if !gap.is_zero() {
+                std::thread::sleep(gap);
+            }
+            let started = Instant::now();
             bytes = run(&client, &base, q.expr, mode, &times)?.len();
+            ms.push(started.elapsed().as_secs_f64() * 1000.0);
         }
+        let (median, p90) = median_p90(&ms);
         println!(
-            "{}: {} reps, {bytes} bytes, {:.2} ms each",
+            "{}: {} reps, {bytes} bytes, {:.2} ms each, median {median:.2}, p90 {p90:.2}",
             q.name,
             reps,
-            started.elapsed().as_secs_f64() * 1000.0 / reps.max(1) as f64
+            ms.iter().sum::<f64>() / reps.max(1) as f64
         );
     }
     if !no_wait {
