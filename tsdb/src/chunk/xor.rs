@@ -120,11 +120,20 @@ impl XorChunk {
     /// its series' newest sample this way across a close, so that no series keeps a
     /// second copy of what the encoder already holds (16 bytes of every head series).
     pub fn empty_after(t: i64, v_bits: u64) -> Self {
-        XorChunk {
-            last_t: t,
-            last_v: v_bits,
-            ..XorChunk::new()
-        }
+        let mut c = XorChunk::new();
+        c.follow(t, v_bits);
+        c
+    }
+
+    /// Makes this empty chunk follow the sample at `t` with value bits `v_bits`, as
+    /// [`XorChunk::empty_after`] does, keeping its buffer (replay sets a series' newest
+    /// sample once per chunk it attaches).
+    ///
+    /// Panics if the chunk holds samples: the encoder's state is then its last sample's.
+    pub fn follow(&mut self, t: i64, v_bits: u64) {
+        assert!(self.count == 0, "only an empty chunk follows a sample");
+        self.last_t = t;
+        self.last_v = v_bits;
     }
 
     /// Takes an encoded chunk, e.g. read from disk, and validates it completely by decoding

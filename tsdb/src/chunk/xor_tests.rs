@@ -133,6 +133,22 @@ fn empty_chunk_after_a_sample_gives_it_as_the_newest() {
     assert_eq!(c.first_time(), Some(50));
 }
 
+/// `follow` does to an empty chunk in place what `empty_after` makes anew; a chunk that
+/// holds samples refuses, as its encoder state is its own last sample.
+#[test]
+fn an_empty_chunk_follows_a_sample_in_place() {
+    let mut c = XorChunk::new();
+    c.follow(7, 1.5f64.to_bits());
+    assert_eq!(
+        c.newest(),
+        XorChunk::empty_after(7, 1.5f64.to_bits()).newest()
+    );
+    assert_eq!((c.num_samples(), c.bytes()), (0, &[0u8, 0][..]));
+    let mut full = encode(&[(1, 1.0)]);
+    let refused = std::panic::catch_unwind(move || full.follow(7, 0));
+    assert!(refused.is_err());
+}
+
 #[test]
 fn single_and_two_samples() {
     assert_round_trip(&[(1_700_000_000_000, 1.5)]);

@@ -208,8 +208,14 @@ impl SeriesData {
         let (min_t, max_t) = (chunk.first_time(), chunk.last_time());
         debug_assert!(min_t.is_some(), "closing an empty chunk");
         let (min_t, max_t) = (min_t.unwrap_or(i64::MIN), max_t.unwrap_or(i64::MIN));
-        let seg = self.open_wal_segment;
-        self.add_pending(min_t, max_t, seg, chunk.into_bytes().into_boxed_slice());
+        // Newer than every chunk held: the open chunk's samples are.
+        self.chunks.push(min_t, max_t, Loc::Pending);
+        self.pending.push(PendingChunk {
+            min_t,
+            max_t,
+            wal_segment: self.open_wal_segment,
+            data: chunk.into_bytes().into_boxed_slice(),
+        });
         self.open_wal_segment = NO_WAL_SEGMENT;
     }
 
@@ -220,27 +226,17 @@ impl SeriesData {
     /// the open chunk left empty after the newest sample.
     pub(crate) fn replace_open(&mut self, rewritten: XorChunk) {
         let (t, v_bits) = self.open.newest();
-        if rewritten.num_samples() > 0 && rewritten.newest() == (t, v_bits) {
-            self.open = rewritten;
-            return;
-        }
-        self.open = XorChunk::empty_after(t, v_bits);
-        if rewritten.num_samples() > 0 {
-            self.close_chunk(rewritten);
-        } else {
+        if rewritten.num_samples() == 0 {
+            let mut empty = rewritten;
+            empty.follow(t, v_bits);
+            self.open = empty;
             self.open_wal_segment = NO_WAL_SEGMENT;
+        } else if rewritten.newest() == (t, v_bits) {
+            self.open = rewritten;
+        } else {
+            self.open = XorChunk::empty_after(t, v_bits);
+            self.close_chunk(rewritten);
         }
-    }
-
-    /// Adds a closed chunk newer than every chunk held.
-    fn add_pending(&mut self, min_t: i64, max_t: i64, wal_segment: u32, data: Box<[u8]>) {
-        self.chunks.push(min_t, max_t, Loc::Pending);
-        self.pending.push(PendingChunk {
-            min_t,
-            max_t,
-            wal_segment,
-            data,
-        });
     }
 
     /// Puts a chunk read back from a chunk-head segment into place, replacing the chunks it
@@ -265,7 +261,7 @@ impl SeriesData {
         // written in time order), appended without reading the list.
         if self.chunks.is_empty() || self.last_t() < min_t {
             self.chunks.push_bulk(min_t, max_t, r, bounds);
-            self.open = XorChunk::empty_after(max_t, last_v_bits);
+            self.open.follow(max_t, last_v_bits);
             return;
         }
         let mut metas = self.chunks.to_vec();
@@ -300,7 +296,7 @@ impl SeriesData {
         // Chunks after this one did not overlap it and are unchanged, so the newest chunk
         // changed only if this one is it.
         if first + 1 == metas.len() {
-            self.open = XorChunk::empty_after(max_t, last_v_bits);
+            self.open.follow(max_t, last_v_bits);
         }
     }
 
