@@ -344,64 +344,54 @@ fn rotation(n: usize, round: usize) -> Vec<usize> {
 
 fn finish_system(
     cfg: &Config,
-    loaded: Loaded,
+    mut l: Loaded,
     tianshu_bin: &Path,
     workload: &Workload,
 ) -> SystemResult {
-    let Loaded {
-        system,
-        mut server,
-        pid,
-        agent,
-        mut errors,
-        ingest,
-        searchable_after,
-        cpu_ingest,
-        rss_idle,
-        rss_peak,
-        rss_steady,
-        queries: outcomes,
-    } = loaded;
-    let fresh = freshness::measure(&server.base, cfg.freshness_probes, Duration::from_secs(60))
-        .unwrap_or_else(|e| {
-            errors.push(e);
-            Vec::new()
-        });
+    let fresh = freshness::measure(
+        &l.server.base,
+        cfg.freshness_probes,
+        Duration::from_secs(60),
+    )
+    .unwrap_or_else(|e| {
+        l.errors.push(e);
+        Vec::new()
+    });
     let (fresh_median, fresh_p90) = median_p90(&fresh);
     eprintln!("freshness: median {fresh_median:.1} ms, p90 {fresh_p90:.1} ms");
 
     let (disk_bytes, disk_method) =
-        flushed_disk(system, &mut server, &agent, cfg.smoke, &mut errors);
-    let cpu_total = cpu_seconds(pid).unwrap_or(f64::NAN);
-    if let Err(e) = server.stop(Duration::from_secs(120)) {
-        errors.push(e);
+        flushed_disk(l.system, &mut l.server, &l.agent, cfg.smoke, &mut l.errors);
+    let cpu_total = cpu_seconds(l.pid).unwrap_or(f64::NAN);
+    if let Err(e) = l.server.stop(Duration::from_secs(120)) {
+        l.errors.push(e);
     }
     // The snapshot taken for the disk figure is not part of the database's own footprint.
-    let disk_after_stop =
-        dir_bytes(&server.data_dir).saturating_sub(dir_bytes(&server.data_dir.join("snapshots")));
-    let samples = ingest.samples.max(1) as f64;
+    let disk_after_stop = dir_bytes(&l.server.data_dir)
+        .saturating_sub(dir_bytes(&l.server.data_dir.join("snapshots")));
+    let samples = l.ingest.samples.max(1) as f64;
     let series = workload.series.len().max(1) as f64;
     SystemResult {
-        system,
-        version: systems::version(system, tianshu_bin),
-        ingest_samples_per_sec: ingest.samples_per_sec(),
-        ingest,
-        searchable_after_secs: searchable_after,
-        cpu_ingest_secs: cpu_ingest,
+        system: l.system,
+        version: systems::version(l.system, tianshu_bin),
+        ingest_samples_per_sec: l.ingest.samples_per_sec(),
+        ingest: l.ingest,
+        searchable_after_secs: l.searchable_after,
+        cpu_ingest_secs: l.cpu_ingest,
         cpu_total_secs: cpu_total,
-        rss_idle_bytes: rss_idle,
-        rss_peak_bytes: rss_peak,
-        rss_steady_bytes: rss_steady,
-        rss_per_series_bytes: rss_steady.saturating_sub(rss_idle) as f64 / series,
+        rss_idle_bytes: l.rss_idle,
+        rss_peak_bytes: l.rss_peak,
+        rss_steady_bytes: l.rss_steady,
+        rss_per_series_bytes: l.rss_steady.saturating_sub(l.rss_idle) as f64 / series,
         disk_bytes: disk_bytes.unwrap_or(disk_after_stop),
         disk_method,
         bytes_per_sample: disk_bytes.unwrap_or(disk_after_stop) as f64 / samples,
         disk_bytes_after_stop: disk_after_stop,
-        queries: outcomes,
+        queries: l.queries,
         freshness_median_ms: fresh_median,
         freshness_p90_ms: fresh_p90,
         freshness_ms: fresh,
-        errors,
+        errors: l.errors,
     }
 }
 
